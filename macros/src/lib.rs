@@ -1,0 +1,32 @@
+//! Procedural macros of [warden](https://docs.rs/warden). Depend on `warden`,
+//! which re-exports them; the generated code names the runtime only through
+//! `::warden::__private`.
+//!
+//! Each entry point parses its input, hands it to its module and turns the
+//! collected errors into `compile_error!`s next to the unchanged item.
+
+mod ctxt;
+mod handler;
+mod role;
+mod suggest;
+mod symbol;
+
+use proc_macro::TokenStream;
+
+/// Requires a valid access token, and optionally roles, scopes and an
+/// object-level check, before the handler or any of its extractors runs.
+///
+/// See the `warden` crate's documentation of `protected` for the grammar and
+/// the code it expands to.
+#[proc_macro_attribute]
+pub fn protected(args: TokenStream, item: TokenStream) -> TokenStream {
+    handler::expand(symbol::PROTECTED, args.into(), item.into()).into()
+}
+
+/// Implements `warden::auth::Role` for a fieldless enum.
+///
+/// See the `warden` crate's documentation of `Role`.
+#[proc_macro_derive(Role, attributes(role))]
+pub fn derive_role(input: TokenStream) -> TokenStream {
+    role::expand(input.into()).into()
+}

@@ -1,0 +1,244 @@
+use std::fmt;
+use std::time::Duration;
+
+use serde::de::{self, Deserializer, SeqAccess, Visitor};
+use serde::{Deserialize, Serialize, Serializer};
+
+use super::role::Role;
+
+/// The verified claims of an access token.
+///
+/// `sub`, `iss`, `aud` and `exp` are always present on a verified token;
+/// `roles` is the array warden puts in the tokens it issues and `scope` the
+/// space-separated scope list of RFC 9068. Other claims are read with a
+/// custom claims type in [`Auth<C>`](super::Auth).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Claims {
+    /// The subject: who the token was issued to.
+    pub sub: String,
+    /// The issuer.
+    pub iss: String,
+    /// The audiences (a single string or an array in the token).
+    #[serde(
+        deserialize_with = "one_or_many",
+        serialize_with = "serialize_audience"
+    )]
+    pub aud: Vec<String>,
+    /// Expiry, in seconds since the Unix epoch.
+    pub exp: u64,
+    /// Issue time, in seconds since the Unix epoch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iat: Option<u64>,
+    /// Not-before time, in seconds since the Unix epoch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nbf: Option<u64>,
+    /// The token's unique id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jti: Option<String>,
+    /// The roles granted to the subject.
+    #[serde(default)]
+    pub roles: Vec<String>,
+    /// The space-separated scopes granted (RFC 9068 section 2.2.3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+}
+
+impl Claims {
+    /// Whether the token grants `role`.
+    pub fn has_role<R: Role + ?Sized>(&self, role: &R) -> bool {
+        self.has_role_name(role.as_str())
+    }
+
+    /// Whether the token grants the role spelt `name` in tokens.
+    pub fn has_role_name(&self, name: &str) -> bool {
+        self.roles.iter().any(|r| r == name)
+    }
+
+    /// Whether the token grants `scope`.
+    pub fn has_scope(&self, scope: &str) -> bool {
+        self.scopes().any(|s| s == scope)
+    }
+
+    /// The scopes the token grants.
+    pub fn scopes(&self) -> impl Iterator<Item = &str> {
+        self.scope.as_deref().unwrap_or("").split_ascii_whitespace()
+    }
+}
+
+fn one_or_many<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {
+    struct OneOrMany;
+    impl<'de> Visitor<'de> for OneOrMany {
+        type Value = Vec<String>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a string or an array of strings")
+        }
+        fn visit_str<E: de::Error>(self, value: &str) -> Result<Self::Value, E> {
+            Ok(vec![value.to_owned()])
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+            let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(1).min(16));
+            while let Some(item) = seq.next_element::<String>()? {
+                out.push(item);
+            }
+            Ok(out)
+        }
+    }
+    deserializer.deserialize_any(OneOrMany)
+}
+
+fn serialize_audience<S: Serializer>(aud: &[String], serializer: S) -> Result<S::Ok, S::Error> {
+    match aud {
+        [one] => serializer.serialize_str(one),
+        many => many.serialize(serializer),
+    }
+}
+
+/// What to put in an access token: built by the application at login and
+/// signed with [`Warden::issue_access_token`](crate::Warden::issue_access_token).
+///
+/// ```
+/// use warden::auth::AccessToken;
+///
+/// #[derive(Clone, Copy, warden::Role)]
+/// enum Role { Admin, User }
+///
+/// let token = AccessToken::new("user-42")
+///     .roles([Role::User])
+///     .scopes(["reports:read"])
+///     .claim("tenant", "acme")?;
+/// # Ok::<(), warden::auth::IssueError>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct AccessToken {
+    pub(crate) subject: String,
+    pub(crate) roles: Vec<String>,
+    pub(crate) scopes: Vec<String>,
+    pub(crate) extra: serde_json::Map<String, serde_json::Value>,
+    pub(crate) ttl: Option<Duration>,
+}
+
+/// Claims warden sets itself; custom claims cannot replace them.
+pub(crate) const RESERVED_CLAIMS: &[&str] = &[
+    "sub", "iss", "aud", "exp", "iat", "nbf", "jti", "roles", "scope",
+];
+
+impl AccessToken {
+    /// A token for `subject` with no roles and no scopes.
+    pub fn new(subject: impl Into<String>) -> Self {
+        Self {
+            subject: subject.into(),
+            roles: Vec::new(),
+            scopes: Vec::new(),
+            extra: serde_json::Map::new(),
+            ttl: None,
+        }
+    }
+
+    /// Grants roles of the application's role type.
+    pub fn roles<R: Role>(mut self, roles: impl IntoIterator<Item = R>) -> Self {
+        self.roles
+            .extend(roles.into_iter().map(|r| r.as_str().to_owned()));
+        self
+    }
+
+    /// Grants roles by their names in tokens (for roles read from storage).
+    pub fn role_names<S: Into<String>>(mut self, names: impl IntoIterator<Item = S>) -> Self {
+        self.roles.extend(names.into_iter().map(Into::into));
+        self
+    }
+
+    /// Grants scopes.
+    pub fn scopes<S: Into<String>>(mut self, scopes: impl IntoIterator<Item = S>) -> Self {
+        self.scopes.extend(scopes.into_iter().map(Into::into));
+        self
+    }
+
+    /// Adds a custom claim. The registered claims warden manages (`sub`,
+    /// `iss`, `aud`, `exp`, `iat`, `nbf`, `jti`, `roles`, `scope`) are refused.
+    pub fn claim(mut self, name: &str, value: impl Serialize) -> Result<Self, super::IssueError> {
+        if RESERVED_CLAIMS.contains(&name) {
+            return Err(super::IssueError::ReservedClaim(name.to_owned()));
+        }
+        let value = serde_json::to_value(value).map_err(|_| super::IssueError::InvalidClaims)?;
+        self.extra.insert(name.to_owned(), value);
+        Ok(self)
+    }
+
+    /// Overrides the configured lifetime for this token.
+    pub fn ttl(mut self, ttl: Duration) -> Self {
+        self.ttl = Some(ttl);
+        self
+    }
+}
+
+/// A freshly signed access token.
+///
+/// Its `Debug` output never shows the token itself.
+#[derive(Clone)]
+pub struct IssuedToken {
+    /// The compact JWT.
+    pub token: String,
+    /// The token's `jti`.
+    pub jti: String,
+    /// Seconds until it expires.
+    pub expires_in: u64,
+}
+
+impl fmt::Debug for IssuedToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("IssuedToken")
+            .field("token", &"[redacted]")
+            .field("jti", &self.jti)
+            .field("expires_in", &self.expires_in)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn audience_is_one_string_or_many() {
+        let one: Claims =
+            serde_json::from_str(r#"{"sub":"s","iss":"i","aud":"a","exp":1}"#).unwrap();
+        assert_eq!(one.aud, ["a"]);
+        let many: Claims =
+            serde_json::from_str(r#"{"sub":"s","iss":"i","aud":["a","b"],"exp":1}"#).unwrap();
+        assert_eq!(many.aud, ["a", "b"]);
+        assert!(
+            serde_json::from_str::<Claims>(r#"{"sub":"s","iss":"i","aud":3,"exp":1}"#).is_err()
+        );
+        assert_eq!(serde_json::to_value(&one).unwrap()["aud"], "a");
+    }
+
+    #[test]
+    fn scopes_are_space_separated() {
+        let claims: Claims = serde_json::from_str(
+            r#"{"sub":"s","iss":"i","aud":"a","exp":1,"scope":"reports:read  users:write"}"#,
+        )
+        .unwrap();
+        assert!(claims.has_scope("reports:read"));
+        assert!(claims.has_scope("users:write"));
+        assert!(!claims.has_scope("reports"));
+        assert!(!claims.has_scope(""));
+    }
+
+    #[test]
+    fn reserved_claims_cannot_be_overridden() {
+        for name in RESERVED_CLAIMS {
+            assert!(AccessToken::new("s").claim(name, 1).is_err(), "{name}");
+        }
+        assert!(AccessToken::new("s").claim("tenant", "acme").is_ok());
+    }
+
+    #[test]
+    fn issued_token_debug_is_redacted() {
+        let issued = IssuedToken {
+            token: "eyJsecret".into(),
+            jti: "j".into(),
+            expires_in: 900,
+        };
+        assert!(!format!("{issued:?}").contains("eyJsecret"));
+    }
+}

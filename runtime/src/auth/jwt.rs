@@ -1,0 +1,462 @@
+use std::borrow::Cow;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::{Header, Validation};
+use serde::Deserialize;
+
+use super::claims::{AccessToken, Claims, IssuedToken};
+use super::error::{IssueError, JwtConfigError, KeyError, TokenError};
+use super::key::{Key, alg_name};
+
+/// The `typ` header of access tokens (RFC 9068 section 2.1).
+pub const ACCESS_TOKEN_TYP: &str = "at+jwt";
+/// The default lifetime of access tokens: 15 minutes.
+pub const DEFAULT_ACCESS_TTL: Duration = Duration::from_secs(15 * 60);
+/// The default clock-skew leeway for `exp` and `nbf`.
+pub const DEFAULT_LEEWAY: Duration = Duration::from_secs(30);
+/// The largest leeway a configuration may ask for.
+pub const MAX_LEEWAY: Duration = Duration::from_secs(300);
+/// The default bound on a token's length; longer tokens are refused before
+/// any decoding.
+pub const DEFAULT_MAX_TOKEN_BYTES: usize = 8 * 1024;
+
+/// How access tokens are signed and verified.
+///
+/// The first key signs; every key verifies the tokens whose `kid` names it
+/// (a token without `kid` is verified with the one key that has none). Add
+/// the previous key with [`Jwt::verification_key`] when rotating, so tokens
+/// it signed stay valid until they expire.
+///
+/// Verification requires `exp`, `iss`, `aud` and `sub`, honours `nbf`, allows
+/// [`DEFAULT_LEEWAY`] of clock skew, and accepts only tokens whose `typ`
+/// header is `at+jwt` (RFC 9068) unless
+/// [`Jwt::accept_foreign_token_types`] is called.
+///
+/// ```
+/// use std::time::Duration;
+/// use warden::auth::{Jwt, Key};
+///
+/// let jwt = Jwt::new(Key::hs256(b"the new secret, 32 bytes or more")?.with_kid("2026-12"))
+///     .verification_key(Key::hs256(b"the old secret, 32 bytes or more")?.with_kid("2026-11"))
+///     .issuer("https://auth.example.com")
+///     .audience("api")
+///     .leeway(Duration::from_secs(10));
+/// # Ok::<(), warden::auth::KeyError>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct Jwt {
+    keys: Vec<Key>,
+    issuer: Option<String>,
+    audience: Option<String>,
+    leeway: Duration,
+    access_ttl: Duration,
+    accept_foreign_typ: bool,
+    max_token_bytes: usize,
+}
+
+impl Jwt {
+    /// A configuration whose tokens are signed (and verified) with `key`.
+    pub fn new(key: Key) -> Self {
+        Self {
+            keys: vec![key],
+            issuer: None,
+            audience: None,
+            leeway: DEFAULT_LEEWAY,
+            access_ttl: DEFAULT_ACCESS_TTL,
+            accept_foreign_typ: false,
+            max_token_bytes: DEFAULT_MAX_TOKEN_BYTES,
+        }
+    }
+
+    /// Shorthand for `Jwt::new(Key::hs256(secret)?)`: refuses secrets under
+    /// 32 bytes.
+    pub fn hs256(secret: impl AsRef<[u8]>) -> Result<Self, KeyError> {
+        Ok(Self::new(Key::hs256(secret)?))
+    }
+
+    /// The `iss` tokens are issued with and must carry. Required.
+    pub fn issuer(mut self, issuer: impl Into<String>) -> Self {
+        self.issuer = Some(issuer.into());
+        self
+    }
+
+    /// The `aud` tokens are issued with and must contain. Required.
+    pub fn audience(mut self, audience: impl Into<String>) -> Self {
+        self.audience = Some(audience.into());
+        self
+    }
+
+    /// The clock-skew allowance for `exp` and `nbf` (at most [`MAX_LEEWAY`]).
+    pub fn leeway(mut self, leeway: Duration) -> Self {
+        self.leeway = leeway;
+        self
+    }
+
+    /// The lifetime of issued access tokens (default 15 minutes).
+    pub fn access_token_ttl(mut self, ttl: Duration) -> Self {
+        self.access_ttl = ttl;
+        self
+    }
+
+    /// Adds a key that verifies but never signs: the previous key during a
+    /// rotation, or another issuer's public key.
+    pub fn verification_key(mut self, key: Key) -> Self {
+        self.keys.push(key);
+        self
+    }
+
+    /// Accepts tokens whose `typ` header is `JWT` or absent, besides
+    /// `at+jwt`.
+    ///
+    /// Only for access tokens minted by systems that do not follow RFC 9068:
+    /// it weakens the guarantee that no other kind of JWT signed with the
+    /// same key (an ID token, say) is taken for an access token.
+    pub fn accept_foreign_token_types(mut self) -> Self {
+        self.accept_foreign_typ = true;
+        self
+    }
+
+    /// The longest token accepted (default 8 KiB); longer ones are refused
+    /// before any decoding.
+    pub fn max_token_bytes(mut self, bytes: usize) -> Self {
+        self.max_token_bytes = bytes;
+        self
+    }
+
+    pub(crate) fn compile(self) -> Result<Authenticator, JwtConfigError> {
+        let issuer = self.issuer.ok_or(JwtConfigError::MissingIssuer)?;
+        let audience = self.audience.ok_or(JwtConfigError::MissingAudience)?;
+        if self.leeway > MAX_LEEWAY {
+            return Err(JwtConfigError::LeewayTooLarge {
+                seconds: self.leeway.as_secs(),
+                max_seconds: MAX_LEEWAY.as_secs(),
+            });
+        }
+        if self.access_ttl.as_secs() == 0 {
+            return Err(JwtConfigError::ZeroLifetime);
+        }
+        if self.max_token_bytes < 256 {
+            return Err(JwtConfigError::MaxTokenBytesTooSmall(self.max_token_bytes));
+        }
+        let mut default = None;
+        for (i, key) in self.keys.iter().enumerate() {
+            match &key.kid {
+                Some(kid) => {
+                    if self.keys[..i].iter().any(|k| k.kid.as_ref() == Some(kid)) {
+                        return Err(JwtConfigError::DuplicateKid(kid.clone()));
+                    }
+                }
+                None if default.is_some() => return Err(JwtConfigError::SeveralKeysWithoutKid),
+                None => default = Some(i),
+            }
+        }
+        let keys = self
+            .keys
+            .into_iter()
+            .map(|key| {
+                let mut validation = Validation::new(key.algorithm);
+                validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+                validation.leeway = self.leeway.as_secs();
+                validation.validate_exp = true;
+                validation.validate_nbf = true;
+                validation.validate_aud = true;
+                validation.set_issuer(&[&issuer]);
+                validation.set_audience(&[&audience]);
+                VerifyingKey { key, validation }
+            })
+            .collect();
+        Ok(Authenticator {
+            keys,
+            default,
+            issuer,
+            audience,
+            access_ttl: self.access_ttl,
+            accept_foreign_typ: self.accept_foreign_typ,
+            max_token_bytes: self.max_token_bytes,
+        })
+    }
+}
+
+struct VerifyingKey {
+    key: Key,
+    validation: Validation,
+}
+
+/// A checked [`Jwt`] configuration, ready to verify and issue.
+pub(crate) struct Authenticator {
+    keys: Vec<VerifyingKey>,
+    default: Option<usize>,
+    issuer: String,
+    audience: String,
+    access_ttl: Duration,
+    accept_foreign_typ: bool,
+    max_token_bytes: usize,
+}
+
+/// The header fields read before choosing a key. Everything else in the
+/// header is left to `jsonwebtoken`, which parses and checks it again.
+#[derive(Deserialize)]
+struct PeekedHeader<'a> {
+    #[serde(borrow)]
+    alg: Cow<'a, str>,
+    #[serde(borrow, default)]
+    typ: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    kid: Option<Cow<'a, str>>,
+}
+
+impl Authenticator {
+    /// Verifies a compact JWT and returns its claims.
+    pub(crate) fn verify(&self, token: &str) -> Result<Claims, TokenError> {
+        if token.len() > self.max_token_bytes {
+            return Err(TokenError::TooLarge);
+        }
+        let mut segments = token.split('.');
+        let (Some(header), Some(_), Some(_), None) = (
+            segments.next(),
+            segments.next(),
+            segments.next(),
+            segments.next(),
+        ) else {
+            return Err(TokenError::Malformed);
+        };
+        let header = URL_SAFE_NO_PAD
+            .decode(header)
+            .map_err(|_| TokenError::Malformed)?;
+        let header: PeekedHeader<'_> =
+            serde_json::from_slice(&header).map_err(|_| TokenError::Malformed)?;
+        if !self.typ_accepted(header.typ.as_deref()) {
+            return Err(TokenError::WrongType);
+        }
+        let key = match header.kid.as_deref() {
+            Some(kid) => self.keys.iter().find(|k| k.key.kid.as_deref() == Some(kid)),
+            None => self.default.map(|i| &self.keys[i]),
+        }
+        .ok_or(TokenError::UnknownKey)?;
+        if header.alg != alg_name(key.key.algorithm) {
+            return Err(TokenError::WrongAlgorithm);
+        }
+        let data = jsonwebtoken::decode::<Claims>(token, &key.key.decoding, &key.validation)
+            .map_err(|e| TokenError::from_jwt(&e))?;
+        if data.claims.sub.is_empty() {
+            return Err(TokenError::InvalidClaim);
+        }
+        Ok(data.claims)
+    }
+
+    fn typ_accepted(&self, typ: Option<&str>) -> bool {
+        match typ {
+            Some(t)
+                if t.eq_ignore_ascii_case(ACCESS_TOKEN_TYP)
+                    || t.eq_ignore_ascii_case("application/at+jwt") =>
+            {
+                true
+            }
+            Some(t) if t.eq_ignore_ascii_case("JWT") => self.accept_foreign_typ,
+            None => self.accept_foreign_typ,
+            Some(_) => false,
+        }
+    }
+
+    /// Signs an access token with the first key.
+    pub(crate) fn issue(&self, request: &AccessToken) -> Result<IssuedToken, IssueError> {
+        if request.subject.is_empty() {
+            return Err(IssueError::EmptySubject);
+        }
+        let signing = &self.keys[0].key;
+        let encoding = signing.encoding.as_ref().ok_or(IssueError::NoSigningKey)?;
+        let ttl = request.ttl.unwrap_or(self.access_ttl).as_secs().max(1);
+        let now = unix_now();
+        let jti = random_id().ok_or(IssueError::Randomness)?;
+
+        let mut payload = request.extra.clone();
+        let mut put = |k: &str, v: serde_json::Value| payload.insert(k.to_owned(), v);
+        put("sub", request.subject.clone().into());
+        put("iss", self.issuer.clone().into());
+        put("aud", self.audience.clone().into());
+        put("iat", now.into());
+        put("exp", (now + ttl).into());
+        put("jti", jti.clone().into());
+        put("roles", request.roles.clone().into());
+        if !request.scopes.is_empty() {
+            put("scope", request.scopes.join(" ").into());
+        }
+
+        let mut header = Header::new(signing.algorithm);
+        header.typ = Some(ACCESS_TOKEN_TYP.to_owned());
+        header.kid = signing.kid.clone();
+        let token =
+            jsonwebtoken::encode(&header, &payload, encoding).map_err(|_| IssueError::Signing)?;
+        Ok(IssuedToken {
+            token,
+            jti,
+            expires_in: ttl,
+        })
+    }
+}
+
+pub(crate) fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// 128 random bits, base64url.
+fn random_id() -> Option<String> {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes).ok()?;
+    Some(URL_SAFE_NO_PAD.encode(bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SECRET: &[u8] = b"0123456789abcdef0123456789abcdef";
+
+    fn jwt() -> Jwt {
+        Jwt::hs256(SECRET).unwrap().issuer("iss").audience("aud")
+    }
+
+    #[test]
+    fn issuer_and_audience_are_required() {
+        assert_eq!(
+            Jwt::hs256(SECRET).unwrap().audience("a").compile().err(),
+            Some(JwtConfigError::MissingIssuer)
+        );
+        assert_eq!(
+            Jwt::hs256(SECRET).unwrap().issuer("i").compile().err(),
+            Some(JwtConfigError::MissingAudience)
+        );
+    }
+
+    #[test]
+    fn leeway_lifetime_and_size_bounds_are_checked() {
+        assert!(matches!(
+            jwt().leeway(Duration::from_secs(301)).compile().err(),
+            Some(JwtConfigError::LeewayTooLarge { .. })
+        ));
+        assert!(jwt().leeway(Duration::from_secs(300)).compile().is_ok());
+        assert_eq!(
+            jwt().access_token_ttl(Duration::ZERO).compile().err(),
+            Some(JwtConfigError::ZeroLifetime)
+        );
+        assert!(matches!(
+            jwt().max_token_bytes(10).compile().err(),
+            Some(JwtConfigError::MaxTokenBytesTooSmall(10))
+        ));
+    }
+
+    #[test]
+    fn kids_must_be_unique_and_only_one_key_may_lack_one() {
+        let key = |kid: Option<&str>| {
+            let k = Key::hs256(SECRET).unwrap();
+            match kid {
+                Some(kid) => k.with_kid(kid),
+                None => k,
+            }
+        };
+        let dup = Jwt::new(key(Some("a")))
+            .verification_key(key(Some("a")))
+            .issuer("i")
+            .audience("a");
+        assert_eq!(
+            dup.compile().err(),
+            Some(JwtConfigError::DuplicateKid("a".into()))
+        );
+        let two_defaults = Jwt::new(key(None))
+            .verification_key(key(None))
+            .issuer("i")
+            .audience("a");
+        assert_eq!(
+            two_defaults.compile().err(),
+            Some(JwtConfigError::SeveralKeysWithoutKid)
+        );
+    }
+
+    #[test]
+    fn issued_tokens_verify_and_carry_every_claim() {
+        let auth = jwt().compile().unwrap();
+        let issued = auth
+            .issue(
+                &AccessToken::new("user-1")
+                    .role_names(["admin"])
+                    .scopes(["a:b", "c"])
+                    .claim("tenant", "acme")
+                    .unwrap(),
+            )
+            .unwrap();
+        assert_eq!(issued.expires_in, 900);
+        let claims = auth.verify(&issued.token).unwrap();
+        assert_eq!(claims.sub, "user-1");
+        assert_eq!(claims.iss, "iss");
+        assert_eq!(claims.aud, ["aud"]);
+        assert_eq!(claims.roles, ["admin"]);
+        assert!(claims.has_scope("a:b") && claims.has_scope("c"));
+        assert_eq!(claims.jti.as_deref(), Some(issued.jti.as_str()));
+        assert_eq!(claims.exp - claims.iat.unwrap(), 900);
+        let header = jsonwebtoken::decode_header(&issued.token).unwrap();
+        assert_eq!(header.typ.as_deref(), Some("at+jwt"));
+        assert_eq!(header.alg, jsonwebtoken::Algorithm::HS256);
+    }
+
+    #[test]
+    fn jtis_are_unique() {
+        let auth = jwt().compile().unwrap();
+        let a = auth.issue(&AccessToken::new("u")).unwrap();
+        let b = auth.issue(&AccessToken::new("u")).unwrap();
+        assert_ne!(a.jti, b.jti);
+        assert_eq!(a.jti.len(), 22);
+    }
+
+    #[test]
+    fn empty_subjects_are_neither_issued_nor_accepted() {
+        let auth = jwt().compile().unwrap();
+        assert_eq!(
+            auth.issue(&AccessToken::new("")).err(),
+            Some(IssueError::EmptySubject)
+        );
+    }
+
+    #[test]
+    fn oversized_and_malformed_tokens_are_refused_before_decoding() {
+        let auth = jwt().compile().unwrap();
+        assert_eq!(
+            auth.verify(&"a".repeat(9000)).err(),
+            Some(TokenError::TooLarge)
+        );
+        for garbage in [
+            "",
+            ".",
+            "..",
+            "a.b",
+            "a.b.c.d",
+            "!!.!!.!!",
+            "e30.e30.",
+            "bm90IGpzb24.e30.x",
+        ] {
+            assert_eq!(
+                auth.verify(garbage).err(),
+                Some(TokenError::Malformed),
+                "{garbage:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn typ_is_checked() {
+        let strict = jwt().compile().unwrap();
+        let lenient = jwt().accept_foreign_token_types().compile().unwrap();
+        for typ in ["at+jwt", "AT+JWT", "application/at+jwt"] {
+            assert!(strict.typ_accepted(Some(typ)));
+        }
+        assert!(!strict.typ_accepted(Some("JWT")));
+        assert!(!strict.typ_accepted(None));
+        assert!(!strict.typ_accepted(Some("refresh+jwt")));
+        assert!(lenient.typ_accepted(Some("JWT")));
+        assert!(lenient.typ_accepted(None));
+        assert!(!lenient.typ_accepted(Some("refresh+jwt")));
+    }
+}

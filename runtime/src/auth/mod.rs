@@ -1,0 +1,22 @@
+//! Authentication: JWT keys and verification, claims, roles, the `Auth`
+//! extractor and the guard behind `#[protected]`.
+
+mod claims;
+mod error;
+mod extract;
+mod jwt;
+mod key;
+mod role;
+
+pub use claims::{AccessToken, Claims, IssuedToken};
+pub use error::{AuthRejection, IssueError, JwtConfigError, KeyError, TokenError};
+pub use extract::{Access, Auth};
+#[doc(hidden)]
+pub use extract::{Guard, Policy};
+pub use jwt::{
+    ACCESS_TOKEN_TYP, DEFAULT_ACCESS_TTL, DEFAULT_LEEWAY, DEFAULT_MAX_TOKEN_BYTES, Jwt, MAX_LEEWAY,
+};
+pub use key::{Key, MIN_RSA_BITS};
+pub use role::Role;
+
+pub(crate) use jwt::Authenticator;

@@ -1,0 +1,91 @@
+//! API security for [axum] in a few attributes.
+//!
+//! warden turns `#[protected(role = Role::Admin)]` on a handler into JWT
+//! authentication and a role check that run before the handler or any of its
+//! extractors. Whatever can be checked before the program runs is checked by
+//! the compiler: a misspelt role, an unknown option or an empty `any()` is a
+//! compile error that points at your token. What remains, such as a JWT
+//! configuration without an issuer, is refused by [`WardenBuilder::build`]
+//! at start-up, never at the first request.
+//!
+//! ```
+//! use axum::{Json, Router, routing::get};
+//! use axum::body::Body;
+//! use http::{Request, StatusCode};
+//! use tower::ServiceExt;
+//! use warden::auth::{AccessToken, Jwt};
+//! use warden::{Auth, Warden, protected};
+//!
+//! #[derive(Clone, Copy, warden::Role)]
+//! enum Role {
+//!     Admin,
+//!     User,
+//! }
+//!
+//! #[protected]                        // any valid access token
+//! async fn me(user: Auth) -> String {
+//!     user.sub.clone()
+//! }
+//!
+//! #[protected(role = Role::Admin)]    // `Role::Admn` would not compile
+//! async fn admin() -> &'static str {
+//!     "welcome"
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let warden = Warden::builder()
+//!     .jwt(Jwt::hs256(b"a secret of at least thirty-two bytes")?.issuer("api").audience("api"))
+//!     .build()?;
+//! let app = Router::new()
+//!     .route("/me", get(me))
+//!     .route("/admin", get(admin))
+//!     .with_state(warden.clone());
+//!
+//! let token = warden.issue_access_token(&AccessToken::new("user-7").roles([Role::User]))?;
+//! let request = |path: &str| {
+//!     Request::get(path)
+//!         .header("authorization", format!("Bearer {}", token.token))
+//!         .body(Body::empty())
+//! };
+//! let response = app.clone().oneshot(request("/me")?).await?;
+//! assert_eq!(response.status(), StatusCode::OK);
+//! let response = app.oneshot(request("/admin")?).await?;
+//! assert_eq!(response.status(), StatusCode::FORBIDDEN);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Modules
+//!
+//! - [`auth`]: keys, JWT verification and issuing, claims, roles, [`Auth`].
+//! - [`http`]: RFC 9457 problem details and the client address.
+//! - [`audit`]: the `tracing` events every rejection emits.
+
+extern crate self as warden;
+
+pub mod audit;
+pub mod auth;
+pub mod http;
+mod runtime;
+
+pub use crate::auth::{Auth, Role};
+pub use crate::runtime::{BuildError, Warden, WardenBuilder};
+pub use warden_macros::Role;
+#[doc = include_str!("protected.md")]
+pub use warden_macros::protected;
+
+/// What the macros' generated code calls. Not a public API: it changes
+/// without notice.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::auth::{Access, Claims, Guard, Policy, Role};
+    pub use ::http::request::Parts;
+
+    /// The role test of `role = ...`; its bound gives a clear error when the
+    /// value is not a role.
+    #[inline]
+    pub fn has_role<R: Role + ?Sized>(claims: &Claims, role: &R) -> bool {
+        claims.has_role(role)
+    }
+}
