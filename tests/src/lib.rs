@@ -1,1 +1,208 @@
-//! Shared helpers of the end-to-end suites.
+//! Shared helpers of the end-to-end suites: test keys, a token forge that
+//! can build any token (valid or hostile), a server on a real socket, and a
+//! capture of the audit events.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use axum::Router;
+use axum::body::Body;
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use http::{HeaderMap, Request, StatusCode};
+use jsonwebtoken::{Algorithm, EncodingKey};
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+/// Test-only key material (see `fixtures/keys/README.md`).
+pub mod keys {
+    /// An HS256 secret.
+    pub const SECRET: &[u8] = b"end-to-end secret of forty bytes long!!!";
+    /// The previous HS256 secret, still accepted during a rotation.
+    pub const OLD_SECRET: &[u8] = b"the previous secret, rotated out soon!!!";
+    /// A secret nobody configured.
+    pub const FOREIGN_SECRET: &[u8] = b"an attacker's secret, also forty bytes!!";
+    /// RSA 2048 private key.
+    pub const RSA_PRIVATE: &[u8] = include_bytes!("../fixtures/keys/rsa2048.pem");
+    /// RSA 2048 public key.
+    pub const RSA_PUBLIC: &[u8] = include_bytes!("../fixtures/keys/rsa2048.pub.pem");
+    /// RSA 1024 public key: too small.
+    pub const RSA_1024_PUBLIC: &[u8] = include_bytes!("../fixtures/keys/rsa1024.pub.pem");
+    /// P-256 private key.
+    pub const EC_PRIVATE: &[u8] = include_bytes!("../fixtures/keys/ec256.pem");
+    /// P-256 public key.
+    pub const EC_PUBLIC: &[u8] = include_bytes!("../fixtures/keys/ec256.pub.pem");
+    /// Another P-256 private key.
+    pub const EC_OTHER_PRIVATE: &[u8] = include_bytes!("../fixtures/keys/ec256-other.pem");
+    /// Ed25519 private key.
+    pub const ED_PRIVATE: &[u8] = include_bytes!("../fixtures/keys/ed25519.pem");
+    /// Ed25519 public key.
+    pub const ED_PUBLIC: &[u8] = include_bytes!("../fixtures/keys/ed25519.pub.pem");
+}
+
+/// Seconds since the Unix epoch.
+pub fn now() -> u64 {
+    jsonwebtoken::get_current_timestamp()
+}
+
+/// base64url without padding.
+pub fn b64(bytes: impl AsRef<[u8]>) -> String {
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// Claims a correctly configured server accepts: `iss` and `aud` are
+/// `issuer`/`audience`, valid for ten minutes.
+pub fn claims(sub: &str, roles: &[&str]) -> Value {
+    json!({
+        "sub": sub,
+        "iss": "warden-tests",
+        "aud": "warden-tests",
+        "iat": now(),
+        "exp": now() + 600,
+        "jti": format!("jti-{sub}"),
+        "roles": roles,
+    })
+}
+
+/// Signs `header.claims` with `key` and `alg`, whatever the header says.
+pub fn forge(header: &Value, claims: &Value, key: &EncodingKey, alg: Algorithm) -> String {
+    let message = format!("{}.{}", b64(header.to_string()), b64(claims.to_string()));
+    let signature = jsonwebtoken::crypto::sign(message.as_bytes(), key, alg).expect("sign");
+    format!("{message}.{signature}")
+}
+
+/// An HS256 access token (`typ: at+jwt`) over `claims` with `secret` and `kid`.
+pub fn hs256(claims: &Value, secret: &[u8], kid: Option<&str>) -> String {
+    let mut header = json!({"alg": "HS256", "typ": "at+jwt"});
+    if let Some(kid) = kid {
+        header["kid"] = kid.into();
+    }
+    forge(
+        &header,
+        claims,
+        &EncodingKey::from_secret(secret).expect("key"),
+        Algorithm::HS256,
+    )
+}
+
+/// The answer to one request: status, headers and the body as JSON (or
+/// the string `Value` of a non-JSON body).
+#[derive(Debug)]
+pub struct Answer {
+    /// The status.
+    pub status: StatusCode,
+    /// The headers.
+    pub headers: HeaderMap,
+    /// The body.
+    pub body: Value,
+}
+
+impl Answer {
+    /// A header as a string ("" when absent).
+    pub fn header(&self, name: &str) -> &str {
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+    }
+
+    /// Asserts an RFC 9457 body with this status and code.
+    pub fn assert_problem(&self, status: StatusCode, code: &str) {
+        assert_eq!(self.status, status, "{self:?}");
+        assert_eq!(
+            self.header("content-type"),
+            "application/problem+json",
+            "{self:?}"
+        );
+        assert_eq!(self.body["status"], status.as_u16(), "{self:?}");
+        assert_eq!(self.body["code"], code, "{self:?}");
+        assert_eq!(self.body["type"], "about:blank", "{self:?}");
+        assert_eq!(
+            self.body["title"],
+            status.canonical_reason().unwrap_or_default(),
+            "{self:?}"
+        );
+        assert!(
+            self.body["detail"].as_str().is_some_and(|d| !d.is_empty()),
+            "{self:?}"
+        );
+    }
+}
+
+/// Sends `request` through `router` in process.
+pub async fn send(router: &Router, request: Request<Body>) -> Answer {
+    let response = router.clone().oneshot(request).await.expect("infallible");
+    let status = response.status();
+    let headers = response.headers().clone();
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .expect("body");
+    let body = serde_json::from_slice(&bytes)
+        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
+    Answer {
+        status,
+        headers,
+        body,
+    }
+}
+
+/// `GET path` with an optional `Authorization: Bearer token`.
+pub async fn get(router: &Router, path: &str, token: Option<&str>) -> Answer {
+    let mut request = Request::get(path);
+    if let Some(token) = token {
+        request = request.header("authorization", format!("Bearer {token}"));
+    }
+    send(router, request.body(Body::empty()).expect("request")).await
+}
+
+/// Serves `router` on a free loopback port, with the peer address known to
+/// the handlers, until the test's runtime ends.
+pub async fn serve(router: Router) -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .await
+        .expect("serve");
+    });
+    addr
+}
+
+/// Everything written by a `tracing` subscriber, for asserting on audit
+/// events.
+#[derive(Clone, Default)]
+pub struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Captured {
+    /// The text captured so far.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().expect("lock")).into_owned()
+    }
+
+    /// Installs a subscriber writing here for the current thread; events
+    /// are captured until the guard is dropped.
+    pub fn install(&self) -> tracing::subscriber::DefaultGuard {
+        let writer = self.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .with_max_level(tracing::Level::TRACE)
+            .finish();
+        tracing::subscriber::set_default(subscriber)
+    }
+}
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().expect("lock").extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}

@@ -75,7 +75,7 @@ impl fmt::Display for KeyError {
 
 impl std::error::Error for KeyError {}
 
-/// A JWT configuration that [`Warden::build`](crate::Warden::build) refuses.
+/// A JWT configuration that [`WardenBuilder::build`](crate::WardenBuilder::build) refuses.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum JwtConfigError {

@@ -1,0 +1,6 @@
+use warden::protected;
+
+#[protected]
+struct Handler;
+
+fn main() {}

@@ -1,0 +1,8 @@
+use warden::protected;
+
+#[protected]
+fn handler() -> &'static str {
+    "sync"
+}
+
+fn main() {}

@@ -1,0 +1,6 @@
+#[derive(warden::Role)]
+struct Role {
+    name: String,
+}
+
+fn main() {}
