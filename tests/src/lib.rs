@@ -155,6 +155,103 @@ pub async fn get(router: &Router, path: &str, token: Option<&str>) -> Answer {
     send(router, request.body(Body::empty()).expect("request")).await
 }
 
+/// How a test reaches the router under test.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    /// `tower::ServiceExt::oneshot`, no socket.
+    InProcess,
+    /// HTTP/1.1 over a real loopback TCP connection.
+    Socket,
+}
+
+/// A client of one router, in process or over a socket.
+#[derive(Clone)]
+pub struct Client {
+    router: Router,
+    base: Option<String>,
+    http: reqwest::Client,
+}
+
+impl Client {
+    /// A client of `router`; with [`Transport::Socket`] the router is
+    /// served on a free loopback port first.
+    pub async fn new(router: Router, transport: Transport) -> Self {
+        let base = match transport {
+            Transport::InProcess => None,
+            Transport::Socket => Some(format!("http://{}", serve(router.clone()).await)),
+        };
+        Self {
+            router,
+            base,
+            http: reqwest::Client::new(),
+        }
+    }
+
+    /// Sends `request` and reads the whole answer.
+    pub async fn send(&self, request: Request<Body>) -> Answer {
+        let Some(base) = &self.base else {
+            return send(&self.router, request).await;
+        };
+        let (parts, body) = request.into_parts();
+        let body = axum::body::to_bytes(body, usize::MAX)
+            .await
+            .expect("request body");
+        let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+        let response = self
+            .http
+            .request(parts.method, format!("{base}{path}"))
+            .headers(parts.headers)
+            .body(body)
+            .send()
+            .await
+            .expect("request");
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = response.bytes().await.expect("response body");
+        let body = serde_json::from_slice(&bytes)
+            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
+        Answer {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    /// `GET path` with an optional `Authorization: Bearer token`.
+    pub async fn get(&self, path: &str, token: Option<&str>) -> Answer {
+        let mut request = Request::get(path);
+        if let Some(token) = token {
+            request = request.header("authorization", format!("Bearer {token}"));
+        }
+        self.send(request.body(Body::empty()).expect("request"))
+            .await
+    }
+}
+
+/// Runs each listed `async fn(Transport)` as two tests: `in_process::name`
+/// and `over_socket::name`.
+#[macro_export]
+macro_rules! on_both_transports {
+    ($($name:ident),* $(,)?) => {
+        mod in_process {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    super::$name($crate::Transport::InProcess).await
+                }
+            )*
+        }
+        mod over_socket {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    super::$name($crate::Transport::Socket).await
+                }
+            )*
+        }
+    };
+}
+
 /// Serves `router` on a free loopback port, with the peer address known to
 /// the handlers, until the test's runtime ends.
 pub async fn serve(router: Router) -> SocketAddr {

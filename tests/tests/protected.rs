@@ -16,7 +16,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use warden::auth::{Access, AccessToken, Claims, Jwt, Key};
 use warden::{Auth, Warden, protected};
-use warden_tests::{Answer, b64, claims, forge, get as call, hs256, keys, now, send};
+use warden_tests::{Answer, Client, Transport, b64, claims, forge, hs256, keys, now};
 
 #[derive(Clone, Copy, warden::Role)]
 enum Role {
@@ -139,7 +139,7 @@ fn jwt() -> Jwt {
         .audience("warden-tests")
 }
 
-fn app_with(jwt: Jwt) -> (Router, Hits, Warden) {
+async fn app_with(jwt: Jwt, transport: Transport) -> (Client, Hits, Warden) {
     let warden = Warden::builder().jwt(jwt).build().unwrap();
     let hits = Hits::default();
     let router = Router::new()
@@ -157,11 +157,11 @@ fn app_with(jwt: Jwt) -> (Router, Hits, Warden) {
             warden: warden.clone(),
             hits: hits.clone(),
         });
-    (router, hits, warden)
+    (Client::new(router, transport).await, hits, warden)
 }
 
-fn app() -> (Router, Hits, Warden) {
-    app_with(jwt())
+async fn app(transport: Transport) -> (Client, Hits, Warden) {
+    app_with(jwt(), transport).await
 }
 
 fn valid(sub: &str, roles: &[&str]) -> String {
@@ -196,19 +196,17 @@ fn assert_invalid(answer: &Answer, token: &str) {
     }
 }
 
-#[tokio::test]
-async fn a_valid_token_reaches_the_handler_with_its_claims() {
-    let (app, hits, _) = app();
-    let answer = call(&app, "/any", Some(&valid("user-1", &["user"]))).await;
+async fn a_valid_token_reaches_the_handler_with_its_claims(transport: Transport) {
+    let (app, hits, _) = app(transport).await;
+    let answer = app.get("/any", Some(&valid("user-1", &["user"]))).await;
     assert_eq!(answer.status, StatusCode::OK, "{answer:?}");
     assert_eq!(answer.body, json!({"sub": "user-1", "roles": ["user"]}));
     assert_eq!(hits.count(), 1);
 }
 
-#[tokio::test]
-async fn no_token_is_a_bare_bearer_challenge() {
-    let (app, hits, _) = app();
-    let answer = call(&app, "/any", None).await;
+async fn no_token_is_a_bare_bearer_challenge(transport: Transport) {
+    let (app, hits, _) = app(transport).await;
+    let answer = app.get("/any", None).await;
     answer.assert_problem(StatusCode::UNAUTHORIZED, "missing_token");
     assert_eq!(answer.header("www-authenticate"), "Bearer");
 
@@ -217,28 +215,26 @@ async fn no_token_is_a_bare_bearer_challenge() {
         .header("authorization", "Basic dXNlcjpwYXNzd29yZA==")
         .body(Body::empty())
         .unwrap();
-    let answer = send(&app, request).await;
+    let answer = app.send(request).await;
     answer.assert_problem(StatusCode::UNAUTHORIZED, "missing_token");
     assert_eq!(answer.header("www-authenticate"), "Bearer");
     assert_eq!(hits.count(), 0);
 }
 
-#[tokio::test]
-async fn the_bearer_scheme_is_case_insensitive() {
-    let (app, _, _) = app();
+async fn the_bearer_scheme_is_case_insensitive(transport: Transport) {
+    let (app, _, _) = app(transport).await;
     let token = valid("user-1", &[]);
     for scheme in ["bearer", "BEARER", "BeArEr"] {
         let request = Request::get("/any")
             .header("authorization", format!("{scheme} {token}"))
             .body(Body::empty())
             .unwrap();
-        assert_eq!(send(&app, request).await.status, StatusCode::OK, "{scheme}");
+        assert_eq!(app.send(request).await.status, StatusCode::OK, "{scheme}");
     }
 }
 
-#[tokio::test]
-async fn empty_garbage_and_oversized_tokens_are_refused() {
-    let (app, hits, _) = app();
+async fn empty_garbage_and_oversized_tokens_are_refused(transport: Transport) {
+    let (app, hits, _) = app(transport).await;
     let huge = format!("{}.{}.{}", b64("{}"), "A".repeat(100 * 1024), "sig");
     for token in [
         "",
@@ -250,7 +246,7 @@ async fn empty_garbage_and_oversized_tokens_are_refused() {
         "x.y",
         &huge,
     ] {
-        let answer = call(&app, "/any", Some(token)).await;
+        let answer = app.get("/any", Some(token)).await;
         assert_invalid(&answer, token);
     }
     // Two Authorization headers are ambiguous.
@@ -259,7 +255,7 @@ async fn empty_garbage_and_oversized_tokens_are_refused() {
         .header("authorization", "Bearer other")
         .body(Body::empty())
         .unwrap();
-    assert_invalid(&send(&app, request).await, "");
+    assert_invalid(&app.send(request).await, "");
     // Bytes that are not visible ASCII.
     let request = Request::get("/any")
         .header(
@@ -268,13 +264,12 @@ async fn empty_garbage_and_oversized_tokens_are_refused() {
         )
         .body(Body::empty())
         .unwrap();
-    assert_invalid(&send(&app, request).await, "");
+    assert_invalid(&app.send(request).await, "");
     assert_eq!(hits.count(), 0);
 }
 
-#[tokio::test]
-async fn alg_none_is_refused() {
-    let (app, hits, _) = app();
+async fn alg_none_is_refused(transport: Transport) {
+    let (app, hits, _) = app(transport).await;
     let payload = b64(claims("user-1", &["admin"]).to_string());
     for alg in ["none", "None", "NONE"] {
         let header = b64(json!({"alg": alg, "typ": "at+jwt", "kid": "k2"}).to_string());
@@ -282,29 +277,27 @@ async fn alg_none_is_refused() {
             format!("{header}.{payload}."),
             format!("{header}.{payload}"),
         ] {
-            assert_invalid(&call(&app, "/admin", Some(&token)).await, &token);
+            assert_invalid(&app.get("/admin", Some(&token)).await, &token);
         }
     }
     assert_eq!(hits.count(), 0);
 }
 
-#[tokio::test]
-async fn a_token_signed_with_another_key_is_refused() {
-    let (app, hits, _) = app();
+async fn a_token_signed_with_another_key_is_refused(transport: Transport) {
+    let (app, hits, _) = app(transport).await;
     let claims = claims("user-1", &["admin"]);
     for kid in [Some("k2"), Some("k1"), None] {
         let token = hs256(&claims, keys::FOREIGN_SECRET, kid);
-        assert_invalid(&call(&app, "/admin", Some(&token)).await, &token);
+        assert_invalid(&app.get("/admin", Some(&token)).await, &token);
     }
     // The old key's token presented under the new key's kid.
     let token = hs256(&claims, keys::OLD_SECRET, Some("k2"));
-    assert_invalid(&call(&app, "/admin", Some(&token)).await, &token);
+    assert_invalid(&app.get("/admin", Some(&token)).await, &token);
     assert_eq!(hits.count(), 0);
 }
 
-#[tokio::test]
-async fn a_token_of_another_algorithm_is_refused() {
-    let (app, hits, _) = app();
+async fn a_token_of_another_algorithm_is_refused(transport: Transport) {
+    let (app, hits, _) = app(transport).await;
     let claims = claims("user-1", &["admin"]);
     let hs512 = forge(
         &json!({"alg": "HS512", "typ": "at+jwt", "kid": "k2"}),
@@ -327,37 +320,35 @@ async fn a_token_of_another_algorithm_is_refused() {
         format!("{header}.{}", parts.next().unwrap())
     };
     for token in [hs512, rs256, mislabelled] {
-        assert_invalid(&call(&app, "/admin", Some(&token)).await, &token);
+        assert_invalid(&app.get("/admin", Some(&token)).await, &token);
     }
     assert_eq!(hits.count(), 0);
 }
 
-#[tokio::test]
-async fn an_rsa_public_key_cannot_be_used_as_an_hmac_secret() {
+async fn an_rsa_public_key_cannot_be_used_as_an_hmac_secret(transport: Transport) {
     // Algorithm confusion: the attacker signs HS256 with the server's
     // public RSA key as the secret.
     let jwt = Jwt::new(Key::rs256(keys::RSA_PUBLIC).unwrap())
         .issuer("warden-tests")
         .audience("warden-tests");
-    let (app, hits, _) = app_with(jwt);
+    let (app, hits, _) = app_with(jwt, transport).await;
     let token = forge(
         &json!({"alg": "HS256", "typ": "at+jwt"}),
         &claims("user-1", &["admin"]),
         &EncodingKey::from_secret(keys::RSA_PUBLIC).unwrap(),
         Algorithm::HS256,
     );
-    assert_invalid(&call(&app, "/admin", Some(&token)).await, &token);
+    assert_invalid(&app.get("/admin", Some(&token)).await, &token);
     assert_eq!(hits.count(), 0);
 }
 
-#[tokio::test]
-async fn expired_and_not_yet_valid_tokens_are_refused() {
-    let (app, hits, _) = app();
+async fn expired_and_not_yet_valid_tokens_are_refused(transport: Transport) {
+    let (app, hits, _) = app(transport).await;
     let expired = with(claims("user-1", &[]), |c| {
         c.insert("exp".into(), (now() - 120).into());
     });
     let token = hs256(&expired, keys::SECRET, Some("k2"));
-    let answer = call(&app, "/any", Some(&token)).await;
+    let answer = app.get("/any", Some(&token)).await;
     assert_invalid(&answer, &token);
     assert_eq!(answer.body["detail"], "the access token has expired");
 
@@ -365,28 +356,23 @@ async fn expired_and_not_yet_valid_tokens_are_refused() {
         c.insert("nbf".into(), (now() + 600).into());
     });
     let token = hs256(&future, keys::SECRET, Some("k2"));
-    let answer = call(&app, "/any", Some(&token)).await;
+    let answer = app.get("/any", Some(&token)).await;
     assert_invalid(&answer, &token);
     assert_eq!(answer.body["detail"], "the access token is invalid");
     assert_eq!(hits.count(), 0);
 }
 
-#[tokio::test]
-async fn expiry_within_the_leeway_is_tolerated() {
-    let (app, _, _) = app();
+async fn expiry_within_the_leeway_is_tolerated(transport: Transport) {
+    let (app, _, _) = app(transport).await;
     let just_expired = with(claims("user-1", &[]), |c| {
         c.insert("exp".into(), (now() - 5).into());
     });
     let token = hs256(&just_expired, keys::SECRET, Some("k2"));
-    assert_eq!(
-        call(&app, "/any", Some(&token)).await.status,
-        StatusCode::OK
-    );
+    assert_eq!(app.get("/any", Some(&token)).await.status, StatusCode::OK);
 }
 
-#[tokio::test]
-async fn wrong_issuer_and_audience_are_refused() {
-    let (app, hits, _) = app();
+async fn wrong_issuer_and_audience_are_refused(transport: Transport) {
+    let (app, hits, _) = app(transport).await;
     let edits: [(&str, Value); 4] = [
         ("iss", "someone-else".into()),
         ("aud", "another-api".into()),
@@ -398,53 +384,47 @@ async fn wrong_issuer_and_audience_are_refused() {
             c.insert(claim.into(), value);
         });
         let token = hs256(&wrong, keys::SECRET, Some("k2"));
-        assert_invalid(&call(&app, "/any", Some(&token)).await, &token);
+        assert_invalid(&app.get("/any", Some(&token)).await, &token);
     }
     // An audience list that contains ours is fine.
     let listed = with(claims("user-1", &[]), |c| {
         c.insert("aud".into(), json!(["another-api", "warden-tests"]));
     });
     let token = hs256(&listed, keys::SECRET, Some("k2"));
-    assert_eq!(
-        call(&app, "/any", Some(&token)).await.status,
-        StatusCode::OK
-    );
+    assert_eq!(app.get("/any", Some(&token)).await.status, StatusCode::OK);
     assert_eq!(hits.count(), 1);
 }
 
-#[tokio::test]
-async fn every_required_claim_must_be_present() {
-    let (app, hits, _) = app();
+async fn every_required_claim_must_be_present(transport: Transport) {
+    let (app, hits, _) = app(transport).await;
     for claim in ["sub", "exp", "iss", "aud"] {
         let missing = with(claims("user-1", &[]), |c| {
             c.remove(claim);
         });
         let token = hs256(&missing, keys::SECRET, Some("k2"));
-        assert_invalid(&call(&app, "/any", Some(&token)).await, &token);
+        assert_invalid(&app.get("/any", Some(&token)).await, &token);
     }
     let empty_sub = with(claims("user-1", &[]), |c| {
         c.insert("sub".into(), "".into());
     });
     let token = hs256(&empty_sub, keys::SECRET, Some("k2"));
-    assert_invalid(&call(&app, "/any", Some(&token)).await, &token);
+    assert_invalid(&app.get("/any", Some(&token)).await, &token);
     assert_eq!(hits.count(), 0);
 }
 
-#[tokio::test]
-async fn a_tampered_payload_is_refused() {
-    let (app, hits, _) = app();
+async fn a_tampered_payload_is_refused(transport: Transport) {
+    let (app, hits, _) = app(transport).await;
     let token = valid("user-1", &["user"]);
     let mut parts: Vec<&str> = token.split('.').collect();
     let elevated = b64(claims("user-1", &["admin"]).to_string());
     parts[1] = &elevated;
     let tampered = parts.join(".");
-    assert_invalid(&call(&app, "/admin", Some(&tampered)).await, &tampered);
+    assert_invalid(&app.get("/admin", Some(&tampered)).await, &tampered);
     assert_eq!(hits.count(), 0);
 }
 
-#[tokio::test]
-async fn only_access_tokens_are_accepted() {
-    let (app, hits, _) = app();
+async fn only_access_tokens_are_accepted(transport: Transport) {
+    let (app, hits, _) = app(transport).await;
     let key = EncodingKey::from_secret(keys::SECRET).unwrap();
     let claims = claims("user-1", &[]);
     let headers = [
@@ -455,58 +435,58 @@ async fn only_access_tokens_are_accepted() {
     ];
     for header in &headers {
         let token = forge(header, &claims, &key, Algorithm::HS256);
-        assert_invalid(&call(&app, "/any", Some(&token)).await, &token);
+        assert_invalid(&app.get("/any", Some(&token)).await, &token);
     }
     assert_eq!(hits.count(), 0);
 
     // The explicitly named option lets `JWT` and untyped tokens in, and
     // still nothing else.
-    let (lenient, hits, _) = app_with(jwt().accept_foreign_token_types());
+    let (lenient, hits, _) = app_with(jwt().accept_foreign_token_types(), transport).await;
     for header in &headers[..2] {
         let token = forge(header, &claims, &key, Algorithm::HS256);
         assert_eq!(
-            call(&lenient, "/any", Some(&token)).await.status,
+            lenient.get("/any", Some(&token)).await.status,
             StatusCode::OK
         );
     }
     for header in &headers[2..] {
         let token = forge(header, &claims, &key, Algorithm::HS256);
-        assert_invalid(&call(&lenient, "/any", Some(&token)).await, &token);
+        assert_invalid(&lenient.get("/any", Some(&token)).await, &token);
     }
     assert_eq!(hits.count(), 2);
 }
 
-#[tokio::test]
-async fn keys_rotate_by_kid() {
-    let (app, hits, _) = app();
+async fn keys_rotate_by_kid(transport: Transport) {
+    let (app, hits, _) = app(transport).await;
     let claims = claims("user-1", &[]);
     // The previous key still verifies its own tokens.
     let old = hs256(&claims, keys::OLD_SECRET, Some("k1"));
-    assert_eq!(call(&app, "/any", Some(&old)).await.status, StatusCode::OK);
+    assert_eq!(app.get("/any", Some(&old)).await.status, StatusCode::OK);
     // A kid that was rotated out, or never existed, is refused.
     for kid in [Some("k0"), Some("unknown"), None] {
         let token = hs256(&claims, keys::SECRET, kid);
-        assert_invalid(&call(&app, "/any", Some(&token)).await, &token);
+        assert_invalid(&app.get("/any", Some(&token)).await, &token);
     }
     assert_eq!(hits.count(), 1);
 }
 
-#[tokio::test]
-async fn roles_are_checked() {
-    let (app, hits, _) = app();
-    let answer = call(&app, "/admin", Some(&valid("user-1", &["user"]))).await;
+async fn roles_are_checked(transport: Transport) {
+    let (app, hits, _) = app(transport).await;
+    let answer = app.get("/admin", Some(&valid("user-1", &["user"]))).await;
     answer.assert_problem(StatusCode::FORBIDDEN, "insufficient_scope");
     assert_eq!(
         answer.header("www-authenticate"),
         r#"Bearer error="insufficient_scope""#
     );
     assert_eq!(hits.count(), 0);
-    let answer = call(&app, "/admin", Some(&valid("user-1", &["user", "admin"]))).await;
+    let answer = app
+        .get("/admin", Some(&valid("user-1", &["user", "admin"])))
+        .await;
     assert_eq!(answer.status, StatusCode::OK);
     assert_eq!(hits.count(), 1);
     // The role is matched exactly, not as a substring or case-insensitively.
     for roles in [&["Admin"][..], &["administrator"], &["admin "], &[]] {
-        let answer = call(&app, "/admin", Some(&valid("user-1", roles))).await;
+        let answer = app.get("/admin", Some(&valid("user-1", roles))).await;
         assert_eq!(answer.status, StatusCode::FORBIDDEN, "{roles:?}");
     }
     assert_eq!(hits.count(), 1);
@@ -519,27 +499,23 @@ fn scoped(scope: &str, roles: &[&str]) -> String {
     hs256(&claims, keys::SECRET, Some("k2"))
 }
 
-#[tokio::test]
-async fn scopes_are_checked() {
-    let (app, hits, _) = app();
+async fn scopes_are_checked(transport: Transport) {
+    let (app, hits, _) = app(transport).await;
     for scope in ["reports:read", "users:write reports:read"] {
         assert_eq!(
-            call(&app, "/reports", Some(&scoped(scope, &[])))
-                .await
-                .status,
+            app.get("/reports", Some(&scoped(scope, &[]))).await.status,
             StatusCode::OK
         );
     }
     for scope in ["reports:write", "reports", "reports:readx", ""] {
-        let answer = call(&app, "/reports", Some(&scoped(scope, &[]))).await;
+        let answer = app.get("/reports", Some(&scoped(scope, &[]))).await;
         answer.assert_problem(StatusCode::FORBIDDEN, "insufficient_scope");
     }
     assert_eq!(hits.count(), 2);
 }
 
-#[tokio::test]
-async fn any_all_and_not_combine() {
-    let (app, hits, _) = app();
+async fn any_all_and_not_combine(transport: Transport) {
+    let (app, hits, _) = app(transport).await;
     let cases = [
         ("/mixed", scoped("", &["admin"]), StatusCode::OK),
         ("/mixed", scoped("reports:read", &[]), StatusCode::OK),
@@ -561,7 +537,7 @@ async fn any_all_and_not_combine() {
     ];
     let mut admitted = 0;
     for (path, token, status) in &cases {
-        let answer = call(&app, path, Some(token)).await;
+        let answer = app.get(path, Some(token)).await;
         assert_eq!(answer.status, *status, "{path} {answer:?}");
         admitted += usize::from(*status == StatusCode::OK);
     }
@@ -569,91 +545,86 @@ async fn any_all_and_not_combine() {
     let _ = Role::Guest;
 }
 
-#[tokio::test]
-async fn object_level_checks_allow_deny_and_hide() {
-    let (app, hits, _) = app();
+async fn object_level_checks_allow_deny_and_hide(transport: Transport) {
+    let (app, hits, _) = app(transport).await;
     let owner = valid("user-7", &["user"]);
-    let answer = call(&app, "/reports/7", Some(&owner)).await;
+    let answer = app.get("/reports/7", Some(&owner)).await;
     assert_eq!(answer.status, StatusCode::OK);
     assert_eq!(answer.body, "report 7");
 
-    let answer = call(&app, "/reports/8", Some(&owner)).await;
+    let answer = app.get("/reports/8", Some(&owner)).await;
     answer.assert_problem(StatusCode::FORBIDDEN, "forbidden");
 
-    let answer = call(&app, "/reports/404", Some(&owner)).await;
+    let answer = app.get("/reports/404", Some(&owner)).await;
     answer.assert_problem(StatusCode::NOT_FOUND, "not_found");
 
     // The role requirement is checked before the object-level check.
-    let answer = call(&app, "/reports/7", Some(&valid("user-7", &["guest"]))).await;
+    let answer = app
+        .get("/reports/7", Some(&valid("user-7", &["guest"])))
+        .await;
     answer.assert_problem(StatusCode::FORBIDDEN, "insufficient_scope");
 
     // A check returning bool.
     assert_eq!(
-        call(&app, "/even", Some(&valid("user-2", &[])))
-            .await
-            .status,
+        app.get("/even", Some(&valid("user-2", &[]))).await.status,
         StatusCode::OK
     );
-    call(&app, "/even", Some(&valid("user-3", &[])))
+    app.get("/even", Some(&valid("user-3", &[])))
         .await
         .assert_problem(StatusCode::FORBIDDEN, "forbidden");
     assert_eq!(hits.count(), 2);
 }
 
-#[tokio::test]
-async fn custom_claims_are_read_from_the_verified_token() {
-    let (app, hits, warden) = app();
+async fn custom_claims_are_read_from_the_verified_token(transport: Transport) {
+    let (app, hits, warden) = app(transport).await;
     let issued = warden
         .issue_access_token(&AccessToken::new("user-5").claim("tenant", "acme").unwrap())
         .unwrap();
-    let answer = call(&app, "/tenant", Some(&issued.token)).await;
+    let answer = app.get("/tenant", Some(&issued.token)).await;
     assert_eq!(answer.body, "user-5@acme");
     // A valid token without the claim the type needs.
-    let answer = call(&app, "/tenant", Some(&valid("user-5", &[]))).await;
+    let answer = app.get("/tenant", Some(&valid("user-5", &[]))).await;
     assert_invalid(&answer, "");
     assert_eq!(hits.count(), 1);
 }
 
-#[tokio::test]
-async fn a_rejected_request_never_reads_the_body() {
-    let (app, hits, _) = app();
+async fn a_rejected_request_never_reads_the_body(transport: Transport) {
+    let (app, hits, _) = app(transport).await;
     // Not JSON, no content type: a handler that ran its extractors would
     // answer 415. The guard answers first.
     let request = Request::post("/notes")
         .header("authorization", "Bearer nope")
         .body(Body::from("this is not json"))
         .unwrap();
-    assert_invalid(&send(&app, request).await, "");
+    assert_invalid(&app.send(request).await, "");
     let request = Request::post("/notes")
         .header("content-type", "application/json")
         .header("authorization", format!("Bearer {}", valid("user-1", &[])))
         .body(Body::from(r#"{"text":"hello"}"#))
         .unwrap();
-    let answer = send(&app, request).await;
+    let answer = app.send(request).await;
     assert_eq!(answer.body, "hello");
     assert_eq!(hits.count(), 1);
 }
 
-#[tokio::test]
-async fn auth_alone_verifies_the_token() {
-    let (app, hits, _) = app();
-    call(&app, "/standalone", None)
+async fn auth_alone_verifies_the_token(transport: Transport) {
+    let (app, hits, _) = app(transport).await;
+    app.get("/standalone", None)
         .await
         .assert_problem(StatusCode::UNAUTHORIZED, "missing_token");
     let expired = with(claims("user-1", &[]), |c| {
         c.insert("exp".into(), (now() - 3600).into());
     });
     let token = hs256(&expired, keys::SECRET, Some("k2"));
-    assert_invalid(&call(&app, "/standalone", Some(&token)).await, &token);
+    assert_invalid(&app.get("/standalone", Some(&token)).await, &token);
     assert_eq!(hits.count(), 0);
-    let answer = call(&app, "/standalone", Some(&valid("user-9", &[]))).await;
+    let answer = app.get("/standalone", Some(&valid("user-9", &[]))).await;
     assert_eq!(answer.body, "user-9");
     assert_eq!(hits.count(), 1);
 }
 
-#[tokio::test]
-async fn issued_tokens_carry_roles_and_scopes() {
-    let (app, _, warden) = app();
+async fn issued_tokens_carry_roles_and_scopes(transport: Transport) {
+    let (app, _, warden) = app(transport).await;
     let token = warden
         .issue_access_token(
             &AccessToken::new("user-3")
@@ -663,7 +634,7 @@ async fn issued_tokens_carry_roles_and_scopes() {
         .unwrap();
     for path in ["/admin", "/reports", "/mixed"] {
         assert_eq!(
-            call(&app, path, Some(&token.token)).await.status,
+            app.get(path, Some(&token.token)).await.status,
             StatusCode::OK,
             "{path}"
         );
@@ -685,9 +656,8 @@ impl XorShift {
     }
 }
 
-#[tokio::test]
-async fn no_mutation_of_a_valid_token_is_accepted_or_panics() {
-    let (app, hits, _) = app();
+async fn no_mutation_of_a_valid_token_is_accepted_or_panics(transport: Transport) {
+    let (app, hits, _) = app(transport).await;
     let original = valid("user-1", &["user"]);
     let alphabet: Vec<u8> = (0x21u8..0x7f).collect();
     let mut rng = XorShift(0x5eed_1234_abcd_9876);
@@ -721,7 +691,7 @@ async fn no_mutation_of_a_valid_token_is_accepted_or_panics() {
             .header("authorization", value)
             .body(Body::empty())
             .unwrap();
-        let answer = send(&app, request).await;
+        let answer = app.send(request).await;
         assert_eq!(answer.status, StatusCode::UNAUTHORIZED, "{candidate}");
         tried += 1;
     }
@@ -729,8 +699,7 @@ async fn no_mutation_of_a_valid_token_is_accepted_or_panics() {
     assert_eq!(hits.count(), 0);
 }
 
-#[tokio::test]
-async fn asymmetric_algorithms_sign_and_verify() {
+async fn asymmetric_algorithms_sign_and_verify(transport: Transport) {
     let configs = [
         (
             Key::rs256(keys::RSA_PUBLIC)
@@ -758,33 +727,33 @@ async fn asymmetric_algorithms_sign_and_verify() {
         let jwt = Jwt::new(key)
             .issuer("warden-tests")
             .audience("warden-tests");
-        let (app, _, warden) = app_with(jwt);
+        let (app, _, warden) = app_with(jwt, transport).await;
         let token = warden
             .issue_access_token(&AccessToken::new("user-1").roles([Role::Admin]))
             .unwrap();
         let header = jsonwebtoken::decode_header(&token.token).unwrap();
         assert_eq!(format!("{:?}", header.alg), name);
         assert_eq!(
-            call(&app, "/admin", Some(&token.token)).await.status,
+            app.get("/admin", Some(&token.token)).await.status,
             StatusCode::OK,
             "{name}"
         );
         // An HS256 token is not accepted by an asymmetric configuration.
         let hs = hs256(&claims("user-1", &["admin"]), keys::SECRET, None);
-        assert_invalid(&call(&app, "/admin", Some(&hs)).await, &hs);
+        assert_invalid(&app.get("/admin", Some(&hs)).await, &hs);
     }
     // ES256 signed by another P-256 key.
     let jwt = Jwt::new(Key::es256(keys::EC_PUBLIC).unwrap())
         .issuer("warden-tests")
         .audience("warden-tests");
-    let (app, hits, _) = app_with(jwt);
+    let (app, hits, _) = app_with(jwt, transport).await;
     let token = forge(
         &json!({"alg": "ES256", "typ": "at+jwt"}),
         &claims("user-1", &["admin"]),
         &EncodingKey::from_ec_pem(keys::EC_OTHER_PRIVATE).unwrap(),
         Algorithm::ES256,
     );
-    assert_invalid(&call(&app, "/admin", Some(&token)).await, &token);
+    assert_invalid(&app.get("/admin", Some(&token)).await, &token);
     assert_eq!(hits.count(), 0);
 }
 
@@ -821,3 +790,31 @@ fn unsafe_key_configurations_are_refused() {
         Some(warden::BuildError::NoJwt)
     );
 }
+
+warden_tests::on_both_transports!(
+    a_valid_token_reaches_the_handler_with_its_claims,
+    no_token_is_a_bare_bearer_challenge,
+    the_bearer_scheme_is_case_insensitive,
+    empty_garbage_and_oversized_tokens_are_refused,
+    alg_none_is_refused,
+    a_token_signed_with_another_key_is_refused,
+    a_token_of_another_algorithm_is_refused,
+    an_rsa_public_key_cannot_be_used_as_an_hmac_secret,
+    expired_and_not_yet_valid_tokens_are_refused,
+    expiry_within_the_leeway_is_tolerated,
+    wrong_issuer_and_audience_are_refused,
+    every_required_claim_must_be_present,
+    a_tampered_payload_is_refused,
+    only_access_tokens_are_accepted,
+    keys_rotate_by_kid,
+    roles_are_checked,
+    scopes_are_checked,
+    any_all_and_not_combine,
+    object_level_checks_allow_deny_and_hide,
+    custom_claims_are_read_from_the_verified_token,
+    a_rejected_request_never_reads_the_body,
+    auth_alone_verifies_the_token,
+    issued_tokens_carry_roles_and_scopes,
+    no_mutation_of_a_valid_token_is_accepted_or_panics,
+    asymmetric_algorithms_sign_and_verify,
+);

@@ -113,7 +113,7 @@ where
                         verified
                     }
                     Err(rejection) => {
-                        audit::auth_rejected(std::any::type_name::<Self>(), parts, rejection);
+                        audit::auth_rejected("warden::Auth", parts, rejection);
                         return Err(rejection);
                     }
                 }
