@@ -366,3 +366,116 @@ impl IntoResponse for AuthRejection {
         self.to_problem().into_response()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use axum::response::IntoResponse;
+    use serde_json::{Value, json};
+
+    use super::*;
+
+    async fn answer(rejection: AuthRejection) -> (u16, Option<String>, String, Value) {
+        let response = rejection.into_response();
+        let status = response.status().as_u16();
+        let challenge = response
+            .headers()
+            .get(header::WWW_AUTHENTICATE)
+            .map(|v| v.to_str().unwrap().to_owned());
+        let content_type = response.headers()[header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        (
+            status,
+            challenge,
+            content_type,
+            serde_json::from_slice(&bytes).unwrap(),
+        )
+    }
+
+    #[tokio::test]
+    async fn every_rejection_has_its_exact_body_and_challenge() {
+        let cases = [
+            (
+                AuthRejection::MissingToken,
+                401,
+                Some("Bearer"),
+                json!({"type": "about:blank", "title": "Unauthorized", "status": 401, "code": "missing_token",
+                       "detail": "this resource requires a bearer access token in the Authorization header"}),
+            ),
+            (
+                AuthRejection::InvalidToken(TokenError::BadSignature),
+                401,
+                Some(r#"Bearer error="invalid_token""#),
+                json!({"type": "about:blank", "title": "Unauthorized", "status": 401, "code": "invalid_token",
+                       "detail": "the access token is invalid"}),
+            ),
+            (
+                AuthRejection::InvalidToken(TokenError::Expired),
+                401,
+                Some(
+                    r#"Bearer error="invalid_token", error_description="the access token expired""#,
+                ),
+                json!({"type": "about:blank", "title": "Unauthorized", "status": 401, "code": "invalid_token",
+                       "detail": "the access token has expired"}),
+            ),
+            (
+                AuthRejection::InsufficientScope,
+                403,
+                Some(r#"Bearer error="insufficient_scope""#),
+                json!({"type": "about:blank", "title": "Forbidden", "status": 403, "code": "insufficient_scope",
+                       "detail": "the access token does not grant the role or scope this resource requires"}),
+            ),
+            (
+                AuthRejection::Denied,
+                403,
+                Some(r#"Bearer error="insufficient_scope""#),
+                json!({"type": "about:blank", "title": "Forbidden", "status": 403, "code": "forbidden",
+                       "detail": "the access token does not grant access to this resource"}),
+            ),
+            (
+                AuthRejection::NotFound,
+                404,
+                None,
+                json!({"type": "about:blank", "title": "Not Found", "status": 404, "code": "not_found",
+                       "detail": "no such resource"}),
+            ),
+        ];
+        for (rejection, status, challenge, body) in cases {
+            let got = answer(rejection).await;
+            assert_eq!(got.0, status, "{rejection:?}");
+            assert_eq!(got.1.as_deref(), challenge, "{rejection:?}");
+            assert_eq!(got.2, "application/problem+json", "{rejection:?}");
+            assert_eq!(got.3, body, "{rejection:?}");
+        }
+    }
+
+    #[test]
+    fn every_token_error_but_expiry_reads_the_same_to_clients() {
+        use TokenError::*;
+        for error in [
+            TooLarge,
+            Malformed,
+            WrongType,
+            UnknownKey,
+            WrongAlgorithm,
+            BadSignature,
+            NotYetValid,
+            WrongIssuer,
+            WrongAudience,
+            MissingClaim,
+            InvalidClaim,
+        ] {
+            assert_eq!(error.client_detail(), "the access token is invalid");
+            assert_eq!(
+                AuthRejection::InvalidToken(error).reason(),
+                error.reason(),
+                "the audit keeps the precise reason"
+            );
+        }
+        assert_eq!(Expired.client_detail(), "the access token has expired");
+    }
+}
