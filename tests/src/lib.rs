@@ -98,6 +98,17 @@ pub struct Answer {
 }
 
 impl Answer {
+    /// Reads `bytes` as JSON, or keeps them as a string when they are not.
+    pub fn new(status: StatusCode, headers: HeaderMap, bytes: &[u8]) -> Self {
+        let body = serde_json::from_slice(bytes)
+            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(bytes).into_owned()));
+        Self {
+            status,
+            headers,
+            body,
+        }
+    }
+
     /// A header as a string ("" when absent).
     pub fn header(&self, name: &str) -> &str {
         self.headers
@@ -137,13 +148,7 @@ pub async fn send(router: &Router, request: Request<Body>) -> Answer {
     let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
         .await
         .expect("body");
-    let body = serde_json::from_slice(&bytes)
-        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
-    Answer {
-        status,
-        headers,
-        body,
-    }
+    Answer::new(status, headers, &bytes)
 }
 
 /// `GET path` with an optional `Authorization: Bearer token`.
@@ -208,13 +213,7 @@ impl Client {
         let status = response.status();
         let headers = response.headers().clone();
         let bytes = response.bytes().await.expect("response body");
-        let body = serde_json::from_slice(&bytes)
-            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
-        Answer {
-            status,
-            headers,
-            body,
-        }
+        Answer::new(status, headers, &bytes)
     }
 
     /// `GET path` with an optional `Authorization: Bearer token`.
