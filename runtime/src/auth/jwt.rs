@@ -8,7 +8,7 @@ use serde::Deserialize;
 
 use super::claims::{AccessToken, Claims, IssuedToken};
 use super::error::{IssueError, JwtConfigError, KeyError, TokenError};
-use super::key::{Key, alg_name};
+use super::key::{Key, alg_name, ensure_crypto_provider};
 
 /// The `typ` header of access tokens (RFC 9068 section 2.1).
 pub const ACCESS_TOKEN_TYP: &str = "at+jwt";
@@ -126,6 +126,7 @@ impl Jwt {
     }
 
     pub(crate) fn compile(self) -> Result<Authenticator, JwtConfigError> {
+        ensure_crypto_provider();
         let issuer = self.issuer.ok_or(JwtConfigError::MissingIssuer)?;
         let audience = self.audience.ok_or(JwtConfigError::MissingAudience)?;
         if self.leeway > MAX_LEEWAY {

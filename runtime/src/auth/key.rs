@@ -128,6 +128,7 @@ impl Key {
     /// The private key is checked to belong to the public key: a token it
     /// signs must verify with this key, or the call fails.
     pub fn with_private_pem(mut self, private_pem: impl AsRef<[u8]>) -> Result<Self, KeyError> {
+        ensure_crypto_provider();
         let pem = private_pem.as_ref();
         let algorithm = alg_name(self.algorithm);
         let encoding = match self.algorithm {
@@ -170,6 +171,20 @@ impl Key {
     /// Whether this key can sign tokens.
     pub fn can_sign(&self) -> bool {
         self.encoding.is_some()
+    }
+}
+
+/// Makes sure `jsonwebtoken` has a process-wide crypto provider.
+///
+/// `jsonwebtoken` picks one from its crate features, and panics on first use
+/// when it cannot (a dependency graph that enables both of its back ends).
+/// warden installs the RustCrypto provider it depends on in that case, so
+/// that no request can hit that panic.
+pub(crate) fn ensure_crypto_provider() {
+    use jsonwebtoken::crypto::{CryptoProvider, rust_crypto};
+    if CryptoProvider::try_get_default().is_none() {
+        // Err means another thread installed one first: just as good.
+        let _ = rust_crypto::DEFAULT_PROVIDER.install_default();
     }
 }
 
