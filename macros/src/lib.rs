@@ -1,4 +1,5 @@
-//! Procedural macros of [warden](https://docs.rs/warden). Depend on `warden`,
+//! Procedural macros of [warden](https://docs.rs/warden): `#[protected]`,
+//! `#[rate_limit]` and `#[derive(Role)]`. Depend on `warden`,
 //! which re-exports them; the generated code names the runtime only through
 //! `::warden::__private`.
 //!
@@ -21,6 +22,16 @@ use proc_macro::TokenStream;
 #[proc_macro_attribute]
 pub fn protected(args: TokenStream, item: TokenStream) -> TokenStream {
     handler::expand(symbol::PROTECTED, args.into(), item.into()).into()
+}
+
+/// Limits how often a handler may be called, per client address, user,
+/// header or custom key.
+///
+/// See the `warden` crate's documentation of `rate_limit` for the grammar
+/// and the code it expands to.
+#[proc_macro_attribute]
+pub fn rate_limit(args: TokenStream, item: TokenStream) -> TokenStream {
+    handler::expand(symbol::RATE_LIMIT, args.into(), item.into()).into()
 }
 
 /// Implements `warden::auth::Role` for a fieldless enum.

@@ -66,21 +66,32 @@ extern crate self as warden;
 
 pub mod audit;
 pub mod auth;
+mod guard;
 pub mod http;
+pub mod limit;
+mod manifest;
 mod runtime;
 
 pub use crate::auth::{Auth, Role};
-pub use crate::runtime::{BuildError, Warden, WardenBuilder};
+pub use crate::manifest::{HandlerPolicy, manifest};
+pub use crate::runtime::{BuildError, DEFAULT_IPV6_PREFIX, Warden, WardenBuilder};
 pub use warden_macros::Role;
 #[doc = include_str!("protected.md")]
 pub use warden_macros::protected;
+#[doc = include_str!("rate_limit.md")]
+pub use warden_macros::rate_limit;
 
 /// What the macros' generated code calls. Not a public API: it changes
 /// without notice.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::auth::{Access, Claims, Guard, Policy, Role};
+    pub use crate::auth::{Access, Claims, Role};
+    pub use crate::guard::{Guard, Policy};
+    pub use crate::limit::{KeySpec, LimitSpec, Rate, RateSpec, Skip};
+    pub use crate::manifest::HandlerPolicy;
+    pub use ::axum::response::{IntoResponse, Response};
     pub use ::http::request::Parts;
+    pub use ::inventory;
 
     /// The role test of `role = ...`; its bound gives a clear error when the
     /// value is not a role.

@@ -1,9 +1,20 @@
+use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use http::request::Parts;
 
 use crate::auth::{
     AccessToken, Authenticator, Claims, IssueError, IssuedToken, Jwt, JwtConfigError, TokenError,
 };
+use crate::http::client::canonical;
+use crate::http::{ClientIp, ForwardedHeader, InvalidProxy, TrustedProxies};
+use crate::limit::{MemoryStore, Rate, RateSpec, Store};
+use crate::manifest::manifest;
+
+/// The default IPv6 prefix clients are grouped by.
+pub const DEFAULT_IPV6_PREFIX: u8 = 56;
 
 /// The configured security runtime: what every guard of the application
 /// checks requests against.
@@ -17,73 +28,297 @@ pub struct Warden {
 }
 
 struct Inner {
-    auth: Authenticator,
+    auth: Option<Authenticator>,
+    store: Box<dyn Store>,
+    proxies: TrustedProxies,
+    ipv6_prefix: u8,
+    named: HashMap<String, Rate>,
+    warned_untrusted_forwarding: AtomicBool,
+    warned_no_peer: AtomicBool,
 }
 
 impl fmt::Debug for Warden {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Warden").finish_non_exhaustive()
+        f.debug_struct("Warden")
+            .field("trusted_proxies", &self.inner.proxies)
+            .field("ipv6_prefix", &self.inner.ipv6_prefix)
+            .field("limit_policies", &self.inner.named)
+            .finish_non_exhaustive()
     }
 }
 
 impl Warden {
     /// Starts a configuration.
     pub fn builder() -> WardenBuilder {
-        WardenBuilder { jwt: None }
+        WardenBuilder {
+            jwt: None,
+            store: None,
+            proxies: Vec::new(),
+            forwarded_header: ForwardedHeader::default(),
+            ipv6_prefix: DEFAULT_IPV6_PREFIX,
+            named: Vec::new(),
+        }
     }
 
     /// Signs an access token.
     pub fn issue_access_token(&self, token: &AccessToken) -> Result<IssuedToken, IssueError> {
-        self.inner.auth.issue(token)
+        self.inner
+            .auth
+            .as_ref()
+            .ok_or(IssueError::NoSigningKey)?
+            .issue(token)
     }
 
     /// Verifies an access token: signature, algorithm, `typ`, `kid`, and the
     /// `exp`, `nbf`, `iss`, `aud` and `sub` claims.
     pub fn verify_access_token(&self, token: &str) -> Result<Claims, TokenError> {
-        self.inner.auth.verify(token)
+        self.inner
+            .auth
+            .as_ref()
+            .ok_or(TokenError::UnknownKey)?
+            .verify(token)
+    }
+
+    /// The client address of a request (see [`ClientIp`]).
+    ///
+    /// Warns once, on the target `warden::audit`, when a forwarding header
+    /// arrives from a peer that is not a trusted proxy (proxies may be
+    /// misconfigured), and once when the server records no peer addresses.
+    pub fn client_ip(&self, parts: &Parts) -> Option<ClientIp> {
+        let Some(peer) = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|info| canonical(info.0.ip()))
+        else {
+            if !self.inner.warned_no_peer.swap(true, Ordering::Relaxed) {
+                tracing::warn!(
+                    target: "warden::audit",
+                    "requests carry no peer address, so per-client limits share one count; serve the router with into_make_service_with_connect_info::<SocketAddr>()"
+                );
+            }
+            return None;
+        };
+        let proxies = &self.inner.proxies;
+        if !proxies.contains(peer) {
+            if !self
+                .inner
+                .warned_untrusted_forwarding
+                .load(Ordering::Relaxed)
+                && (parts.headers.contains_key("x-forwarded-for")
+                    || parts.headers.contains_key(http::header::FORWARDED))
+                && !self
+                    .inner
+                    .warned_untrusted_forwarding
+                    .swap(true, Ordering::Relaxed)
+            {
+                tracing::warn!(
+                    target: "warden::audit",
+                    peer = %peer,
+                    "a forwarding header arrived from a peer that is not a trusted proxy and was ignored; if this server is behind a proxy, list it in trusted_proxies"
+                );
+            }
+            return Some(ClientIp(peer));
+        }
+        Some(ClientIp(proxies.resolve(peer, &parts.headers)))
+    }
+
+    pub(crate) fn store(&self) -> &dyn Store {
+        &*self.inner.store
+    }
+
+    pub(crate) fn ipv6_prefix(&self) -> u8 {
+        self.inner.ipv6_prefix
+    }
+
+    pub(crate) fn named_rate(&self, name: &str) -> Option<Rate> {
+        self.inner.named.get(name).copied()
     }
 }
 
 /// The configuration of a [`Warden`]; [`WardenBuilder::build`] checks it.
-#[derive(Debug)]
 #[must_use = "a builder does nothing until .build() is called"]
 pub struct WardenBuilder {
     jwt: Option<Jwt>,
+    store: Option<Box<dyn Store>>,
+    proxies: Vec<String>,
+    forwarded_header: ForwardedHeader,
+    ipv6_prefix: u8,
+    named: Vec<(String, Rate)>,
+}
+
+impl fmt::Debug for WardenBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WardenBuilder")
+            .field("jwt", &self.jwt)
+            .field("trusted_proxies", &self.proxies)
+            .field("ipv6_prefix", &self.ipv6_prefix)
+            .finish_non_exhaustive()
+    }
 }
 
 impl WardenBuilder {
-    /// How access tokens are signed and verified.
+    /// How access tokens are signed and verified. Required when any handler
+    /// of the program is `#[protected]`.
     pub fn jwt(mut self, jwt: Jwt) -> Self {
         self.jwt = Some(jwt);
         self
     }
 
+    /// Where rate-limit state lives (default: a [`MemoryStore`] bounded at
+    /// one million keys).
+    pub fn store(mut self, store: impl Store) -> Self {
+        self.store = Some(Box::new(store));
+        self
+    }
+
+    /// The proxies whose forwarding header is believed: addresses or CIDR
+    /// networks (`"10.0.0.0/8"`). None by default.
+    pub fn trusted_proxies<I, S>(mut self, proxies: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        self.proxies
+            .extend(proxies.into_iter().map(|p| p.as_ref().to_owned()));
+        self
+    }
+
+    /// The header trusted proxies write the client address to
+    /// (X-Forwarded-For by default).
+    pub fn forwarded_header(mut self, header: ForwardedHeader) -> Self {
+        self.forwarded_header = header;
+        self
+    }
+
+    /// How many leading bits of an IPv6 address identify a client (default
+    /// 56; 128 keys each address on its own).
+    pub fn ipv6_prefix(mut self, bits: u8) -> Self {
+        self.ipv6_prefix = bits;
+        self
+    }
+
+    /// Defines the rate of the named policy `#[rate_limit("name")]` refers
+    /// to, so that operators can tune it without a rebuild.
+    pub fn limit_policy(mut self, name: impl Into<String>, rate: Rate) -> Self {
+        self.named.push((name.into(), rate));
+        self
+    }
+
     /// Checks the configuration and builds the runtime. Every mistake that
-    /// can be found before the first request is reported here.
+    /// can be found before the first request is reported here: an unsafe JWT
+    /// configuration, a proxy that is not an address, a named limit no
+    /// policy defines, a protected handler with no JWT configuration.
     pub fn build(self) -> Result<Warden, BuildError> {
-        let jwt = self.jwt.ok_or(BuildError::NoJwt)?;
-        let auth = jwt.compile().map_err(BuildError::Jwt)?;
+        let auth = self
+            .jwt
+            .map(Jwt::compile)
+            .transpose()
+            .map_err(BuildError::Jwt)?;
+        let proxies = TrustedProxies::new(&self.proxies)
+            .map_err(BuildError::TrustedProxy)?
+            .header(self.forwarded_header);
+        if self.ipv6_prefix > 128 {
+            return Err(BuildError::Ipv6Prefix(self.ipv6_prefix));
+        }
+        let mut named = HashMap::new();
+        for (name, rate) in self.named {
+            if !valid_policy_name(&name) {
+                return Err(BuildError::PolicyName(name));
+            }
+            if named.insert(name.clone(), rate).is_some() {
+                return Err(BuildError::DuplicatePolicy(name));
+            }
+        }
+        for handler in manifest() {
+            if handler.protected.is_some() && auth.is_none() {
+                return Err(BuildError::NoJwt {
+                    handler: handler.handler,
+                });
+            }
+            for limit in handler.limits {
+                if let RateSpec::Named(name) = limit.rate
+                    && !named.contains_key(name)
+                {
+                    return Err(BuildError::UnknownPolicy {
+                        name,
+                        handler: handler.handler,
+                    });
+                }
+            }
+        }
         Ok(Warden {
-            inner: Arc::new(Inner { auth }),
+            inner: Arc::new(Inner {
+                auth,
+                store: self.store.unwrap_or_else(|| Box::new(MemoryStore::new())),
+                proxies,
+                ipv6_prefix: self.ipv6_prefix,
+                named,
+                warned_untrusted_forwarding: AtomicBool::new(false),
+                warned_no_peer: AtomicBool::new(false),
+            }),
         })
     }
+}
+
+/// A policy name goes into a quoted structured-field string.
+fn valid_policy_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\')
 }
 
 /// A configuration that [`WardenBuilder::build`] refuses.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum BuildError {
-    /// No JWT configuration was given.
-    NoJwt,
+    /// A `#[protected]` handler exists but no JWT configuration was given.
+    NoJwt {
+        /// The first protected handler found.
+        handler: &'static str,
+    },
     /// The JWT configuration is unsafe or inconsistent.
     Jwt(JwtConfigError),
+    /// A trusted proxy is not an address or network.
+    TrustedProxy(InvalidProxy),
+    /// An IPv6 prefix over 128 bits.
+    Ipv6Prefix(u8),
+    /// `#[rate_limit("name")]` names a policy the builder does not define.
+    UnknownPolicy {
+        /// The policy name.
+        name: &'static str,
+        /// The handler that uses it.
+        handler: &'static str,
+    },
+    /// Two policies with one name.
+    DuplicatePolicy(String),
+    /// A policy name that is empty, over 64 bytes, or not printable ASCII
+    /// without `"` and `\`.
+    PolicyName(String),
 }
 
 impl fmt::Display for BuildError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::NoJwt => f.write_str("no JWT configuration: call .jwt(..) on the builder"),
+            Self::NoJwt { handler } => write!(
+                f,
+                "{handler} is #[protected] but the builder has no JWT configuration: call .jwt(..)"
+            ),
             Self::Jwt(error) => error.fmt(f),
+            Self::TrustedProxy(error) => error.fmt(f),
+            Self::Ipv6Prefix(bits) => write!(f, "an IPv6 prefix of {bits} bits is over 128"),
+            Self::UnknownPolicy { name, handler } => write!(
+                f,
+                "{handler} uses the rate-limit policy {name:?}, which the builder does not define: call .limit_policy({name:?}, ..)"
+            ),
+            Self::DuplicatePolicy(name) => {
+                write!(f, "the rate-limit policy {name:?} is defined twice")
+            }
+            Self::PolicyName(name) => write!(
+                f,
+                "{name:?} is not a valid policy name: 1 to 64 printable ASCII characters without '\"' or '\\'"
+            ),
         }
     }
 }
@@ -91,8 +326,57 @@ impl fmt::Display for BuildError {
 impl std::error::Error for BuildError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            Self::NoJwt => None,
             Self::Jwt(error) => Some(error),
+            Self::TrustedProxy(error) => Some(error),
+            _ => None,
         }
+    }
+}
+
+/// Whether `ip` would be keyed as the same client as `other` under `prefix`.
+#[cfg(test)]
+fn same_client(ip: std::net::IpAddr, other: std::net::IpAddr, prefix: u8) -> bool {
+    crate::http::client::ip_key(ip, prefix) == crate::http::client::ip_key(other, prefix)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bad_settings_are_refused_at_build() {
+        assert!(matches!(
+            Warden::builder()
+                .trusted_proxies(["10.0.0.0/8", "nope"])
+                .build(),
+            Err(BuildError::TrustedProxy(_))
+        ));
+        assert_eq!(
+            Warden::builder().ipv6_prefix(129).build().err(),
+            Some(BuildError::Ipv6Prefix(129))
+        );
+        let rate = Rate::new(1, std::time::Duration::from_secs(1)).unwrap();
+        assert_eq!(
+            Warden::builder()
+                .limit_policy("a", rate)
+                .limit_policy("a", rate)
+                .build()
+                .err(),
+            Some(BuildError::DuplicatePolicy("a".into()))
+        );
+        for bad in ["", "with \"quote\"", "back\\slash", "tab\t"] {
+            assert_eq!(
+                Warden::builder().limit_policy(bad, rate).build().err(),
+                Some(BuildError::PolicyName(bad.into()))
+            );
+        }
+    }
+
+    #[test]
+    fn prefixes_group_ipv6_clients() {
+        let a = "2001:db8::1".parse().unwrap();
+        let b = "2001:db8:0:ff::1".parse().unwrap();
+        assert!(same_client(a, b, 56));
+        assert!(!same_client(a, b, 64));
     }
 }

@@ -1,47 +1,42 @@
-//! Stage 4: the policy model -> the handler with its hidden guard.
+//! Stage 4: the policy model -> the handler with its hidden guard, the
+//! policy type the guard runs, and the policy's entry in the manifest.
 
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
 
-use super::model::{Protected, Requirement};
+use super::model::{Handler, Limit, LimitKey, LimitRate, Protected, Requirement, SkipMode};
 
-/// The handler with a hidden `Guard<policy>` as its first extractor, and the
-/// policy type the guard runs.
-pub(crate) fn handler(mut func: syn::ItemFn, protected: &Protected) -> TokenStream {
-    let name = &func.sig.ident;
-    let vis = &func.vis;
+pub(crate) fn handler(mut func: syn::ItemFn, handler: &Handler) -> TokenStream {
+    let name = func.sig.ident.clone();
+    let vis = func.vis.clone();
     let policy = format_ident!("__warden_policy_{}", name);
     let handler_name = name.to_string();
 
-    let authorize = if protected.requirements.is_empty() {
-        quote!({
-            let _ = __warden_claims;
-            true
-        })
-    } else {
-        all(&protected.requirements)
-    };
-    let check = protected.check.as_ref().map(|path| {
-        let call = quote_spanned! {path.span()=>
-            ::core::convert::Into::<::warden::__private::Access>::into(
-                #path(__warden_claims, __warden_parts).await
-            )
-        };
-        quote! {
-            fn check<'__warden>(
-                __warden_claims: &'__warden ::warden::__private::Claims,
-                __warden_parts: &'__warden mut ::warden::__private::Parts,
-            ) -> impl ::core::future::Future<Output = ::warden::__private::Access>
-                   + ::core::marker::Send + '__warden {
-                async move { #call }
-            }
+    let authenticate = handler.protected.is_some();
+    let authorize = handler.protected.as_ref().map(authorize);
+    let check = handler.protected.as_ref().and_then(check);
+    let limits = handler
+        .limits
+        .iter()
+        .enumerate()
+        .map(|(i, limit)| limit_spec(limit, &handler_name, i));
+    let manifest_protected = match &handler.protected {
+        Some(protected) => {
+            let text = describe_all(&protected.requirements, ", ");
+            quote!(::core::option::Option::Some(#text))
         }
-    });
+        None => quote!(::core::option::Option::None),
+    };
 
-    func.sig
-        .inputs
-        .insert(0, syn::parse_quote!(_: ::warden::__private::Guard<#policy>));
+    let body = if handler.limits.is_empty() {
+        func.sig
+            .inputs
+            .insert(0, syn::parse_quote!(_: ::warden::__private::Guard<#policy>));
+        quote!(#func)
+    } else {
+        with_response_hook(func, &policy)
+    };
 
     quote! {
         #[doc(hidden)]
@@ -51,17 +46,95 @@ pub(crate) fn handler(mut func: syn::ItemFn, protected: &Protected) -> TokenStre
         impl ::warden::__private::Policy for #policy {
             const HANDLER: &'static str =
                 ::core::concat!(::core::module_path!(), "::", #handler_name);
+            const AUTHENTICATE: bool = #authenticate;
+            const LIMITS: &'static [::warden::__private::LimitSpec] = &[#(#limits),*];
 
-            #[inline]
-            fn authorize(__warden_claims: &::warden::__private::Claims) -> bool {
-                #authorize
-            }
-
+            #authorize
             #check
         }
 
-        #func
+        ::warden::__private::inventory::submit! {
+            ::warden::__private::HandlerPolicy {
+                handler: <#policy as ::warden::__private::Policy>::HANDLER,
+                protected: #manifest_protected,
+                limits: <#policy as ::warden::__private::Policy>::LIMITS,
+            }
+        }
+
+        #body
     }
+}
+
+/// Wraps the handler so that the guard sees its response: the user's
+/// function becomes an inner function with its own signature (patterns,
+/// `?`, `impl IntoResponse` all keep working), and the outer one takes the
+/// guard first.
+fn with_response_hook(func: syn::ItemFn, policy: &syn::Ident) -> TokenStream {
+    let syn::ItemFn {
+        attrs,
+        vis,
+        sig,
+        block,
+    } = func;
+    let mut inner_sig = sig.clone();
+    inner_sig.ident = format_ident!("__warden_handler");
+    let mut outer_sig = sig;
+    outer_sig.output = syn::parse_quote!(-> ::warden::__private::Response);
+    let mut arguments = Vec::new();
+    for (i, input) in outer_sig.inputs.iter_mut().enumerate() {
+        if let syn::FnArg::Typed(typed) = input {
+            let ident = format_ident!("__warden_arg{}", i);
+            *typed.pat = syn::parse_quote!(#ident);
+            typed.attrs.clear();
+            arguments.push(ident);
+        }
+    }
+    outer_sig.inputs.insert(
+        0,
+        syn::parse_quote!(__warden_guard: ::warden::__private::Guard<#policy>),
+    );
+    quote! {
+        #(#attrs)*
+        #vis #outer_sig {
+            #[allow(clippy::too_many_arguments)]
+            #inner_sig #block
+            let __warden_response = ::warden::__private::IntoResponse::into_response(
+                __warden_handler(#(#arguments),*).await,
+            );
+            __warden_guard.finish(__warden_response).await
+        }
+    }
+}
+
+fn authorize(protected: &Protected) -> Option<TokenStream> {
+    if protected.requirements.is_empty() {
+        return None;
+    }
+    let expression = all(&protected.requirements);
+    Some(quote! {
+        #[inline]
+        fn authorize(__warden_claims: &::warden::__private::Claims) -> bool {
+            #expression
+        }
+    })
+}
+
+fn check(protected: &Protected) -> Option<TokenStream> {
+    let path = protected.check.as_ref()?;
+    let call = quote_spanned! {path.span()=>
+        ::core::convert::Into::<::warden::__private::Access>::into(
+            #path(__warden_claims, __warden_parts).await
+        )
+    };
+    Some(quote! {
+        fn check<'__warden>(
+            __warden_claims: &'__warden ::warden::__private::Claims,
+            __warden_parts: &'__warden mut ::warden::__private::Parts,
+        ) -> impl ::core::future::Future<Output = ::warden::__private::Access>
+               + ::core::marker::Send + '__warden {
+            async move { #call }
+        }
+    })
 }
 
 fn all(requirements: &[Requirement]) -> TokenStream {
@@ -87,6 +160,68 @@ fn requirement(requirement: &Requirement) -> TokenStream {
         Requirement::Not(inner) => {
             let inner = self::requirement(inner);
             quote!((!#inner))
+        }
+    }
+}
+
+/// The requirement as a reader would write it, for the manifest.
+fn describe(requirement: &Requirement) -> String {
+    match requirement {
+        Requirement::Role(path) => {
+            let path = quote!(#path).to_string().replace(" :: ", "::");
+            format!("role = {path}")
+        }
+        Requirement::Scope(lit) => format!("scope = {:?}", lit.value()),
+        Requirement::Any(inner) => format!("any({})", describe_all(inner, ", ")),
+        Requirement::All(inner) => format!("all({})", describe_all(inner, ", ")),
+        Requirement::Not(inner) => format!("not({})", describe(inner)),
+    }
+}
+
+fn describe_all(requirements: &[Requirement], separator: &str) -> String {
+    requirements
+        .iter()
+        .map(describe)
+        .collect::<Vec<_>>()
+        .join(separator)
+}
+
+fn limit_spec(limit: &Limit, handler_name: &str, index: usize) -> TokenStream {
+    let name = &limit.name;
+    let (id, rate) = match &limit.rate {
+        LimitRate::Inline { count, window_ns } => (
+            quote!(::core::concat!(::core::module_path!(), "::", #handler_name, "#", #index)),
+            quote!(::warden::__private::RateSpec::Inline(
+                ::warden::__private::Rate::from_checked(#count, #window_ns)
+            )),
+        ),
+        LimitRate::Named(policy) => (
+            quote!(#policy),
+            quote!(::warden::__private::RateSpec::Named(#policy)),
+        ),
+    };
+    let key = match &limit.key {
+        LimitKey::Ip => quote!(::warden::__private::KeySpec::Ip),
+        LimitKey::User(_) => quote!(::warden::__private::KeySpec::User),
+        LimitKey::Header(header) => quote!(::warden::__private::KeySpec::Header(#header)),
+        LimitKey::Custom(path) => quote_spanned! {path.span()=>
+            ::warden::__private::KeySpec::Custom(
+                #path as fn(&::warden::__private::Parts) -> ::core::option::Option<::std::string::String>
+            )
+        },
+    };
+    let skip = match limit.skip {
+        SkipMode::Nothing => quote!(::warden::__private::Skip::Nothing),
+        SkipMode::Successful => quote!(::warden::__private::Skip::Successful),
+        SkipMode::Failed => quote!(::warden::__private::Skip::Failed),
+    };
+    quote! {
+        ::warden::__private::LimitSpec {
+            id: #id,
+            name: #name,
+            rate: #rate,
+            key: #key,
+            skip: #skip,
         }
     }
 }

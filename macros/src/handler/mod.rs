@@ -1,41 +1,58 @@
-//! `#[protected]`: parse -> check -> emit.
+//! `#[protected]` and `#[rate_limit]`: parse -> check -> emit.
 //!
 //! The first warden attribute to expand on a handler reads its warden
 //! siblings and strips them, so stacked attributes make one policy whatever
-//! their order.
+//! their order, and the handler gets one guard.
 
 mod check;
 mod emit;
+mod limit;
 mod model;
 mod parse;
 
-use proc_macro2::TokenStream;
+use proc_macro2::{Span, TokenStream};
 use quote::quote;
+use syn::spanned::Spanned;
 
 use crate::ctxt::Errors;
-use crate::symbol::{PROTECTED, WARDEN};
+use crate::symbol::{PROTECTED, RATE_LIMIT, WARDEN};
+use model::{Handler, LimitKey};
 
-/// Whether `attr` is `#[name(..)]` or `#[warden::name(..)]`.
-fn is_warden_attr(attr: &syn::Attribute, name: &str) -> bool {
+/// `protected` or `rate_limit` when `attr` is `#[name(..)]` or
+/// `#[warden::name(..)]`.
+fn warden_attr(attr: &syn::Attribute) -> Option<&'static str> {
     let segments: Vec<String> = attr
         .path()
         .segments
         .iter()
         .map(|s| s.ident.to_string())
         .collect();
-    match segments.as_slice() {
-        [only] => only == name,
-        [krate, last] => krate == WARDEN && last == name,
-        _ => false,
+    let name = match segments.as_slice() {
+        [only] => only.as_str(),
+        [krate, last] if krate == WARDEN => last.as_str(),
+        _ => return None,
+    };
+    [PROTECTED, RATE_LIMIT].into_iter().find(|n| *n == name)
+}
+
+/// The arguments of a sibling attribute (`#[protected]` has none).
+fn arguments(attr: &syn::Attribute, errors: &mut Errors) -> TokenStream {
+    match &attr.meta {
+        syn::Meta::Path(_) => TokenStream::new(),
+        syn::Meta::List(list) => list.tokens.clone(),
+        syn::Meta::NameValue(nv) => {
+            errors.spanned(nv, "expected `#[attribute(..)]`");
+            TokenStream::new()
+        }
     }
 }
 
-pub(crate) fn expand(attribute: &str, args: TokenStream, item: TokenStream) -> TokenStream {
+pub(crate) fn expand(attribute: &'static str, args: TokenStream, item: TokenStream) -> TokenStream {
     let mut func: syn::ItemFn = match syn::parse2(item.clone()) {
         Ok(func) => func,
         Err(_) => {
             let error = syn::Error::new(
-                proc_macro2::Span::call_site(),
+                Span::call_site(),
                 format!("#[{attribute}] goes on an `async fn` request handler"),
             )
             .to_compile_error();
@@ -44,19 +61,61 @@ pub(crate) fn expand(attribute: &str, args: TokenStream, item: TokenStream) -> T
     };
     let mut errors = Errors::new();
 
-    let mut siblings = Vec::new();
-    func.attrs.retain(|attr| {
-        let ours = is_warden_attr(attr, PROTECTED);
-        if ours {
-            siblings.push(attr.clone());
+    // This attribute first, then its siblings in source order.
+    let mut attributes = vec![(attribute, args, Span::call_site())];
+    let mut kept = Vec::with_capacity(func.attrs.len());
+    for attr in std::mem::take(&mut func.attrs) {
+        match warden_attr(&attr) {
+            Some(kind) => {
+                let tokens = arguments(&attr, &mut errors);
+                attributes.push((kind, tokens, attr.span()));
+            }
+            None => kept.push(attr),
         }
-        !ours
-    });
-    for duplicate in &siblings {
-        errors.spanned(
-            duplicate,
-            "duplicate #[protected]; write every requirement in one attribute (they all apply, as in `all(..)`)",
-        );
+    }
+    func.attrs = kept;
+
+    let mut handler = Handler {
+        protected: None,
+        limits: Vec::new(),
+    };
+    for (kind, tokens, span) in attributes {
+        if kind == PROTECTED {
+            let options = parse::options(tokens, &mut errors);
+            let protected = check::protected(options, &mut errors);
+            if handler.protected.is_some() {
+                errors.at(
+                    span,
+                    "duplicate #[protected]; write every requirement in one attribute (they all apply, as in `all(..)`)",
+                );
+            } else {
+                handler.protected = Some(protected);
+            }
+        } else {
+            let items = parse::items(tokens, true, &mut errors);
+            if let Some(limit) = limit::rate_limit(items, span, &mut errors) {
+                if handler.limits.iter().any(|l| l.name == limit.name) {
+                    errors.at(
+                        span,
+                        format!(
+                            "two limits of this handler are named {:?}; tell them apart with `name = \"...\"`",
+                            limit.name
+                        ),
+                    );
+                }
+                handler.limits.push(limit);
+            }
+        }
+    }
+    if handler.protected.is_none() {
+        for limit in &handler.limits {
+            if let LimitKey::User(span) = limit.key {
+                errors.at(
+                    span,
+                    "`key = user` needs an authenticated user: add #[protected] to this handler",
+                );
+            }
+        }
     }
 
     if func.sig.asyncness.is_none() {
@@ -72,11 +131,8 @@ pub(crate) fn expand(attribute: &str, args: TokenStream, item: TokenStream) -> T
         );
     }
 
-    let options = parse::options(args, &mut errors);
-    let protected = check::protected(options, &mut errors);
-
     if errors.is_empty() {
-        emit::handler(func, &protected)
+        emit::handler(func, &handler)
     } else {
         let errors = errors.to_compile_errors();
         quote!(#errors #func)

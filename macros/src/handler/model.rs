@@ -1,5 +1,13 @@
 //! Stage 2: what a handler's policy says, checked and ready to emit.
 
+use proc_macro2::Span;
+
+/// Everything the warden attributes of one handler say.
+pub(crate) struct Handler {
+    pub(crate) protected: Option<Protected>,
+    pub(crate) limits: Vec<Limit>,
+}
+
 /// The policy of one `#[protected]` handler.
 pub(crate) struct Protected {
     /// Every requirement must hold (an implicit `all`).
@@ -15,4 +23,34 @@ pub(crate) enum Requirement {
     Any(Vec<Requirement>),
     All(Vec<Requirement>),
     Not(Box<Requirement>),
+}
+
+/// One `#[rate_limit]`.
+pub(crate) struct Limit {
+    pub(crate) rate: LimitRate,
+    /// The name shown in headers: `name = ".."`, the policy name, or
+    /// `<count>-per-<window>`.
+    pub(crate) name: String,
+    pub(crate) key: LimitKey,
+    pub(crate) skip: SkipMode,
+}
+
+pub(crate) enum LimitRate {
+    Inline { count: u32, window_ns: u64 },
+    Named(String),
+}
+
+pub(crate) enum LimitKey {
+    Ip,
+    /// The span of `user`, for the error when the handler is not protected.
+    User(Span),
+    /// A lower-case header name.
+    Header(String),
+    Custom(syn::ExprPath),
+}
+
+pub(crate) enum SkipMode {
+    Nothing,
+    Successful,
+    Failed,
 }

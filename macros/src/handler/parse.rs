@@ -5,6 +5,13 @@ use proc_macro2::{Delimiter, Ident, Span, TokenStream, TokenTree};
 
 use crate::ctxt::Errors;
 
+/// An item of an attribute's arguments: an option, or a bare literal (the
+/// rate of `#[rate_limit(5, "15m")]`).
+pub(crate) enum RawItem {
+    Option(RawOption),
+    Positional(proc_macro2::Literal),
+}
+
 /// `key`, `key = value` or `key(...)`.
 pub(crate) struct RawOption {
     pub(crate) key: Ident,
@@ -23,6 +30,18 @@ pub(crate) enum RawValue {
 /// Splits `tokens` at top-level commas and reads each piece as an option.
 /// A piece that is not an option is reported and skipped.
 pub(crate) fn options(tokens: TokenStream, errors: &mut Errors) -> Vec<RawOption> {
+    items(tokens, false, errors)
+        .into_iter()
+        .filter_map(|item| match item {
+            RawItem::Option(option) => Some(option),
+            RawItem::Positional(_) => None,
+        })
+        .collect()
+}
+
+/// Like [`options`], but a lone literal is kept as a positional item when
+/// `positional` allows it.
+pub(crate) fn items(tokens: TokenStream, positional: bool, errors: &mut Errors) -> Vec<RawItem> {
     let mut out = Vec::new();
     let mut iter = tokens.into_iter().peekable();
     loop {
@@ -45,8 +64,15 @@ pub(crate) fn options(tokens: TokenStream, errors: &mut Errors) -> Vec<RawOption
             }
             (false, _) => {}
         }
-        if let Some(option) = option(piece, errors) {
-            out.push(option);
+        if let (true, [TokenTree::Literal(lit)]) = (positional, piece.as_slice()) {
+            out.push(RawItem::Positional(lit.clone()));
+            if comma.is_none() {
+                break;
+            }
+            continue;
+        }
+        if let Some(option) = option(piece, positional, errors) {
+            out.push(RawItem::Option(option));
         }
         if comma.is_none() {
             break;
@@ -55,10 +81,17 @@ pub(crate) fn options(tokens: TokenStream, errors: &mut Errors) -> Vec<RawOption
     out
 }
 
-fn option(piece: Vec<TokenTree>, errors: &mut Errors) -> Option<RawOption> {
+fn option(piece: Vec<TokenTree>, rate_limit: bool, errors: &mut Errors) -> Option<RawOption> {
     let mut rest = piece.into_iter();
     let key = match rest.next() {
         Some(TokenTree::Ident(key)) => key,
+        Some(other) if rate_limit => {
+            errors.spanned(
+                other,
+                "expected a rate (`5, \"15m\"`), a policy name (`\"login\"`) or an option: `key = ..`, `with = ..`, `skip_successful`, `skip_failed`, `name = \"..\"`",
+            );
+            return None;
+        }
         Some(other) => {
             errors.spanned(
                 other,

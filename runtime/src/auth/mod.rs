@@ -11,8 +11,7 @@ mod role;
 pub use claims::{AccessToken, Claims, IssuedToken};
 pub use error::{AuthRejection, IssueError, JwtConfigError, KeyError, TokenError};
 pub use extract::{Access, Auth};
-#[doc(hidden)]
-pub use extract::{Guard, Policy};
+pub(crate) use extract::{Verified, authenticate};
 pub use jwt::{
     ACCESS_TOKEN_TYP, DEFAULT_ACCESS_TTL, DEFAULT_LEEWAY, DEFAULT_MAX_TOKEN_BYTES, Jwt, MAX_LEEWAY,
 };

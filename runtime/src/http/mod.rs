@@ -1,7 +1,7 @@
 //! The HTTP edge: problem details and client identity.
 
-mod client;
+pub(crate) mod client;
 mod problem;
 
-pub use client::ClientIp;
+pub use client::{ClientIp, ForwardedHeader, InvalidProxy, TrustedProxies};
 pub use problem::{PROBLEM_JSON, Problem};

@@ -1,0 +1,436 @@
+//! Stage 3 for `#[rate_limit]`: raw items -> a checked limit. Rates and
+//! windows are parsed here, at compile time.
+
+use proc_macro2::{Span, TokenStream, TokenTree};
+
+use super::model::{Limit, LimitKey, LimitRate, SkipMode};
+use super::parse::{RawItem, RawOption, RawValue};
+use crate::ctxt::Errors;
+use crate::suggest;
+use crate::symbol::{
+    HEADER, IP, KEY, KEY_KINDS, NAME, RATE_LIMIT_OPTIONS, SKIP_FAILED, SKIP_SUCCESSFUL, USER, WITH,
+};
+
+const NS: u128 = 1_000_000_000;
+/// 366 days, the longest window.
+const MAX_WINDOW_NS: u128 = 366 * 86_400 * NS;
+
+/// The limit of one `#[rate_limit(..)]`, or None when it has errors (all
+/// reported).
+pub(crate) fn rate_limit(items: Vec<RawItem>, attr: Span, errors: &mut Errors) -> Option<Limit> {
+    let before = errors.len();
+    let mut positional = Vec::new();
+    let mut options = Vec::new();
+    for item in items {
+        match item {
+            RawItem::Positional(lit) if options.is_empty() => positional.push(lit),
+            RawItem::Positional(lit) => errors.spanned(
+                lit,
+                "the rate comes first: `#[rate_limit(5, \"15m\", key = user)]`",
+            ),
+            RawItem::Option(option) => options.push(option),
+        }
+    }
+
+    let rate = rate(&positional, attr, errors);
+    let mut key = None;
+    let mut skip: Option<(SkipMode, &proc_macro2::Ident)> = None;
+    let mut name: Option<syn::LitStr> = None;
+    let mut seen: Vec<String> = Vec::new();
+    for option in &options {
+        let text = option.key.to_string();
+        if seen.contains(&text) {
+            errors.spanned(&option.key, format!("duplicate option `{text}`"));
+            continue;
+        }
+        seen.push(text.clone());
+        match text.as_str() {
+            KEY => {
+                if let Some(k) = key_option(option, errors) {
+                    set_key(&mut key, k, option, errors);
+                }
+            }
+            WITH => {
+                if let Some(path) = path_value(
+                    option,
+                    "`with` takes the path of a `fn(&Parts) -> Option<String>`",
+                    errors,
+                ) {
+                    set_key(&mut key, LimitKey::Custom(path), option, errors);
+                }
+            }
+            SKIP_SUCCESSFUL | SKIP_FAILED => {
+                if !matches!(option.value, RawValue::Flag) {
+                    errors.spanned(&option.key, format!("`{text}` takes no value"));
+                    continue;
+                }
+                let mode = if text == SKIP_SUCCESSFUL {
+                    SkipMode::Successful
+                } else {
+                    SkipMode::Failed
+                };
+                if let Some((_, first)) = &skip {
+                    errors.spanned(
+                        &option.key,
+                        format!(
+                            "`{text}` contradicts `{first}`: with both, no response would count; use two limits instead"
+                        ),
+                    );
+                } else {
+                    skip = Some((mode, &option.key));
+                }
+            }
+            NAME => {
+                let RawValue::Assign(tokens) = &option.value else {
+                    errors.spanned(&option.key, "expected `name = \"...\"`");
+                    continue;
+                };
+                match syn::parse2::<syn::LitStr>(tokens.clone()) {
+                    Ok(lit) if valid_name(&lit.value()) => name = Some(lit),
+                    Ok(lit) => errors.spanned(lit, NAME_RULE),
+                    Err(_) => errors.spanned(tokens, "expected `name = \"...\"`"),
+                }
+            }
+            _ => errors.spanned(
+                &option.key,
+                suggest::unknown("option", &text, RATE_LIMIT_OPTIONS),
+            ),
+        }
+    }
+
+    let rate = rate?;
+    let name = match (&rate, name) {
+        (LimitRate::Named(_), Some(lit)) => {
+            errors.spanned(
+                lit,
+                "a named policy is shown under its own name; drop `name = ..`",
+            );
+            return None;
+        }
+        (_, Some(lit)) => lit.value(),
+        (LimitRate::Named(policy), None) => policy.clone(),
+        (LimitRate::Inline { .. }, None) => default_name(&positional),
+    };
+    if errors.len() != before {
+        return None;
+    }
+    Some(Limit {
+        rate,
+        name,
+        key: key.unwrap_or(LimitKey::Ip),
+        skip: skip.map_or(SkipMode::Nothing, |(mode, _)| mode),
+    })
+}
+
+fn set_key(slot: &mut Option<LimitKey>, key: LimitKey, option: &RawOption, errors: &mut Errors) {
+    if slot.is_some() {
+        errors.spanned(
+            &option.key,
+            "a limit has one key: use either `key = ..` or `with = ..`",
+        );
+    } else {
+        *slot = Some(key);
+    }
+}
+
+const NAME_RULE: &str = "a limit name is 1 to 64 printable ASCII characters without `\"` or `\\` (it is sent in the RateLimit headers)";
+
+fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\')
+}
+
+fn default_name(positional: &[proc_macro2::Literal]) -> String {
+    let count = positional[0].to_string().replace('_', "");
+    let window = syn::parse_str::<syn::LitStr>(&positional[1].to_string())
+        .map(|l| l.value())
+        .unwrap_or_default();
+    format!("{count}-per-{window}")
+}
+
+/// `5, "15m"` or `"login"`.
+fn rate(positional: &[proc_macro2::Literal], attr: Span, errors: &mut Errors) -> Option<LimitRate> {
+    let lits: Vec<syn::Lit> = positional
+        .iter()
+        .map(|l| syn::Lit::new(l.clone()))
+        .collect();
+    match lits.as_slice() {
+        [syn::Lit::Int(count), syn::Lit::Str(window)] => {
+            let count = match count.base10_parse::<u32>() {
+                Ok(0) => {
+                    errors.spanned(
+                        count,
+                        "a limit of 0 admits nothing; the smallest limit is 1",
+                    );
+                    None
+                }
+                Ok(n) => Some(n),
+                Err(_) => {
+                    errors.spanned(
+                        count,
+                        format!("the limit must be a whole number from 1 to {}", u32::MAX),
+                    );
+                    None
+                }
+            };
+            let window_ns = match parse_window(&window.value()) {
+                Ok(ns) => Some(ns),
+                Err(message) => {
+                    errors.spanned(window, message);
+                    None
+                }
+            };
+            let (count, window_ns) = (count?, window_ns?);
+            if window_ns / u64::from(count) == 0 {
+                errors.spanned(
+                    &lits[0],
+                    "the limit is higher than the window has nanoseconds; use a longer window",
+                );
+                return None;
+            }
+            Some(LimitRate::Inline { count, window_ns })
+        }
+        [syn::Lit::Str(policy)] => {
+            if valid_name(&policy.value()) {
+                Some(LimitRate::Named(policy.value()))
+            } else {
+                errors.spanned(policy, NAME_RULE);
+                None
+            }
+        }
+        [syn::Lit::Int(count)] => {
+            errors.spanned(
+                count,
+                "expected a window after the limit: `#[rate_limit(5, \"15m\")]`",
+            );
+            None
+        }
+        [] => {
+            errors.at(
+                attr,
+                "expected a rate: `#[rate_limit(5, \"15m\")]`, or a policy named in the Warden builder: `#[rate_limit(\"login\")]`",
+            );
+            None
+        }
+        [first, ..] => {
+            errors.spanned(
+                first,
+                "expected a limit and a window, `5, \"15m\"`, or one policy name, `\"login\"`",
+            );
+            None
+        }
+    }
+}
+
+/// `"15m"`, `"1h30m"`, `"2d"`: units d, h, m, s, each at most once, from
+/// the largest to the smallest. Returns nanoseconds.
+pub(crate) fn parse_window(text: &str) -> Result<u64, String> {
+    let malformed = || {
+        format!(
+            "malformed window {text:?}: expected numbers with units d, h, m or s, largest first, such as \"15m\" or \"1h30m\""
+        )
+    };
+    if text.is_empty() {
+        return Err("empty window: write a duration such as \"15m\" or \"1h30m\"".into());
+    }
+    let mut total: u128 = 0;
+    let mut last_rank = usize::MAX;
+    let mut rest = text;
+    while !rest.is_empty() {
+        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+        if digits == 0 {
+            return Err(malformed());
+        }
+        let (number, tail) = rest.split_at(digits);
+        let mut chars = tail.chars();
+        let (rank, seconds) = match chars.next() {
+            Some('d') => (3, 86_400),
+            Some('h') => (2, 3_600),
+            Some('m') => (1, 60),
+            Some('s') => (0, 1),
+            _ => return Err(malformed()),
+        };
+        if rank >= last_rank {
+            return Err(malformed());
+        }
+        last_rank = rank;
+        let value: u128 = number.parse().map_err(|_| malformed())?;
+        total = total.saturating_add(value.saturating_mul(seconds * NS));
+        rest = chars.as_str();
+    }
+    if total == 0 {
+        return Err(format!(
+            "a window of {text:?} is zero; nothing could be admitted"
+        ));
+    }
+    if total > MAX_WINDOW_NS {
+        return Err(format!(
+            "a window of {text:?} is over the maximum of 366 days"
+        ));
+    }
+    u64::try_from(total).map_err(|_| malformed())
+}
+
+/// `key = ip | user | header("x-api-key")`.
+fn key_option(option: &RawOption, errors: &mut Errors) -> Option<LimitKey> {
+    let RawValue::Assign(tokens) = &option.value else {
+        errors.spanned(
+            &option.key,
+            "expected `key = ip`, `key = user` or `key = header(\"name\")`",
+        );
+        return None;
+    };
+    let trees: Vec<TokenTree> = tokens.clone().into_iter().collect();
+    match trees.as_slice() {
+        [TokenTree::Ident(kind)] if kind == IP => Some(LimitKey::Ip),
+        [TokenTree::Ident(kind)] if kind == USER => Some(LimitKey::User(kind.span())),
+        [TokenTree::Ident(kind), TokenTree::Group(group)]
+            if kind == HEADER && group.delimiter() == proc_macro2::Delimiter::Parenthesis =>
+        {
+            header_name(group.stream(), errors).map(LimitKey::Header)
+        }
+        [TokenTree::Ident(kind), ..] => {
+            errors.spanned(kind, suggest::unknown("key", &kind.to_string(), KEY_KINDS));
+            None
+        }
+        _ => {
+            errors.spanned(
+                tokens,
+                "expected `key = ip`, `key = user` or `key = header(\"name\")`",
+            );
+            None
+        }
+    }
+}
+
+fn header_name(tokens: TokenStream, errors: &mut Errors) -> Option<String> {
+    let Ok(lit) = syn::parse2::<syn::LitStr>(tokens.clone()) else {
+        errors.spanned(tokens, "expected a header name: `header(\"x-api-key\")`");
+        return None;
+    };
+    let name = lit.value().to_ascii_lowercase();
+    let token = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);
+    if name.is_empty() || !name.chars().all(token) {
+        errors.spanned(
+            &lit,
+            format!("{:?} is not a valid header name", lit.value()),
+        );
+        return None;
+    }
+    Some(name)
+}
+
+fn path_value(option: &RawOption, message: &str, errors: &mut Errors) -> Option<syn::ExprPath> {
+    let RawValue::Assign(tokens) = &option.value else {
+        errors.spanned(&option.key, message);
+        return None;
+    };
+    match syn::parse2::<syn::Expr>(tokens.clone()) {
+        Ok(syn::Expr::Path(path)) => Some(path),
+        _ => {
+            errors.spanned(tokens, message);
+            None
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use quote::quote;
+
+    use super::*;
+    use crate::handler::parse;
+
+    const S: u64 = 1_000_000_000;
+
+    #[test]
+    fn windows_parse() {
+        assert_eq!(parse_window("15m"), Ok(900 * S));
+        assert_eq!(parse_window("1h30m"), Ok(5400 * S));
+        assert_eq!(parse_window("1d2h3m4s"), Ok((86_400 + 7200 + 180 + 4) * S));
+        assert_eq!(parse_window("366d"), Ok(366 * 86_400 * S));
+        for bad in [
+            "",
+            "15x",
+            "0s",
+            "0h0m",
+            "m",
+            "15",
+            "1m1h",
+            "1h1h",
+            "-5m",
+            "1.5h",
+            "5 m",
+            "367d",
+            "99999999999999999999999d",
+        ] {
+            assert!(parse_window(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    fn limit(tokens: TokenStream) -> (Option<Limit>, Vec<String>) {
+        let mut errors = Errors::new();
+        let items = parse::items(tokens, true, &mut errors);
+        let limit = rate_limit(items, Span::call_site(), &mut errors);
+        (limit, errors.messages())
+    }
+
+    #[test]
+    fn a_full_limit_is_read() {
+        let (first, errors) = limit(quote!(
+            5,
+            "15m",
+            key = header("X-Api-Key"),
+            skip_successful,
+            name = "login"
+        ));
+        assert!(errors.is_empty(), "{errors:?}");
+        let full = first.unwrap();
+        assert!(
+            matches!(full.rate, LimitRate::Inline { count: 5, window_ns } if window_ns == 900 * S)
+        );
+        assert!(matches!(&full.key, LimitKey::Header(h) if h == "x-api-key"));
+        assert!(matches!(full.skip, SkipMode::Successful));
+        assert_eq!(full.name, "login");
+        let (plain, _) = limit(quote!(10, "1h"));
+        assert_eq!(plain.unwrap().name, "10-per-1h");
+        let (named, _) = limit(quote!("login", key = user));
+        assert!(matches!(named.unwrap().rate, LimitRate::Named(n) if n == "login"));
+    }
+
+    #[test]
+    fn every_mistake_is_reported() {
+        let (parsed, errors) = limit(quote!(
+            0,
+            "15x",
+            key = usr,
+            skip_successful,
+            skip_failed,
+            skip_successful,
+            nme = "x",
+            with = 3
+        ));
+        assert!(parsed.is_none());
+        assert_eq!(errors.len(), 7, "{errors:#?}");
+        assert!(errors[0].contains("limit of 0"));
+        assert!(errors[1].contains("malformed window"));
+        assert!(errors[2].contains("did you mean `user`"));
+        assert!(errors[3].contains("contradicts"));
+        assert!(errors[4].contains("duplicate option"));
+        assert!(errors[5].contains("did you mean `name`"));
+        assert!(errors[6].contains("`with` takes"));
+    }
+
+    #[test]
+    fn overflowing_and_missing_rates_are_errors() {
+        assert!(limit(quote!(4294967296, "1m")).1[0].contains("from 1 to"));
+        assert!(limit(quote!(5)).1[0].contains("expected a window"));
+        assert!(limit(quote!()).1[0].contains("expected a rate"));
+        assert!(limit(quote!(2000000000, "1s")).1[0].contains("nanoseconds"));
+        assert!(limit(quote!("bad\"name")).1[0].contains("printable ASCII"));
+        assert!(limit(quote!(5, "1m", key = ip, with = f)).1[0].contains("one key"));
+    }
+}

@@ -1,0 +1,398 @@
+use std::collections::HashMap;
+use std::collections::hash_map::RandomState;
+use std::fmt;
+use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+use super::gcra;
+use super::store::{LimitCheck, Store, StoreError, StoreFuture, Verdict};
+
+/// The default bound on the keys a [`MemoryStore`] holds.
+pub const DEFAULT_MAX_KEYS: usize = 1_000_000;
+
+const SHARDS: usize = 64;
+/// How often a full shard may be swept for recovered keys.
+const SWEEP_EVERY: Duration = Duration::from_secs(1);
+/// How many entries are sampled when a full shard must evict a live one.
+const EVICTION_SAMPLE: usize = 8;
+
+/// Rate-limit state in process memory, bounded.
+///
+/// Each (policy, key) pair costs one 64-bit keyed hash and one 64-bit
+/// timestamp in a sharded map: about 35 bytes per key at the bound
+/// (measured: see the crate's benchmarks), so the default bound of one
+/// million keys stays under 40 MiB. Keys whose state has fully recovered
+/// are dropped, since they restrict nothing. When a shard is full, it is
+/// swept for recovered keys (at most once a second); if none has recovered,
+/// the least restrictive of a few sampled keys is evicted. An attacker
+/// rotating through a million addresses therefore cannot grow memory past
+/// the bound; the price is that, past the bound, some states are forgotten
+/// early, and the least restrictive go first.
+///
+/// The keys are hashed with a per-process random key (SipHash), so nobody
+/// can aim two clients at one state.
+pub struct MemoryStore {
+    shards: Box<[Mutex<Shard>]>,
+    per_shard: usize,
+    hasher: RandomState,
+    epoch: Instant,
+}
+
+struct Shard {
+    states: HashMap<u64, u64, BuildHasherDefault<PreHashed>>,
+    last_sweep: u64,
+}
+
+/// The map's keys are already keyed hashes: use them as they are.
+#[derive(Default)]
+struct PreHashed(u64);
+
+impl Hasher for PreHashed {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 << 8) | u64::from(b);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+impl fmt::Debug for MemoryStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MemoryStore")
+            .field("max_keys", &self.max_keys())
+            .field("keys", &self.len())
+            .finish()
+    }
+}
+
+impl Default for MemoryStore {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl MemoryStore {
+    /// A store bounded at [`DEFAULT_MAX_KEYS`].
+    pub fn new() -> Self {
+        Self::with_max_keys(DEFAULT_MAX_KEYS)
+    }
+
+    /// A store that holds at most `max_keys` keys (at least 64).
+    pub fn with_max_keys(max_keys: usize) -> Self {
+        let per_shard = max_keys.div_ceil(SHARDS).max(1);
+        Self {
+            shards: (0..SHARDS)
+                .map(|_| {
+                    Mutex::new(Shard {
+                        states: HashMap::default(),
+                        last_sweep: 0,
+                    })
+                })
+                .collect(),
+            per_shard,
+            hasher: RandomState::new(),
+            epoch: Instant::now(),
+        }
+    }
+
+    /// The bound on keys.
+    pub fn max_keys(&self) -> usize {
+        self.per_shard * SHARDS
+    }
+
+    /// How many keys are held now.
+    pub fn len(&self) -> usize {
+        self.shards.iter().map(|s| lock(s).states.len()).sum()
+    }
+
+    /// Whether no key is held.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Drops every key whose state has fully recovered, and gives the
+    /// memory back when most of a shard was freed.
+    pub fn sweep(&self) {
+        let now = self.now();
+        for shard in self.shards.iter() {
+            lock(shard).sweep(now);
+        }
+    }
+
+    fn now(&self) -> u64 {
+        u64::try_from(self.epoch.elapsed().as_nanos()).unwrap_or(u64::MAX)
+    }
+
+    fn hash(&self, check: &LimitCheck<'_>) -> u64 {
+        let mut hasher = self.hasher.build_hasher();
+        hasher.write(check.policy.as_bytes());
+        hasher.write_u8(0xff);
+        hasher.write(check.key);
+        hasher.finish()
+    }
+
+    fn shard_of(hash: u64) -> usize {
+        // Bits the map itself uses neither for its buckets (low bits) nor for
+        // its tags (top seven bits).
+        ((hash >> 40) as usize) % SHARDS
+    }
+
+    /// The check and count of all `checks` as one atomic step: the shards
+    /// involved are locked in ascending order, so two requests never wait on
+    /// each other in a cycle.
+    fn check_now(&self, checks: &[LimitCheck<'_>]) -> Verdict {
+        let now = self.now();
+        if let [check] = checks {
+            let hash = self.hash(check);
+            let mut shard = lock(&self.shards[Self::shard_of(hash)]);
+            let (outcome, new_tat) = gcra::check(
+                shard.states.get(&hash).copied(),
+                now,
+                check.rate,
+                check.cost,
+            );
+            if let Some(tat) = new_tat {
+                shard.store(hash, tat, now, self.per_shard);
+            }
+            return Verdict {
+                admitted: outcome.admitted,
+                outcomes: vec![outcome],
+            };
+        }
+
+        let hashes: Vec<u64> = checks.iter().map(|c| self.hash(c)).collect();
+        let mut order: Vec<usize> = hashes.iter().map(|h| Self::shard_of(*h)).collect();
+        order.sort_unstable();
+        order.dedup();
+        let mut guards: Vec<(usize, MutexGuard<'_, Shard>)> =
+            order.iter().map(|&i| (i, lock(&self.shards[i]))).collect();
+
+        let mut outcomes = Vec::with_capacity(checks.len());
+        let mut tats = Vec::with_capacity(checks.len());
+        for (check, &hash) in checks.iter().zip(&hashes) {
+            let shard = guard_of(&mut guards, hash);
+            let (outcome, new_tat) = gcra::check(
+                shard.states.get(&hash).copied(),
+                now,
+                check.rate,
+                check.cost,
+            );
+            outcomes.push(outcome);
+            tats.push(new_tat);
+        }
+        let admitted = outcomes.iter().all(|o| o.admitted);
+        if admitted {
+            for (&hash, tat) in hashes.iter().zip(tats) {
+                if let Some(tat) = tat {
+                    guard_of(&mut guards, hash).store(hash, tat, now, self.per_shard);
+                }
+            }
+        }
+        Verdict { admitted, outcomes }
+    }
+
+    fn refund_now(&self, checks: &[LimitCheck<'_>]) {
+        let now = self.now();
+        for check in checks {
+            let hash = self.hash(check);
+            let mut shard = lock(&self.shards[Self::shard_of(hash)]);
+            if let Some(&tat) = shard.states.get(&hash) {
+                match gcra::refund(tat, now, check.rate, check.cost) {
+                    Some(back) => {
+                        shard.states.insert(hash, back);
+                    }
+                    None => {
+                        shard.states.remove(&hash);
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn guard_of<'g, 's>(guards: &'g mut [(usize, MutexGuard<'s, Shard>)], hash: u64) -> &'g mut Shard {
+    let index = MemoryStore::shard_of(hash);
+    let position = guards.iter().position(|(i, _)| *i == index).unwrap_or(0);
+    &mut guards[position].1
+}
+
+/// A poisoned lock only means another thread panicked while holding it; the
+/// map is still a valid map of numbers.
+fn lock(shard: &Mutex<Shard>) -> MutexGuard<'_, Shard> {
+    shard.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Shard {
+    fn store(&mut self, hash: u64, tat: u64, now: u64, capacity: usize) {
+        if self.states.len() >= capacity && !self.states.contains_key(&hash) {
+            let swept_recently = now.saturating_sub(self.last_sweep)
+                < SWEEP_EVERY.as_nanos() as u64
+                && self.last_sweep != 0;
+            if !swept_recently {
+                self.sweep(now);
+            }
+            if self.states.len() >= capacity {
+                self.evict_one();
+            }
+        }
+        self.states.insert(hash, tat);
+    }
+
+    fn sweep(&mut self, now: u64) {
+        self.states.retain(|_, tat| !gcra::recovered(*tat, now));
+        self.last_sweep = now.max(1);
+        if self.states.capacity() > 64 && self.states.len() < self.states.capacity() / 4 {
+            self.states.shrink_to_fit();
+        }
+    }
+
+    /// Evicts the least restrictive (earliest TAT) of a few entries. The map
+    /// iterates in keyed-hash order, so which entries are sampled is not
+    /// something a client can steer.
+    fn evict_one(&mut self) {
+        let victim = self
+            .states
+            .iter()
+            .take(EVICTION_SAMPLE)
+            .min_by_key(|(_, tat)| **tat)
+            .map(|(hash, _)| *hash);
+        if let Some(hash) = victim {
+            self.states.remove(&hash);
+        }
+    }
+}
+
+impl Store for MemoryStore {
+    fn check<'a>(
+        &'a self,
+        checks: &'a [LimitCheck<'a>],
+    ) -> StoreFuture<'a, Result<Verdict, StoreError>> {
+        StoreFuture::ready(Ok(self.check_now(checks)))
+    }
+
+    fn refund<'a>(
+        &'a self,
+        checks: &'a [LimitCheck<'a>],
+    ) -> StoreFuture<'a, Result<(), StoreError>> {
+        self.refund_now(checks);
+        StoreFuture::ready(Ok(()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::limit::Rate;
+
+    fn check<'a>(policy: &'a str, key: &'a [u8], count: u32) -> LimitCheck<'a> {
+        LimitCheck {
+            policy,
+            key,
+            rate: Rate::new(count, Duration::from_secs(60)).unwrap(),
+            cost: 1,
+        }
+    }
+
+    #[test]
+    fn policies_and_keys_are_separate_states() {
+        let store = MemoryStore::new();
+        for _ in 0..2 {
+            assert!(store.check_now(&[check("a", b"k", 2)]).admitted);
+        }
+        assert!(!store.check_now(&[check("a", b"k", 2)]).admitted);
+        assert!(store.check_now(&[check("b", b"k", 2)]).admitted);
+        assert!(store.check_now(&[check("a", b"j", 2)]).admitted);
+        // "a" + "bk" and "ab" + "k" are not the same state.
+        assert!(store.check_now(&[check("ab", b"k", 1)]).admitted);
+        assert_eq!(store.len(), 4);
+    }
+
+    #[test]
+    fn a_refused_batch_counts_against_no_limit() {
+        let store = MemoryStore::new();
+        let tight = check("tight", b"k", 1);
+        let loose = check("loose", b"k", 10);
+        assert!(store.check_now(&[tight, loose]).admitted);
+        for _ in 0..5 {
+            let verdict = store.check_now(&[loose, tight]);
+            assert!(!verdict.admitted);
+            assert!(verdict.outcomes[0].admitted && !verdict.outcomes[1].admitted);
+        }
+        // Only the first request counted against the loose limit.
+        let verdict = store.check_now(&[loose]);
+        assert_eq!(verdict.outcomes[0].remaining, 8);
+    }
+
+    #[test]
+    fn refunds_give_slots_back() {
+        let store = MemoryStore::new();
+        let one = check("p", b"k", 1);
+        assert!(store.check_now(&[one]).admitted);
+        assert!(!store.check_now(&[one]).admitted);
+        store.refund_now(&[one]);
+        assert!(store.check_now(&[one]).admitted);
+        // A refund of a key with no state is harmless.
+        store.refund_now(&[check("p", b"other", 1)]);
+        assert_eq!(store.len(), 1);
+    }
+
+    #[test]
+    fn exactly_n_of_many_concurrent_requests_are_admitted() {
+        let store = Arc::new(MemoryStore::new());
+        let admitted = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let threads: Vec<_> = (0..8)
+            .map(|_| {
+                let store = Arc::clone(&store);
+                let admitted = Arc::clone(&admitted);
+                std::thread::spawn(move || {
+                    for _ in 0..100 {
+                        let a = check("p", b"k", 37);
+                        let b = check("q", b"k", 1000);
+                        if store.check_now(&[a, b]).admitted {
+                            admitted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                        }
+                    }
+                })
+            })
+            .collect();
+        for thread in threads {
+            thread.join().unwrap();
+        }
+        assert_eq!(admitted.load(std::sync::atomic::Ordering::SeqCst), 37);
+    }
+
+    #[test]
+    fn the_bound_holds_against_key_rotation() {
+        let store = MemoryStore::with_max_keys(6400);
+        for i in 0u32..100_000 {
+            let key = i.to_be_bytes();
+            assert!(store.check_now(&[check("p", &key, 5)]).admitted);
+        }
+        assert!(store.len() <= store.max_keys(), "{}", store.len());
+        assert!(store.len() >= store.max_keys() * 9 / 10, "{}", store.len());
+    }
+
+    #[test]
+    fn recovered_keys_are_swept() {
+        let store = MemoryStore::new();
+        let fast = LimitCheck {
+            policy: "p",
+            key: b"k",
+            rate: Rate::new(1, Duration::from_millis(5)).unwrap(),
+            cost: 1,
+        };
+        assert!(store.check_now(&[fast]).admitted);
+        assert_eq!(store.len(), 1);
+        std::thread::sleep(Duration::from_millis(10));
+        store.sweep();
+        assert!(store.is_empty());
+    }
+}

@@ -1,0 +1,88 @@
+use std::fmt;
+use std::time::Duration;
+
+use super::LimitError;
+
+/// The longest window a rate may have.
+pub const MAX_WINDOW: Duration = Duration::from_secs(366 * 24 * 3600);
+
+/// "N requests per window", enforced with GCRA.
+///
+/// GCRA (the generic cell rate algorithm, as `governor` implements it) admits
+/// a burst of `count` requests, then one more every `window / count`: a
+/// client that spent its burst gets a new request every emission interval,
+/// not a whole new burst when a fixed window rolls over, so there is no
+/// double burst at a window boundary. After `window` without requests the
+/// whole burst is available again.
+///
+/// ```
+/// use std::time::Duration;
+/// use warden::limit::Rate;
+///
+/// let rate = Rate::new(5, Duration::from_secs(15 * 60))?;   // 5 per 15 minutes
+/// assert_eq!(rate.emission_interval(), Duration::from_secs(180));
+/// assert!(Rate::new(0, Duration::from_secs(60)).is_err());
+/// # Ok::<(), warden::limit::LimitError>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Rate {
+    count: u32,
+    window_ns: u64,
+}
+
+impl Rate {
+    /// `count` requests per `window`.
+    ///
+    /// Refuses a zero count, a zero window, a window over [`MAX_WINDOW`], and
+    /// a count so high that the emission interval would be under a
+    /// nanosecond.
+    pub fn new(count: u32, window: Duration) -> Result<Self, LimitError> {
+        if count == 0 {
+            return Err(LimitError::ZeroCount);
+        }
+        if window.is_zero() || window > MAX_WINDOW {
+            return Err(LimitError::Window);
+        }
+        let window_ns = u64::try_from(window.as_nanos()).map_err(|_| LimitError::Window)?;
+        if window_ns / u64::from(count) == 0 {
+            return Err(LimitError::TooFast);
+        }
+        Ok(Self { count, window_ns })
+    }
+
+    /// A rate from values the `#[rate_limit]` macro already checked.
+    #[doc(hidden)]
+    pub const fn from_checked(count: u32, window_ns: u64) -> Self {
+        Self { count, window_ns }
+    }
+
+    /// The burst size: how many requests are admitted at once.
+    pub fn count(&self) -> u32 {
+        self.count
+    }
+
+    /// The window.
+    pub fn window(&self) -> Duration {
+        Duration::from_nanos(self.window_ns)
+    }
+
+    /// The time after which one more request is admitted.
+    pub fn emission_interval(&self) -> Duration {
+        Duration::from_nanos(self.interval_ns())
+    }
+
+    pub(crate) fn interval_ns(&self) -> u64 {
+        self.window_ns / u64::from(self.count)
+    }
+
+    /// The largest lead the theoretical arrival time may take over now.
+    pub(crate) fn tolerance_ns(&self) -> u64 {
+        self.interval_ns() * u64::from(self.count)
+    }
+}
+
+impl fmt::Display for Rate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} per {:?}", self.count, self.window())
+    }
+}

@@ -1,0 +1,151 @@
+//! What clients see of the limits: the IETF `RateLimit-Policy` and
+//! `RateLimit` fields (draft-ietf-httpapi-ratelimit-headers, draft 10
+//! syntax), `Retry-After`, and the 429 and 503 problems.
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use axum::response::Response;
+use http::{HeaderName, HeaderValue, StatusCode, header};
+
+use super::{Outcome, Rate};
+use crate::http::Problem;
+
+/// `RateLimit-Policy`.
+pub const RATELIMIT_POLICY: HeaderName = HeaderName::from_static("ratelimit-policy");
+/// `RateLimit`.
+pub const RATELIMIT: HeaderName = HeaderName::from_static("ratelimit");
+
+/// One limit as the headers show it.
+pub(crate) struct Shown<'a> {
+    pub(crate) name: &'a str,
+    pub(crate) rate: Rate,
+    pub(crate) remaining: u32,
+    pub(crate) reset: Duration,
+}
+
+impl<'a> Shown<'a> {
+    pub(crate) fn new(name: &'a str, rate: Rate, outcome: &Outcome, refunded: u32) -> Self {
+        Self {
+            name,
+            rate,
+            remaining: outcome.remaining.saturating_add(refunded).min(rate.count()),
+            reset: if refunded > 0 {
+                outcome
+                    .reset
+                    .saturating_sub(rate.emission_interval() * refunded)
+            } else {
+                outcome.reset
+            },
+        }
+    }
+}
+
+/// Whole seconds, rounded up: a client that waits this long is admitted.
+pub(crate) fn ceil_secs(duration: Duration) -> u64 {
+    duration.as_secs() + u64::from(duration.subsec_nanos() > 0)
+}
+
+/// Adds `RateLimit-Policy` and `RateLimit` for `limits` to `response`.
+pub(crate) fn add_headers(response: &mut Response, limits: &[Shown<'_>]) {
+    if limits.is_empty() {
+        return;
+    }
+    let mut policy = String::new();
+    let mut current = String::new();
+    for (i, limit) in limits.iter().enumerate() {
+        let sep = if i == 0 { "" } else { ", " };
+        let _ = write!(
+            policy,
+            "{sep}\"{}\";q={};w={}",
+            limit.name,
+            limit.rate.count(),
+            ceil_secs(limit.rate.window())
+        );
+        let _ = write!(
+            current,
+            "{sep}\"{}\";r={};t={}",
+            limit.name,
+            limit.remaining,
+            ceil_secs(limit.reset)
+        );
+    }
+    let headers = response.headers_mut();
+    if let (Ok(policy), Ok(current)) = (
+        HeaderValue::from_str(&policy),
+        HeaderValue::from_str(&current),
+    ) {
+        headers.insert(RATELIMIT_POLICY, policy);
+        headers.insert(RATELIMIT, current);
+    }
+}
+
+/// 429 with `Retry-After` (whole seconds, at least 1).
+pub(crate) fn too_many_requests(retry_after: Duration) -> Problem {
+    let seconds = ceil_secs(retry_after).max(1);
+    Problem::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        "rate_limited",
+        format!("too many requests; retry in {seconds} s"),
+    )
+    .with_member("retryAfter", seconds.into())
+    .with_header(header::RETRY_AFTER, HeaderValue::from(seconds))
+}
+
+/// 503 while the store cannot answer: limits fail closed.
+pub(crate) fn store_unavailable() -> Problem {
+    Problem::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "limits_unavailable",
+        "the service cannot check its rate limits right now; retry shortly",
+    )
+    .with_header(header::RETRY_AFTER, HeaderValue::from_static("1"))
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::response::IntoResponse;
+
+    use super::*;
+
+    #[test]
+    fn headers_use_the_structured_field_syntax() {
+        let five = Rate::new(5, Duration::from_secs(900)).unwrap();
+        let daily = Rate::new(100, Duration::from_secs(86_400)).unwrap();
+        let mut response = StatusCode::OK.into_response();
+        add_headers(
+            &mut response,
+            &[
+                Shown {
+                    name: "5-per-15m",
+                    rate: five,
+                    remaining: 3,
+                    reset: Duration::from_millis(359_001),
+                },
+                Shown {
+                    name: "daily",
+                    rate: daily,
+                    remaining: 98,
+                    reset: Duration::from_secs(1728),
+                },
+            ],
+        );
+        assert_eq!(
+            response.headers()["ratelimit-policy"],
+            r#""5-per-15m";q=5;w=900, "daily";q=100;w=86400"#
+        );
+        assert_eq!(
+            response.headers()["ratelimit"],
+            r#""5-per-15m";r=3;t=360, "daily";r=98;t=1728"#
+        );
+    }
+
+    #[test]
+    fn retry_after_is_rounded_up_and_at_least_one_second() {
+        let problem = too_many_requests(Duration::from_millis(1500));
+        assert_eq!(problem.headers()[header::RETRY_AFTER], "2");
+        let problem = too_many_requests(Duration::ZERO);
+        assert_eq!(problem.headers()[header::RETRY_AFTER], "1");
+        assert_eq!(problem.status(), StatusCode::TOO_MANY_REQUESTS);
+    }
+}

@@ -1,0 +1,120 @@
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use super::{Outcome, Rate};
+
+/// One limit to check for one request: which policy, whose key, at what
+/// rate, for how many units.
+#[derive(Clone, Copy)]
+pub struct LimitCheck<'a> {
+    /// The policy's identity; the same key under two policies is two states.
+    pub policy: &'a str,
+    /// The client's key under that policy (an address, a user id, ...).
+    pub key: &'a [u8],
+    /// The rate to enforce.
+    pub rate: Rate,
+    /// How many units this request takes (1 for a plain request).
+    pub cost: u32,
+}
+
+impl fmt::Debug for LimitCheck<'_> {
+    /// The key may be an API key: it is never shown.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LimitCheck")
+            .field("policy", &self.policy)
+            .field("key", &"[redacted]")
+            .field("rate", &self.rate)
+            .field("cost", &self.cost)
+            .finish()
+    }
+}
+
+/// The answer to one [`Store::check`] call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verdict {
+    /// True when every limit admitted the request; then every limit has
+    /// counted it. When false, none has.
+    pub admitted: bool,
+    /// One outcome per check, in order.
+    pub outcomes: Vec<Outcome>,
+}
+
+/// A store that cannot answer. Limits fail closed: the request is refused
+/// with 503 while the store is unavailable.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreError {
+    message: String,
+}
+
+impl StoreError {
+    /// An error with a message for logs (never shown to clients).
+    pub fn new(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "rate-limit store unavailable: {}", self.message)
+    }
+}
+
+impl std::error::Error for StoreError {}
+
+/// The future a [`Store`] returns: ready at once for an in-process store
+/// (no allocation), boxed for a networked one.
+pub struct StoreFuture<'a, T>(Repr<'a, T>);
+
+enum Repr<'a, T> {
+    Ready(Option<T>),
+    Boxed(Pin<Box<dyn Future<Output = T> + Send + 'a>>),
+}
+
+impl<'a, T> StoreFuture<'a, T> {
+    /// A value that is already known.
+    pub fn ready(value: T) -> Self {
+        Self(Repr::Ready(Some(value)))
+    }
+
+    /// A future that has to wait (for a network round trip, say).
+    pub fn boxed(future: impl Future<Output = T> + Send + 'a) -> Self {
+        Self(Repr::Boxed(Box::pin(future)))
+    }
+}
+
+impl<T: Unpin> Future for StoreFuture<'_, T> {
+    type Output = T;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
+        match &mut self.get_mut().0 {
+            // A completed future polled again stays pending, as futures may.
+            Repr::Ready(value) => value.take().map_or(Poll::Pending, Poll::Ready),
+            Repr::Boxed(future) => future.as_mut().poll(cx),
+        }
+    }
+}
+
+/// Where rate-limit state lives.
+///
+/// A check is one call carrying every limit of a request (key, policy, rate
+/// and cost), so that a networked store answers in one round trip and can
+/// apply it atomically: a request is admitted only if every limit admits
+/// it, and a refused request counts against none of them.
+pub trait Store: Send + Sync + 'static {
+    /// Checks, and when every limit admits, counts, the request.
+    fn check<'a>(
+        &'a self,
+        checks: &'a [LimitCheck<'a>],
+    ) -> StoreFuture<'a, Result<Verdict, StoreError>>;
+
+    /// Gives back what an admitted request counted (for `skip_successful`
+    /// and `skip_failed`, and when a later limit refuses the request).
+    fn refund<'a>(
+        &'a self,
+        checks: &'a [LimitCheck<'a>],
+    ) -> StoreFuture<'a, Result<(), StoreError>>;
+}
