@@ -118,3 +118,23 @@ pub trait Store: Send + Sync + 'static {
         checks: &'a [LimitCheck<'a>],
     ) -> StoreFuture<'a, Result<(), StoreError>>;
 }
+
+/// A shared store: keep a handle (to read [`MemoryStore::len`], say) while
+/// the [`Warden`](crate::Warden) holds the other.
+///
+/// [`MemoryStore::len`]: super::MemoryStore::len
+impl<S: Store> Store for std::sync::Arc<S> {
+    fn check<'a>(
+        &'a self,
+        checks: &'a [LimitCheck<'a>],
+    ) -> StoreFuture<'a, Result<Verdict, StoreError>> {
+        (**self).check(checks)
+    }
+
+    fn refund<'a>(
+        &'a self,
+        checks: &'a [LimitCheck<'a>],
+    ) -> StoreFuture<'a, Result<(), StoreError>> {
+        (**self).refund(checks)
+    }
+}

@@ -1,0 +1,751 @@
+//! `#[rate_limit]` end to end, over real sockets: exact counts under
+//! concurrency, headers, Retry-After, client identity behind proxies,
+//! skip_successful/skip_failed, stacked and named limits, per-user limits,
+//! bounded memory, fail-closed stores, and audit events.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use axum::extract::{FromRef, Path, State};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use http::StatusCode;
+use http::request::Parts;
+use serde::Deserialize;
+use warden::auth::{AccessToken, Jwt};
+use warden::limit::{LimitCheck, MemoryStore, Rate, Store, StoreError, StoreFuture, Verdict};
+use warden::{Auth, BuildError, Warden, protected, rate_limit};
+use warden_tests::{Answer, Captured, Client, Transport, keys};
+
+#[derive(Clone, Default)]
+struct Hits(Arc<AtomicUsize>);
+
+impl Hits {
+    fn hit(&self) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+    fn count(&self) -> usize {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+#[derive(Clone, FromRef)]
+struct AppState {
+    warden: Warden,
+    hits: Hits,
+}
+
+#[rate_limit(5, "1m")]
+async fn per_ip(State(hits): State<Hits>) -> &'static str {
+    hits.hit();
+    "ok"
+}
+
+#[rate_limit(30, "1m")]
+async fn thirty(State(hits): State<Hits>) -> &'static str {
+    hits.hit();
+    "ok"
+}
+
+/// `good` answers 200 and `bad` 401, like a login with a right or wrong
+/// password.
+#[rate_limit(5, "15m", skip_successful)]
+async fn login(State(hits): State<Hits>, Path(outcome): Path<String>) -> StatusCode {
+    hits.hit();
+    if outcome == "good" {
+        StatusCode::OK
+    } else {
+        StatusCode::UNAUTHORIZED
+    }
+}
+
+#[rate_limit(3, "15m", skip_failed)]
+async fn only_successes(State(hits): State<Hits>, Path(outcome): Path<String>) -> StatusCode {
+    hits.hit();
+    if outcome == "good" {
+        StatusCode::OK
+    } else {
+        StatusCode::BAD_REQUEST
+    }
+}
+
+#[rate_limit(3, "1m", name = "burst")]
+#[rate_limit(5, "1d", name = "daily")]
+async fn stacked(State(hits): State<Hits>) -> &'static str {
+    hits.hit();
+    "ok"
+}
+
+#[rate_limit(1, "2s")]
+async fn slow(State(hits): State<Hits>) -> &'static str {
+    hits.hit();
+    "ok"
+}
+
+#[protected]
+#[rate_limit(3, "1m", key = user)]
+async fn per_user(State(hits): State<Hits>, user: Auth) -> String {
+    hits.hit();
+    user.sub.clone()
+}
+
+#[rate_limit(3, "1m")]
+#[protected]
+async fn ip_then_auth(State(hits): State<Hits>) -> &'static str {
+    hits.hit();
+    "ok"
+}
+
+#[rate_limit(2, "1m", key = header("X-Api-Key"))]
+async fn per_api_key(State(hits): State<Hits>) -> &'static str {
+    hits.hit();
+    "ok"
+}
+
+fn tenant_of(parts: &Parts) -> Option<String> {
+    parts
+        .headers
+        .get("x-tenant")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+}
+
+#[rate_limit(2, "1m", with = tenant_of)]
+async fn per_tenant(State(hits): State<Hits>) -> &'static str {
+    hits.hit();
+    "ok"
+}
+
+#[rate_limit("shared-policy")]
+async fn named_a(State(hits): State<Hits>) -> &'static str {
+    hits.hit();
+    "a"
+}
+
+#[rate_limit("shared-policy")]
+async fn named_b(State(hits): State<Hits>) -> &'static str {
+    hits.hit();
+    "b"
+}
+
+#[derive(Deserialize)]
+struct Note {
+    text: String,
+}
+
+#[rate_limit(1, "1m")]
+async fn body(State(hits): State<Hits>, Json(note): Json<Note>) -> String {
+    hits.hit();
+    note.text
+}
+
+fn builder() -> warden::WardenBuilder {
+    Warden::builder()
+        .jwt(
+            Jwt::hs256(keys::SECRET)
+                .unwrap()
+                .issuer("warden-tests")
+                .audience("warden-tests"),
+        )
+        .limit_policy(
+            "shared-policy",
+            Rate::new(3, Duration::from_secs(60)).unwrap(),
+        )
+}
+
+fn router(warden: &Warden, hits: &Hits) -> Router {
+    Router::new()
+        .route("/ip", get(per_ip))
+        .route("/thirty", get(thirty))
+        .route("/login/{outcome}", post(login))
+        .route("/successes/{outcome}", post(only_successes))
+        .route("/stacked", get(stacked))
+        .route("/slow", get(slow))
+        .route("/user", get(per_user))
+        .route("/ip-then-auth", get(ip_then_auth))
+        .route("/api-key", get(per_api_key))
+        .route("/tenant", get(per_tenant))
+        .route("/named-a", get(named_a))
+        .route("/named-b", get(named_b))
+        .route("/body", post(body))
+        .with_state(AppState {
+            warden: warden.clone(),
+            hits: hits.clone(),
+        })
+}
+
+async fn app_with(builder: warden::WardenBuilder) -> (Client, Hits, Warden) {
+    let warden = builder.build().unwrap();
+    let hits = Hits::default();
+    let client = Client::new(router(&warden, &hits), Transport::Socket).await;
+    (client, hits, warden)
+}
+
+async fn app() -> (Client, Hits, Warden) {
+    app_with(builder()).await
+}
+
+async fn get_with(client: &Client, path: &str, headers: &[(&str, &str)]) -> Answer {
+    let mut request = http::Request::get(path);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    client
+        .send(request.body(axum::body::Body::empty()).unwrap())
+        .await
+}
+
+async fn post_to(client: &Client, path: &str) -> Answer {
+    client
+        .send(
+            http::Request::post(path)
+                .body(axum::body::Body::empty())
+                .unwrap(),
+        )
+        .await
+}
+
+fn assert_limited(answer: &Answer) {
+    answer.assert_problem(StatusCode::TOO_MANY_REQUESTS, "rate_limited");
+    let retry: u64 = answer
+        .header("retry-after")
+        .parse()
+        .expect("Retry-After seconds");
+    assert!(retry >= 1, "{answer:?}");
+    assert_eq!(answer.body["retryAfter"], retry, "{answer:?}");
+    assert!(!answer.header("ratelimit").is_empty(), "{answer:?}");
+    assert!(!answer.header("ratelimit-policy").is_empty(), "{answer:?}");
+}
+
+#[tokio::test]
+async fn a_burst_of_n_then_429_with_standard_headers() {
+    let (app, hits, _) = app().await;
+    for remaining in (0..5).rev() {
+        let answer = app.get("/ip", None).await;
+        assert_eq!(answer.status, StatusCode::OK);
+        assert_eq!(answer.header("ratelimit-policy"), r#""5-per-1m";q=5;w=60"#);
+        assert_eq!(
+            answer.header("ratelimit"),
+            format!(r#""5-per-1m";r={remaining};t={}"#, 12 * (5 - remaining)),
+            "{answer:?}"
+        );
+    }
+    let answer = app.get("/ip", None).await;
+    assert_limited(&answer);
+    // The burst is spent: the next request fits in one emission interval.
+    assert_eq!(answer.header("retry-after"), "12");
+    assert_eq!(answer.header("ratelimit"), r#""5-per-1m";r=0;t=60"#);
+    assert_eq!(answer.body["limit"], "5-per-1m");
+    assert_eq!(hits.count(), 5);
+}
+
+#[tokio::test]
+async fn exactly_n_of_200_concurrent_requests_are_admitted() {
+    let (app, hits, _) = app().await;
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..200 {
+        let app = app.clone();
+        tasks.spawn(async move { app.get("/thirty", None).await.status });
+    }
+    let mut admitted = 0;
+    let mut refused = 0;
+    while let Some(status) = tasks.join_next().await {
+        match status.unwrap() {
+            StatusCode::OK => admitted += 1,
+            StatusCode::TOO_MANY_REQUESTS => refused += 1,
+            other => panic!("unexpected {other}"),
+        }
+    }
+    assert_eq!((admitted, refused), (30, 170));
+    assert_eq!(hits.count(), 30);
+}
+
+#[tokio::test]
+async fn retry_after_is_accurate() {
+    let (app, hits, _) = app().await;
+    assert_eq!(app.get("/slow", None).await.status, StatusCode::OK);
+    let answer = app.get("/slow", None).await;
+    assert_limited(&answer);
+    assert_eq!(answer.header("retry-after"), "2");
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    let answer = app.get("/slow", None).await;
+    assert_limited(&answer);
+    let retry: u64 = answer.header("retry-after").parse().unwrap();
+    assert_eq!(retry, 1);
+    tokio::time::sleep(Duration::from_secs(retry)).await;
+    assert_eq!(app.get("/slow", None).await.status, StatusCode::OK);
+    assert_eq!(hits.count(), 2);
+}
+
+#[tokio::test]
+async fn a_spoofed_forwarding_header_from_an_untrusted_peer_is_ignored() {
+    let captured = Captured::default();
+    let _guard = captured.install();
+    let (app, hits, _) = app().await;
+    for i in 0..5 {
+        let forged = format!("198.51.100.{i}");
+        let answer = get_with(&app, "/ip", &[("x-forwarded-for", &forged)]).await;
+        assert_eq!(answer.status, StatusCode::OK);
+    }
+    // A new forged address does not buy a new burst.
+    let answer = get_with(&app, "/ip", &[("x-forwarded-for", "203.0.113.99")]).await;
+    assert_limited(&answer);
+    let answer = get_with(&app, "/ip", &[("forwarded", "for=203.0.113.98")]).await;
+    assert_limited(&answer);
+    assert_eq!(hits.count(), 5);
+    let text = captured.text();
+    let warnings = text.matches("not a trusted proxy").count();
+    assert_eq!(warnings, 1, "one warning, not one per request: {text}");
+}
+
+async fn proxied() -> (Client, Hits, Warden) {
+    app_with(builder().trusted_proxies(["127.0.0.1/32", "10.0.0.0/8"])).await
+}
+
+#[tokio::test]
+async fn a_trusted_proxy_chain_is_honoured() {
+    let (app, hits, _) = proxied().await;
+    for _ in 0..5 {
+        let answer = get_with(&app, "/ip", &[("x-forwarded-for", "198.51.100.1")]).await;
+        assert_eq!(answer.status, StatusCode::OK);
+    }
+    // The forged leftmost entry is not believed: the rightmost untrusted
+    // hop is the client, and it is spent.
+    let answer = get_with(
+        &app,
+        "/ip",
+        &[("x-forwarded-for", "6.6.6.6, 198.51.100.1, 10.1.2.3")],
+    )
+    .await;
+    assert_limited(&answer);
+    // Another client behind the same proxy has its own burst.
+    let answer = get_with(&app, "/ip", &[("x-forwarded-for", "198.51.100.2")]).await;
+    assert_eq!(answer.status, StatusCode::OK);
+    // The proxy itself, without a header, is a client of its own.
+    assert_eq!(app.get("/ip", None).await.status, StatusCode::OK);
+    assert_eq!(hits.count(), 7);
+}
+
+#[tokio::test]
+async fn ipv6_clients_are_keyed_by_their_56_prefix() {
+    let (app, hits, _) = proxied().await;
+    let same_subscriber = [
+        "2001:db8:1:ab00::1",
+        "2001:db8:1:ab00::2",
+        "2001:db8:1:abff:ffff:ffff:ffff:ffff",
+        "2001:db8:1:ab12::77",
+        "2001:db8:1:ab00:1234::1",
+    ];
+    for address in same_subscriber {
+        let answer = get_with(&app, "/ip", &[("x-forwarded-for", address)]).await;
+        assert_eq!(answer.status, StatusCode::OK, "{address}");
+    }
+    let answer = get_with(&app, "/ip", &[("x-forwarded-for", "2001:db8:1:ab99::5")]).await;
+    assert_limited(&answer);
+    let answer = get_with(&app, "/ip", &[("x-forwarded-for", "2001:db8:1:ac00::1")]).await;
+    assert_eq!(answer.status, StatusCode::OK, "another /56");
+    assert_eq!(hits.count(), 6);
+}
+
+#[tokio::test]
+async fn ipv4_mapped_addresses_are_keyed_as_ipv4() {
+    let (app, hits, _) = proxied().await;
+    for i in 0..5 {
+        let address = if i % 2 == 0 {
+            "198.51.100.7"
+        } else {
+            "::ffff:198.51.100.7"
+        };
+        let answer = get_with(&app, "/ip", &[("x-forwarded-for", address)]).await;
+        assert_eq!(answer.status, StatusCode::OK);
+    }
+    for address in ["::ffff:198.51.100.7", "::ffff:c633:6407", "198.51.100.7"] {
+        let answer = get_with(&app, "/ip", &[("x-forwarded-for", address)]).await;
+        assert_limited(&answer);
+    }
+    assert_eq!(hits.count(), 5);
+}
+
+#[tokio::test]
+async fn skip_successful_counts_only_failures() {
+    let (app, hits, _) = app().await;
+    // Successes never count.
+    for _ in 0..20 {
+        assert_eq!(post_to(&app, "/login/good").await.status, StatusCode::OK);
+    }
+    for _ in 0..5 {
+        assert_eq!(
+            post_to(&app, "/login/bad").await.status,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    // Five failures: now even the right password is refused.
+    assert_limited(&post_to(&app, "/login/good").await);
+    assert_limited(&post_to(&app, "/login/bad").await);
+    assert_eq!(hits.count(), 25);
+}
+
+#[tokio::test]
+async fn skip_successful_under_a_concurrent_burst_of_successes_and_failures() {
+    let (app, hits, _) = app().await;
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..60 {
+        let app = app.clone();
+        let path = if i % 2 == 0 {
+            "/login/good"
+        } else {
+            "/login/bad"
+        };
+        tasks.spawn(async move { (path, post_to(&app, path).await.status) });
+    }
+    let mut failures_admitted = 0;
+    let mut successes = 0;
+    while let Some(result) = tasks.join_next().await {
+        match result.unwrap() {
+            ("/login/bad", StatusCode::UNAUTHORIZED) => failures_admitted += 1,
+            ("/login/good", StatusCode::OK) => successes += 1,
+            (_, StatusCode::TOO_MANY_REQUESTS) => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    // Never more than five failures get through, whatever the interleaving.
+    assert!(failures_admitted <= 5, "{failures_admitted}");
+    assert!(successes > 0);
+    assert_eq!(hits.count(), failures_admitted + successes);
+    // Successes gave their slots back: exactly what the failures left is
+    // still there, and successes keep not counting.
+    let left = 5 - failures_admitted;
+    if left > 0 {
+        for _ in 0..10 {
+            assert_eq!(post_to(&app, "/login/good").await.status, StatusCode::OK);
+        }
+    }
+    for _ in 0..left {
+        assert_eq!(
+            post_to(&app, "/login/bad").await.status,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    assert_limited(&post_to(&app, "/login/bad").await);
+    assert_limited(&post_to(&app, "/login/good").await);
+}
+
+#[tokio::test]
+async fn skip_failed_counts_only_successes() {
+    let (app, hits, _) = app().await;
+    for _ in 0..10 {
+        assert_eq!(
+            post_to(&app, "/successes/bad").await.status,
+            StatusCode::BAD_REQUEST
+        );
+    }
+    for _ in 0..3 {
+        assert_eq!(
+            post_to(&app, "/successes/good").await.status,
+            StatusCode::OK
+        );
+    }
+    assert_limited(&post_to(&app, "/successes/good").await);
+    assert_limited(&post_to(&app, "/successes/bad").await);
+    assert_eq!(hits.count(), 13);
+}
+
+#[tokio::test]
+async fn stacked_limits_all_apply_and_a_refusal_consumes_none() {
+    let (app, hits, _) = app().await;
+    for _ in 0..3 {
+        assert_eq!(app.get("/stacked", None).await.status, StatusCode::OK);
+    }
+    let answer = app.get("/stacked", None).await;
+    assert_limited(&answer);
+    assert_eq!(
+        answer.header("ratelimit-policy"),
+        r#""burst";q=3;w=60, "daily";q=5;w=86400"#
+    );
+    // Refused by "burst": "daily" still has 2 of 5 left.
+    assert!(
+        answer.header("ratelimit").contains(r#""burst";r=0"#),
+        "{answer:?}"
+    );
+    assert!(
+        answer.header("ratelimit").contains(r#""daily";r=2"#),
+        "{answer:?}"
+    );
+    for _ in 0..5 {
+        assert_limited(&app.get("/stacked", None).await);
+    }
+    let answer = app.get("/stacked", None).await;
+    assert!(
+        answer.header("ratelimit").contains(r#""daily";r=2"#),
+        "{answer:?}"
+    );
+    assert_eq!(hits.count(), 3);
+}
+
+fn token(warden: &Warden, sub: &str) -> String {
+    warden
+        .issue_access_token(&AccessToken::new(sub))
+        .unwrap()
+        .token
+}
+
+#[tokio::test]
+async fn per_user_limits_follow_the_user_not_the_address() {
+    let (app, hits, warden) = proxied().await;
+    let alice = token(&warden, "alice");
+    let bob = token(&warden, "bob");
+    for i in 0..3 {
+        // Alice moves between addresses; her count follows her.
+        let address = format!("198.51.100.{i}");
+        let answer = get_with(
+            &app,
+            "/user",
+            &[
+                ("authorization", &format!("Bearer {alice}")),
+                ("x-forwarded-for", &address),
+            ],
+        )
+        .await;
+        assert_eq!(answer.status, StatusCode::OK);
+        assert_eq!(answer.body, "alice");
+    }
+    assert_limited(&app.get("/user", Some(&alice)).await);
+    assert_eq!(app.get("/user", Some(&bob)).await.status, StatusCode::OK);
+    // Without a token the guard answers 401 before any per-user count.
+    assert_eq!(
+        app.get("/user", None).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(hits.count(), 4);
+}
+
+#[tokio::test]
+async fn per_ip_limits_run_before_authentication() {
+    let (app, hits, warden) = app().await;
+    for _ in 0..3 {
+        let answer = app.get("/ip-then-auth", Some("guessed.token.value")).await;
+        assert_eq!(answer.status, StatusCode::UNAUTHORIZED);
+        assert!(!answer.header("ratelimit").is_empty(), "{answer:?}");
+    }
+    // Token guessing is throttled: even a valid token now waits.
+    let valid = token(&warden, "carol");
+    assert_limited(&app.get("/ip-then-auth", Some(&valid)).await);
+    assert_eq!(hits.count(), 0);
+}
+
+#[tokio::test]
+async fn header_and_custom_keys() {
+    let (app, hits, _) = app().await;
+    for _ in 0..2 {
+        let answer = get_with(&app, "/api-key", &[("x-api-key", "key-1")]).await;
+        assert_eq!(answer.status, StatusCode::OK);
+    }
+    assert_limited(&get_with(&app, "/api-key", &[("x-api-key", "key-1")]).await);
+    assert_eq!(
+        get_with(&app, "/api-key", &[("x-api-key", "key-2")])
+            .await
+            .status,
+        StatusCode::OK
+    );
+    // Without the header, the client address is the key.
+    assert_eq!(app.get("/api-key", None).await.status, StatusCode::OK);
+
+    for _ in 0..2 {
+        assert_eq!(
+            get_with(&app, "/tenant", &[("x-tenant", "acme")])
+                .await
+                .status,
+            StatusCode::OK
+        );
+    }
+    assert_limited(&get_with(&app, "/tenant", &[("x-tenant", "acme")]).await);
+    assert_eq!(
+        get_with(&app, "/tenant", &[("x-tenant", "globex")])
+            .await
+            .status,
+        StatusCode::OK
+    );
+    assert_eq!(hits.count(), 7);
+}
+
+#[tokio::test]
+async fn named_policies_come_from_the_builder_and_are_shared() {
+    let (app, hits, _) = app().await;
+    assert_eq!(app.get("/named-a", None).await.status, StatusCode::OK);
+    assert_eq!(app.get("/named-b", None).await.status, StatusCode::OK);
+    let answer = app.get("/named-a", None).await;
+    assert_eq!(answer.status, StatusCode::OK);
+    assert_eq!(
+        answer.header("ratelimit-policy"),
+        r#""shared-policy";q=3;w=60"#
+    );
+    assert_limited(&app.get("/named-b", None).await);
+    assert_eq!(hits.count(), 3);
+
+    // Operators can retune without a rebuild.
+    let (app, _, _) = app_with(
+        Warden::builder()
+            .jwt(Jwt::hs256(keys::SECRET).unwrap().issuer("i").audience("a"))
+            .limit_policy(
+                "shared-policy",
+                Rate::new(1, Duration::from_secs(60)).unwrap(),
+            ),
+    )
+    .await;
+    assert_eq!(app.get("/named-a", None).await.status, StatusCode::OK);
+    assert_limited(&app.get("/named-b", None).await);
+}
+
+#[test]
+fn a_named_policy_missing_from_the_builder_is_a_build_error() {
+    let error = Warden::builder()
+        .jwt(Jwt::hs256(keys::SECRET).unwrap().issuer("i").audience("a"))
+        .build()
+        .unwrap_err();
+    assert!(
+        matches!(
+            error,
+            BuildError::UnknownPolicy {
+                name: "shared-policy",
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+    assert!(
+        error
+            .to_string()
+            .contains(".limit_policy(\"shared-policy\""),
+        "{error}"
+    );
+}
+
+#[tokio::test]
+async fn refused_requests_never_reach_the_handler_or_its_extractors() {
+    let (app, hits, _) = app().await;
+    let ok = http::Request::post("/body")
+        .header("content-type", "application/json")
+        .body(axum::body::Body::from(r#"{"text":"first"}"#))
+        .unwrap();
+    assert_eq!(app.send(ok).await.body, "first");
+    // A flood of 1 MiB non-JSON bodies: a handler whose extractors ran
+    // would answer 415; the limiter answers first.
+    let flood = vec![b'x'; 1024 * 1024];
+    for _ in 0..5 {
+        let request = http::Request::post("/body")
+            .body(axum::body::Body::from(flood.clone()))
+            .unwrap();
+        assert_limited(&app.send(request).await);
+    }
+    assert_eq!(hits.count(), 1);
+}
+
+#[tokio::test]
+async fn memory_stays_bounded_when_keys_rotate() {
+    let store = Arc::new(MemoryStore::with_max_keys(1024));
+    let (app, hits, _) = app_with(
+        builder()
+            .trusted_proxies(["127.0.0.1"])
+            .ipv6_prefix(128)
+            .store(Arc::clone(&store)),
+    )
+    .await;
+    for i in 0..3000u32 {
+        let address = format!("2001:db8::{:x}:{:x}", i >> 16, i & 0xffff);
+        let answer = get_with(&app, "/ip", &[("x-forwarded-for", &address)]).await;
+        assert_eq!(answer.status, StatusCode::OK);
+    }
+    assert!(
+        store.len() <= store.max_keys(),
+        "{} > {}",
+        store.len(),
+        store.max_keys()
+    );
+    assert!(store.len() >= store.max_keys() / 2, "{}", store.len());
+    assert_eq!(hits.count(), 3000);
+}
+
+/// A store whose backend is down.
+struct Unreachable;
+
+impl Store for Unreachable {
+    fn check<'a>(
+        &'a self,
+        _: &'a [LimitCheck<'a>],
+    ) -> StoreFuture<'a, Result<Verdict, StoreError>> {
+        StoreFuture::boxed(async { Err(StoreError::new("connection refused")) })
+    }
+    fn refund<'a>(&'a self, _: &'a [LimitCheck<'a>]) -> StoreFuture<'a, Result<(), StoreError>> {
+        StoreFuture::ready(Err(StoreError::new("connection refused")))
+    }
+}
+
+#[tokio::test]
+async fn an_unreachable_store_fails_closed() {
+    let (app, hits, _) = app_with(builder().store(Unreachable)).await;
+    let answer = app.get("/ip", None).await;
+    answer.assert_problem(StatusCode::SERVICE_UNAVAILABLE, "limits_unavailable");
+    assert_eq!(answer.header("retry-after"), "1");
+    assert!(!answer.body.to_string().contains("connection refused"));
+    assert_eq!(hits.count(), 0);
+}
+
+#[tokio::test]
+async fn every_refusal_is_audited() {
+    let captured = Captured::default();
+    let _guard = captured.install();
+    let (app, _, _) = app().await;
+    for _ in 0..2 {
+        let _ = get_with(&app, "/api-key", &[("x-api-key", "secret-api-key-value")]).await;
+    }
+    assert_limited(&get_with(&app, "/api-key", &[("x-api-key", "secret-api-key-value")]).await);
+    let text = captured.text();
+    let events: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("warden::audit") && l.contains("rate_limited"))
+        .collect();
+    assert_eq!(events.len(), 1, "{text}");
+    let event = events[0];
+    for field in [
+        "route=\"/api-key\"",
+        "client_ip=127.0.0.1",
+        "status=429",
+        "limit=\"2-per-1m\"",
+        "retry_after=30",
+    ] {
+        assert!(event.contains(field), "{field} missing: {event}");
+    }
+    assert!(
+        !text.contains("secret-api-key-value"),
+        "a key leaked: {text}"
+    );
+}
+
+#[tokio::test]
+async fn the_manifest_lists_every_policy() {
+    let manifest: Vec<String> = warden::manifest().iter().map(ToString::to_string).collect();
+    let line = |suffix: &str| {
+        manifest
+            .iter()
+            .find(|l| l.starts_with(&format!("rate_limit::{suffix}:")))
+            .cloned()
+            .unwrap_or_else(|| panic!("{suffix} not in {manifest:#?}"))
+    };
+    assert_eq!(
+        line("login"),
+        r#"rate_limit::login: public; limit "5-per-15m" 5 per 900s by ip skip_successful"#
+    );
+    assert_eq!(
+        line("stacked"),
+        r#"rate_limit::stacked: public; limit "burst" 3 per 60s by ip; limit "daily" 5 per 86400s by ip"#
+    );
+    assert_eq!(
+        line("per_user"),
+        r#"rate_limit::per_user: protected; limit "3-per-1m" 3 per 60s by user"#
+    );
+    assert_eq!(
+        line("named_a"),
+        r#"rate_limit::named_a: public; limit policy "shared-policy" by ip"#
+    );
+}
