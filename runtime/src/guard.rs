@@ -13,6 +13,7 @@ use std::marker::PhantomData;
 use axum::extract::{FromRef, FromRequestParts};
 use axum::response::{IntoResponse, Response};
 use http::request::Parts;
+use smallvec::SmallVec;
 
 use crate::Warden;
 use crate::audit;
@@ -48,10 +49,13 @@ pub trait Policy: 'static {
     }
 }
 
+/// A rate-limit key; addresses (5 or 17 bytes) and short ids stay inline.
+type LimitKey = SmallVec<[u8; 24]>;
+
 /// A limit that counted this request.
 struct Counted {
     spec: &'static LimitSpec,
-    key: Vec<u8>,
+    key: LimitKey,
     rate: Rate,
     outcome: Outcome,
 }
@@ -70,7 +74,7 @@ impl Counted {
 /// The hidden first extractor of a warden handler.
 #[doc(hidden)]
 pub struct Guard<P> {
-    counted: Vec<Counted>,
+    counted: SmallVec<[Counted; 2]>,
     warden: Option<Warden>,
     policy: PhantomData<fn() -> P>,
 }
@@ -92,7 +96,7 @@ where
             None
         };
         let mut guard = Self {
-            counted: Vec::new(),
+            counted: SmallVec::new(),
             warden: None,
             policy: PhantomData,
         };
@@ -149,7 +153,7 @@ impl<P: Policy> Guard<P> {
         client: Option<ClientIp>,
         after_authentication: bool,
     ) -> Result<(), Response> {
-        let mut pending: Vec<(&'static LimitSpec, Vec<u8>, Rate)> = Vec::new();
+        let mut pending: SmallVec<[(&'static LimitSpec, LimitKey, Rate); 2]> = SmallVec::new();
         for spec in P::LIMITS
             .iter()
             .filter(|l| l.key.after_authentication() == after_authentication)
@@ -172,7 +176,7 @@ impl<P: Policy> Guard<P> {
         if pending.is_empty() {
             return Ok(());
         }
-        let checks: Vec<LimitCheck<'_>> = pending
+        let checks: SmallVec<[LimitCheck<'_>; 2]> = pending
             .iter()
             .map(|(spec, key, rate)| LimitCheck {
                 policy: spec.id,
@@ -189,22 +193,24 @@ impl<P: Policy> Guard<P> {
             }
         };
         drop(checks);
-        if verdict.admitted {
-            self.counted
-                .extend(pending.into_iter().zip(verdict.outcomes).map(
-                    |((spec, key, rate), outcome)| Counted {
+        if verdict.admitted() {
+            self.counted.extend(
+                pending
+                    .into_iter()
+                    .zip(verdict.outcomes().iter().copied())
+                    .map(|((spec, key, rate), outcome)| Counted {
                         spec,
                         key,
                         rate,
                         outcome,
-                    },
-                ));
+                    }),
+            );
             return Ok(());
         }
 
         let (refusing, retry_after) = pending
             .iter()
-            .zip(&verdict.outcomes)
+            .zip(verdict.outcomes())
             .filter(|(_, o)| !o.admitted)
             .map(|((spec, _, _), o)| (spec.name, o.retry_after))
             .max_by_key(|(_, retry)| *retry)
@@ -222,13 +228,19 @@ impl<P: Policy> Guard<P> {
         let shown: Vec<Shown<'_>> = self
             .counted
             .iter()
-            .map(|c| Shown::new(c.spec.name, c.rate, &c.outcome, 1))
+            .map(|c| Shown::new(c.spec.name, c.spec.policy_field, c.rate, &c.outcome, 1))
             .chain(
                 pending
                     .iter()
-                    .zip(&verdict.outcomes)
+                    .zip(verdict.outcomes())
                     .map(|((spec, _, rate), o)| {
-                        Shown::new(spec.name, *rate, o, u32::from(o.admitted))
+                        Shown::new(
+                            spec.name,
+                            spec.policy_field,
+                            *rate,
+                            o,
+                            u32::from(o.admitted),
+                        )
                     }),
             )
             .collect();
@@ -236,23 +248,19 @@ impl<P: Policy> Guard<P> {
         Err(response)
     }
 
-    /// Gives back the slots of the counted limits that `which` selects;
-    /// returns, per counted limit, whether it was refunded.
-    async fn refund(&self, warden: &Warden, which: impl Fn(&Counted) -> bool) -> Vec<bool> {
-        let selected: Vec<bool> = self.counted.iter().map(&which).collect();
-        let checks: Vec<LimitCheck<'_>> = self
+    /// Gives back the slots of the counted limits that `which` selects.
+    async fn refund(&self, warden: &Warden, which: impl Fn(&Counted) -> bool) {
+        let checks: SmallVec<[LimitCheck<'_>; 2]> = self
             .counted
             .iter()
-            .zip(&selected)
-            .filter(|(_, s)| **s)
-            .map(|(c, _)| c.check())
+            .filter(|c| which(c))
+            .map(Counted::check)
             .collect();
         if !checks.is_empty()
             && let Err(error) = warden.store().refund(&checks).await
         {
             tracing::error!(target: "warden::audit", handler = P::HANDLER, %error, "rate-limit refund failed");
         }
-        selected
     }
 
     /// The response hook: gives back the slots of `skip_successful` or
@@ -263,12 +271,23 @@ impl<P: Policy> Guard<P> {
             return response;
         }
         let status = response.status();
-        let refunded = self.refund(warden, |c| c.spec.skip.refunds(status)).await;
-        let shown: Vec<Shown<'_>> = self
+        let refunds = |c: &Counted| c.spec.skip.refunds(status);
+        if self.counted.iter().any(refunds) {
+            self.refund(warden, refunds).await;
+        }
+        let shown: SmallVec<[Shown<'_>; 2]> = self
             .counted
             .iter()
-            .zip(refunded)
-            .map(|(c, refunded)| Shown::new(c.spec.name, c.rate, &c.outcome, u32::from(refunded)))
+            .map(|c| {
+                let refunded = u32::from(refunds(c));
+                Shown::new(
+                    c.spec.name,
+                    c.spec.policy_field,
+                    c.rate,
+                    &c.outcome,
+                    refunded,
+                )
+            })
             .collect();
         add_headers(&mut response, &shown);
         response
@@ -285,9 +304,9 @@ impl<P: Policy> Guard<P> {
 
 /// The bytes a limit counts this request under. Each kind has its own tag,
 /// so a header value can never collide with an address or a user id.
-fn key_of(spec: &LimitSpec, parts: &Parts, client: Option<ClientIp>, warden: &Warden) -> Vec<u8> {
+fn key_of(spec: &LimitSpec, parts: &Parts, client: Option<ClientIp>, warden: &Warden) -> LimitKey {
     let tagged = |tag: u8, value: &[u8]| {
-        let mut key = Vec::with_capacity(value.len() + 1);
+        let mut key = LimitKey::with_capacity(value.len() + 1);
         key.push(tag);
         key.extend_from_slice(value);
         key
@@ -295,9 +314,9 @@ fn key_of(spec: &LimitSpec, parts: &Parts, client: Option<ClientIp>, warden: &Wa
     let by_ip = || match client {
         Some(ClientIp(ip)) => {
             let (bytes, len) = ip_key(ip, warden.ipv6_prefix());
-            bytes[..len].to_vec()
+            LimitKey::from_slice(&bytes[..len])
         }
-        None => b"?unknown-peer".to_vec(),
+        None => LimitKey::from_slice(b"?unknown-peer"),
     };
     match spec.key {
         KeySpec::Ip => by_ip(),

@@ -1,20 +1,23 @@
 //! API security for [axum] in a few attributes.
 //!
-//! warden turns `#[protected(role = Role::Admin)]` on a handler into JWT
-//! authentication and a role check that run before the handler or any of its
+//! warden turns `#[protected(role = Role::Admin)]` and
+//! `#[rate_limit(5, "15m")]` on a handler into JWT authentication, role
+//! checks and rate limits that run before the handler or any of its
 //! extractors. Whatever can be checked before the program runs is checked by
-//! the compiler: a misspelt role, an unknown option or an empty `any()` is a
-//! compile error that points at your token. What remains, such as a JWT
-//! configuration without an issuer, is refused by [`WardenBuilder::build`]
-//! at start-up, never at the first request.
+//! the compiler: a misspelt role, an unknown option, an empty `any()`, a
+//! malformed window or `key = user` on an unprotected handler is a compile
+//! error that points at your token. What remains, such as a JWT
+//! configuration without an issuer or a named rate-limit policy nobody
+//! defined, is refused by [`WardenBuilder::build`] at start-up, never at the
+//! first request.
 //!
 //! ```
-//! use axum::{Json, Router, routing::get};
+//! use axum::{Router, routing::{get, post}};
 //! use axum::body::Body;
 //! use http::{Request, StatusCode};
 //! use tower::ServiceExt;
 //! use warden::auth::{AccessToken, Jwt};
-//! use warden::{Auth, Warden, protected};
+//! use warden::{Auth, Warden, protected, rate_limit};
 //!
 //! #[derive(Clone, Copy, warden::Role)]
 //! enum Role {
@@ -32,6 +35,11 @@
 //!     "welcome"
 //! }
 //!
+//! #[rate_limit(5, "15m", skip_successful)]   // only failed attempts count
+//! async fn login() -> StatusCode {
+//!     StatusCode::UNAUTHORIZED
+//! }
+//!
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let warden = Warden::builder()
@@ -40,6 +48,7 @@
 //! let app = Router::new()
 //!     .route("/me", get(me))
 //!     .route("/admin", get(admin))
+//!     .route("/login", post(login))
 //!     .with_state(warden.clone());
 //!
 //! let token = warden.issue_access_token(&AccessToken::new("user-7").roles([Role::User]))?;
@@ -50,8 +59,16 @@
 //! };
 //! let response = app.clone().oneshot(request("/me")?).await?;
 //! assert_eq!(response.status(), StatusCode::OK);
-//! let response = app.oneshot(request("/admin")?).await?;
+//! let response = app.clone().oneshot(request("/admin")?).await?;
 //! assert_eq!(response.status(), StatusCode::FORBIDDEN);
+//!
+//! for _ in 0..5 {
+//!     let response = app.clone().oneshot(Request::post("/login").body(Body::empty())?).await?;
+//!     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+//!     assert!(response.headers().contains_key("ratelimit"));
+//! }
+//! let response = app.oneshot(Request::post("/login").body(Body::empty())?).await?;
+//! assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
 //! # Ok(())
 //! # }
 //! ```
@@ -59,8 +76,12 @@
 //! # Modules
 //!
 //! - [`auth`]: keys, JWT verification and issuing, claims, roles, [`Auth`].
-//! - [`http`]: RFC 9457 problem details and the client address.
+//! - [`limit`]: rates (GCRA), the [`Store`](limit::Store) seam and the
+//!   bounded [`MemoryStore`](limit::MemoryStore).
+//! - [`http`]: RFC 9457 problem details, client addresses behind trusted
+//!   proxies.
 //! - [`audit`]: the `tracing` events every rejection emits.
+//! - [`manifest`]: every handler's policy, for review or snapshot tests.
 
 extern crate self as warden;
 

@@ -13,6 +13,8 @@ use crate::http::{ClientIp, ForwardedHeader, InvalidProxy, TrustedProxies};
 use crate::limit::{MemoryStore, Rate, RateSpec, Store};
 use crate::manifest::manifest;
 
+const X_FORWARDED_FOR: http::HeaderName = http::HeaderName::from_static("x-forwarded-for");
+
 /// The default IPv6 prefix clients are grouped by.
 pub const DEFAULT_IPV6_PREFIX: u8 = 56;
 
@@ -104,7 +106,7 @@ impl Warden {
                 .inner
                 .warned_untrusted_forwarding
                 .load(Ordering::Relaxed)
-                && (parts.headers.contains_key("x-forwarded-for")
+                && (parts.headers.contains_key(X_FORWARDED_FOR)
                     || parts.headers.contains_key(http::header::FORWARDED))
                 && !self
                     .inner

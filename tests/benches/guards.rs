@@ -6,21 +6,29 @@
 #![allow(missing_docs)]
 
 use std::hint::black_box;
+use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
+use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{FromRef, FromRequestParts};
+use axum::extract::{ConnectInfo, FromRef, FromRequestParts};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use criterion::{Criterion, criterion_group, criterion_main};
+use governor::{Quota, RateLimiter};
 use http::request::Parts;
 use http::{HeaderValue, Request, StatusCode, header};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::Deserialize;
 use tower::ServiceExt;
+use tower_governor::GovernorLayer;
+use tower_governor::governor::GovernorConfigBuilder;
 use warden::auth::{AccessToken, Jwt, Key};
-use warden::{Auth, Warden, protected};
+use warden::limit::{LimitCheck, MemoryStore, Rate, Store};
+use warden::{Auth, Warden, protected, rate_limit};
 
 const SECRET: &[u8] = b"benchmark secret, at least 32 bytes long";
 
@@ -31,6 +39,12 @@ async fn bare() -> &'static str {
 #[protected]
 async fn guarded(user: Auth) -> &'static str {
     black_box(&user.sub);
+    "ok"
+}
+
+/// Always admits: measures the limiter's cost, not its refusals.
+#[rate_limit(1_000_000_000, "1s")]
+async fn limited() -> &'static str {
     "ok"
 }
 
@@ -117,10 +131,23 @@ fn hand_validation() -> Validation {
 }
 
 fn request(path: &str, authorization: &HeaderValue) -> Request<Body> {
-    Request::get(path)
+    let mut request = Request::get(path)
         .header(header::AUTHORIZATION, authorization.clone())
         .body(Body::empty())
-        .expect("request")
+        .expect("request");
+    // As axum's `into_make_service_with_connect_info` would.
+    request
+        .extensions_mut()
+        .insert(ConnectInfo(SocketAddr::from(([203, 0, 113, 7], 40000))));
+    request
+}
+
+/// Polls a future that is ready at once (the memory store's).
+fn ready<F: std::future::Future + Unpin>(mut future: F) -> F::Output {
+    match Pin::new(&mut future).poll(&mut Context::from_waker(Waker::noop())) {
+        Poll::Ready(value) => value,
+        Poll::Pending => panic!("the memory store answers at once"),
+    }
 }
 
 fn guards(c: &mut Criterion) {
@@ -153,12 +180,26 @@ fn guards(c: &mut Criterion) {
     let hand_router = Router::new()
         .route("/hand", get(hand_guarded))
         .with_state(hand_keys.clone());
+    let limited_router = Router::new()
+        .route("/limited", get(limited))
+        .with_state(warden.clone());
+    let governor_config = GovernorConfigBuilder::default()
+        .per_nanosecond(1)
+        .burst_size(1_000_000_000)
+        .use_headers()
+        .finish()
+        .expect("governor config");
+    let governor_router = Router::new()
+        .route("/governed", get(bare))
+        .layer(GovernorLayer::new(governor_config));
 
     // Every route must answer 200 before it is measured.
     for (router, path) in [
         (&bare_router, "/bare"),
         (&warden_router, "/protected"),
         (&hand_router, "/hand"),
+        (&limited_router, "/limited"),
+        (&governor_router, "/governed"),
     ] {
         let response = runtime
             .block_on(router.clone().oneshot(request(path, &authorization)))
@@ -181,6 +222,8 @@ fn guards(c: &mut Criterion) {
         ("bare", &bare_router, "/bare"),
         ("protected_warden", &warden_router, "/protected"),
         ("protected_handwired", &hand_router, "/hand"),
+        ("rate_limit_warden", &limited_router, "/limited"),
+        ("rate_limit_tower_governor", &governor_router, "/governed"),
     ] {
         group.bench_function(name, |b| {
             b.to_async(&runtime).iter(|| {
@@ -190,6 +233,34 @@ fn guards(c: &mut Criterion) {
             })
         });
     }
+    group.finish();
+
+    // The limiter alone: warden's GCRA over its sharded store against
+    // governor's keyed limiter, one key, always admitting.
+    let mut group = c.benchmark_group("gcra_check");
+    let store = MemoryStore::new();
+    let rate = Rate::new(1_000_000_000, Duration::from_secs(1)).expect("rate");
+    let key = [4u8, 203, 0, 113, 7];
+    group.bench_function("warden_memory_store", |b| {
+        b.iter(|| {
+            let checks = [LimitCheck {
+                policy: "bench::limited#0",
+                key: black_box(&key),
+                rate,
+                cost: 1,
+            }];
+            let verdict = ready(store.check(&checks)).expect("memory store");
+            assert!(verdict.admitted());
+            verdict
+        })
+    });
+    let keyed = RateLimiter::keyed(Quota::per_second(
+        std::num::NonZeroU32::new(1_000_000_000).expect("non-zero"),
+    ));
+    let ip: std::net::IpAddr = [203, 0, 113, 7].into();
+    group.bench_function("governor_keyed", |b| {
+        b.iter(|| keyed.check_key(black_box(&ip)).expect("admitted"))
+    });
     group.finish();
 }
 

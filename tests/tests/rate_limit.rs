@@ -129,6 +129,10 @@ async fn named_b(State(hits): State<Hits>) -> &'static str {
     "b"
 }
 
+async fn whoami(client: Option<warden::http::ClientIp>) -> String {
+    client.map_or_else(|| "unknown".to_owned(), |ip| ip.to_string())
+}
+
 #[derive(Deserialize)]
 struct Note {
     text: String,
@@ -169,6 +173,7 @@ fn router(warden: &Warden, hits: &Hits) -> Router {
         .route("/named-a", get(named_a))
         .route("/named-b", get(named_b))
         .route("/body", post(body))
+        .route("/whoami", get(whoami))
         .with_state(AppState {
             warden: warden.clone(),
             hits: hits.clone(),
@@ -747,5 +752,48 @@ async fn the_manifest_lists_every_policy() {
     assert_eq!(
         line("named_a"),
         r#"rate_limit::named_a: public; limit policy "shared-policy" by ip"#
+    );
+}
+
+#[tokio::test]
+async fn the_client_ip_extractor_resolves_like_the_guards() {
+    let (behind_proxy, _, _) = proxied().await;
+    let answer = get_with(
+        &behind_proxy,
+        "/whoami",
+        &[("x-forwarded-for", "6.6.6.6, 198.51.100.9")],
+    )
+    .await;
+    assert_eq!(answer.body, "198.51.100.9");
+    let answer = get_with(
+        &behind_proxy,
+        "/whoami",
+        &[("x-forwarded-for", "::ffff:198.51.100.9")],
+    )
+    .await;
+    assert_eq!(answer.body, "198.51.100.9");
+    let (direct, _, _) = app().await;
+    let answer = get_with(&direct, "/whoami", &[("x-forwarded-for", "198.51.100.9")]).await;
+    assert_eq!(answer.body, "127.0.0.1");
+}
+
+#[tokio::test]
+async fn without_peer_addresses_clients_share_one_count_and_a_warning_says_why() {
+    let captured = Captured::default();
+    let _guard = captured.install();
+    let warden = builder().build().unwrap();
+    let hits = Hits::default();
+    // In process, with no ConnectInfo: the server recorded no peer address.
+    let app = Client::new(router(&warden, &hits), Transport::InProcess).await;
+    for _ in 0..5 {
+        assert_eq!(app.get("/ip", None).await.status, StatusCode::OK);
+    }
+    assert_limited(&app.get("/ip", None).await);
+    assert_eq!(app.get("/whoami", None).await.body, "unknown");
+    let text = captured.text();
+    assert_eq!(
+        text.matches("into_make_service_with_connect_info").count(),
+        1,
+        "{text}"
     );
 }

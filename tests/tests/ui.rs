@@ -7,5 +7,6 @@
 fn ui() {
     let cases = trybuild::TestCases::new();
     cases.compile_fail("ui/protected/*.rs");
+    cases.compile_fail("ui/rate_limit/*.rs");
     cases.compile_fail("ui/role/*.rs");
 }

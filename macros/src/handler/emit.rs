@@ -188,6 +188,13 @@ fn describe_all(requirements: &[Requirement], separator: &str) -> String {
 
 fn limit_spec(limit: &Limit, handler_name: &str, index: usize) -> TokenStream {
     let name = &limit.name;
+    let policy_field = match &limit.rate {
+        LimitRate::Inline { count, window_ns } => {
+            let window_secs = window_ns.div_ceil(1_000_000_000);
+            format!("\"{name}\";q={count};w={window_secs}")
+        }
+        LimitRate::Named(_) => String::new(),
+    };
     let (id, rate) = match &limit.rate {
         LimitRate::Inline { count, window_ns } => (
             quote!(::core::concat!(::core::module_path!(), "::", #handler_name, "#", #index)),
@@ -219,6 +226,7 @@ fn limit_spec(limit: &Limit, handler_name: &str, index: usize) -> TokenStream {
         ::warden::__private::LimitSpec {
             id: #id,
             name: #name,
+            policy_field: #policy_field,
             rate: #rate,
             key: #key,
             skip: #skip,

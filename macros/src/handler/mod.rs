@@ -12,7 +12,6 @@ mod parse;
 
 use proc_macro2::{Span, TokenStream};
 use quote::quote;
-use syn::spanned::Spanned;
 
 use crate::ctxt::Errors;
 use crate::symbol::{PROTECTED, RATE_LIMIT, WARDEN};
@@ -61,14 +60,15 @@ pub(crate) fn expand(attribute: &'static str, args: TokenStream, item: TokenStre
     };
     let mut errors = Errors::new();
 
-    // This attribute first, then its siblings in source order.
-    let mut attributes = vec![(attribute, args, Span::call_site())];
+    // This attribute first, then its siblings in source order; each with
+    // what an error about the whole attribute points at.
+    let mut attributes = vec![(attribute, args, None)];
     let mut kept = Vec::with_capacity(func.attrs.len());
     for attr in std::mem::take(&mut func.attrs) {
         match warden_attr(&attr) {
             Some(kind) => {
                 let tokens = arguments(&attr, &mut errors);
-                attributes.push((kind, tokens, attr.span()));
+                attributes.push((kind, tokens, Some(quote!(#attr))));
             }
             None => kept.push(attr),
         }
@@ -79,14 +79,22 @@ pub(crate) fn expand(attribute: &'static str, args: TokenStream, item: TokenStre
         protected: None,
         limits: Vec::new(),
     };
-    for (kind, tokens, span) in attributes {
+    for (kind, tokens, whole) in attributes {
+        let span = whole
+            .as_ref()
+            .and_then(|w| w.clone().into_iter().next())
+            .map_or_else(Span::call_site, |t| t.span());
+        let at_attribute = |errors: &mut Errors, message: String| match &whole {
+            Some(whole) => errors.spanned(whole, message),
+            None => errors.at(Span::call_site(), message),
+        };
         if kind == PROTECTED {
             let options = parse::options(tokens, &mut errors);
             let protected = check::protected(options, &mut errors);
             if handler.protected.is_some() {
-                errors.at(
-                    span,
-                    "duplicate #[protected]; write every requirement in one attribute (they all apply, as in `all(..)`)",
+                at_attribute(
+                    &mut errors,
+                    "duplicate #[protected]; write every requirement in one attribute (they all apply, as in `all(..)`)".into(),
                 );
             } else {
                 handler.protected = Some(protected);
@@ -95,8 +103,8 @@ pub(crate) fn expand(attribute: &'static str, args: TokenStream, item: TokenStre
             let items = parse::items(tokens, true, &mut errors);
             if let Some(limit) = limit::rate_limit(items, span, &mut errors) {
                 if handler.limits.iter().any(|l| l.name == limit.name) {
-                    errors.at(
-                        span,
+                    at_attribute(
+                        &mut errors,
                         format!(
                             "two limits of this handler are named {:?}; tell them apart with `name = \"...\"`",
                             limit.name

@@ -22,31 +22,41 @@ pub struct Outcome {
 /// Checks a request of `cost` against the state `tat` (None: no state, the
 /// burst is whole). Returns the outcome and, when admitted, the new TAT.
 pub(crate) fn check(tat: Option<u64>, now: u64, rate: Rate, cost: u32) -> (Outcome, Option<u64>) {
-    // Exact arithmetic: u64 nanoseconds times a u32 cost fit in u128.
-    let interval = u128::from(rate.interval_ns());
-    let tolerance = u128::from(rate.tolerance_ns());
-    let tat = u128::from(tat.unwrap_or(now).max(now));
-    let now_wide = u128::from(now);
-    let new_tat = tat + interval * u128::from(cost);
-    let lead = new_tat - now_wide;
-    let to_duration = |ns: u128| Duration::from_nanos(u64::try_from(ns).unwrap_or(u64::MAX));
-    match u64::try_from(new_tat) {
-        Ok(stored) if lead <= tolerance => {
-            let remaining = (tolerance - lead) / interval;
+    let interval = rate.interval_ns();
+    let tolerance = rate.tolerance_ns();
+    let tat = tat.unwrap_or(now).max(now);
+    let new_tat = interval
+        .checked_mul(u64::from(cost))
+        .and_then(|step| tat.checked_add(step));
+    match new_tat {
+        Some(new_tat) if new_tat - now <= tolerance => {
+            let lead = new_tat - now;
             let outcome = Outcome {
                 admitted: true,
-                remaining: u32::try_from(remaining).unwrap_or(u32::MAX),
-                reset: to_duration(lead),
+                remaining: u32::try_from((tolerance - lead) / interval).unwrap_or(u32::MAX),
+                reset: Duration::from_nanos(lead),
                 retry_after: Duration::ZERO,
             };
-            (outcome, Some(stored))
+            (outcome, Some(new_tat))
         }
-        _ => {
+        Some(new_tat) => {
             let outcome = Outcome {
                 admitted: false,
                 remaining: 0,
-                reset: to_duration(tat - now_wide),
-                retry_after: to_duration(lead.saturating_sub(tolerance)),
+                reset: Duration::from_nanos(tat - now),
+                retry_after: Duration::from_nanos(new_tat - now - tolerance),
+            };
+            (outcome, None)
+        }
+        // Beyond u64 nanoseconds (an absurd cost): it can never fit.
+        None => {
+            let lead = u128::from(tat) + u128::from(interval) * u128::from(cost) - u128::from(now);
+            let wait = lead - u128::from(tolerance);
+            let outcome = Outcome {
+                admitted: false,
+                remaining: 0,
+                reset: Duration::from_nanos(tat - now),
+                retry_after: Duration::from_nanos(u64::try_from(wait).unwrap_or(u64::MAX)),
             };
             (outcome, None)
         }

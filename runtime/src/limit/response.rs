@@ -19,15 +19,24 @@ pub const RATELIMIT: HeaderName = HeaderName::from_static("ratelimit");
 /// One limit as the headers show it.
 pub(crate) struct Shown<'a> {
     pub(crate) name: &'a str,
+    /// The precomputed `RateLimit-Policy` item, when there is one.
+    pub(crate) policy_field: &'static str,
     pub(crate) rate: Rate,
     pub(crate) remaining: u32,
     pub(crate) reset: Duration,
 }
 
 impl<'a> Shown<'a> {
-    pub(crate) fn new(name: &'a str, rate: Rate, outcome: &Outcome, refunded: u32) -> Self {
+    pub(crate) fn new(
+        name: &'a str,
+        policy_field: &'static str,
+        rate: Rate,
+        outcome: &Outcome,
+        refunded: u32,
+    ) -> Self {
         Self {
             name,
+            policy_field,
             rate,
             remaining: outcome.remaining.saturating_add(refunded).min(rate.count()),
             reset: if refunded > 0 {
@@ -48,20 +57,34 @@ pub(crate) fn ceil_secs(duration: Duration) -> u64 {
 
 /// Adds `RateLimit-Policy` and `RateLimit` for `limits` to `response`.
 pub(crate) fn add_headers(response: &mut Response, limits: &[Shown<'_>]) {
-    if limits.is_empty() {
-        return;
-    }
-    let mut policy = String::new();
-    let mut current = String::new();
+    let policy = match limits {
+        [] => return,
+        // The common case, one inline limit: a static value, no allocation.
+        [one] if !one.policy_field.is_empty() => Ok(HeaderValue::from_static(one.policy_field)),
+        _ => {
+            let mut policy = String::with_capacity(40 * limits.len());
+            for (i, limit) in limits.iter().enumerate() {
+                if i > 0 {
+                    policy.push_str(", ");
+                }
+                if limit.policy_field.is_empty() {
+                    let _ = write!(
+                        policy,
+                        "\"{}\";q={};w={}",
+                        limit.name,
+                        limit.rate.count(),
+                        ceil_secs(limit.rate.window())
+                    );
+                } else {
+                    policy.push_str(limit.policy_field);
+                }
+            }
+            HeaderValue::try_from(policy)
+        }
+    };
+    let mut current = String::with_capacity(32 * limits.len());
     for (i, limit) in limits.iter().enumerate() {
         let sep = if i == 0 { "" } else { ", " };
-        let _ = write!(
-            policy,
-            "{sep}\"{}\";q={};w={}",
-            limit.name,
-            limit.rate.count(),
-            ceil_secs(limit.rate.window())
-        );
         let _ = write!(
             current,
             "{sep}\"{}\";r={};t={}",
@@ -71,10 +94,7 @@ pub(crate) fn add_headers(response: &mut Response, limits: &[Shown<'_>]) {
         );
     }
     let headers = response.headers_mut();
-    if let (Ok(policy), Ok(current)) = (
-        HeaderValue::from_str(&policy),
-        HeaderValue::from_str(&current),
-    ) {
+    if let (Ok(policy), Ok(current)) = (policy, HeaderValue::try_from(current)) {
         headers.insert(RATELIMIT_POLICY, policy);
         headers.insert(RATELIMIT, current);
     }
@@ -118,12 +138,14 @@ mod tests {
             &[
                 Shown {
                     name: "5-per-15m",
+                    policy_field: r#""5-per-15m";q=5;w=900"#,
                     rate: five,
                     remaining: 3,
                     reset: Duration::from_millis(359_001),
                 },
                 Shown {
                     name: "daily",
+                    policy_field: "",
                     rate: daily,
                     remaining: 98,
                     reset: Duration::from_secs(1728),

@@ -13,6 +13,9 @@ pub struct LimitSpec {
     pub id: &'static str,
     /// The name shown in the `RateLimit` headers and the manifest.
     pub name: &'static str,
+    /// This limit's `RateLimit-Policy` item, written by the macro for an
+    /// inline rate (`""` for a named one, whose rate is known at start-up).
+    pub policy_field: &'static str,
     /// The rate: written in the attribute, or named in the builder.
     pub rate: RateSpec,
     /// Who is counted.

@@ -31,14 +31,31 @@ impl fmt::Debug for LimitCheck<'_> {
     }
 }
 
-/// The answer to one [`Store::check`] call.
+/// The answer to one [`Store::check`] call: one [`Outcome`] per check, in
+/// order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Verdict {
+    outcomes: smallvec::SmallVec<[Outcome; 2]>,
+}
+
+impl Verdict {
+    /// The verdict of these outcomes.
+    pub fn new(outcomes: impl IntoIterator<Item = Outcome>) -> Self {
+        Self {
+            outcomes: outcomes.into_iter().collect(),
+        }
+    }
+
     /// True when every limit admitted the request; then every limit has
     /// counted it. When false, none has.
-    pub admitted: bool,
+    pub fn admitted(&self) -> bool {
+        self.outcomes.iter().all(|o| o.admitted)
+    }
+
     /// One outcome per check, in order.
-    pub outcomes: Vec<Outcome>,
+    pub fn outcomes(&self) -> &[Outcome] {
+        &self.outcomes
+    }
 }
 
 /// A store that cannot answer. Limits fail closed: the request is refused
