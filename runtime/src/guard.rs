@@ -71,15 +71,41 @@ impl Counted {
     }
 }
 
-/// The hidden first extractor of a warden handler.
+/// The hidden first extractor of a `#[protected]` handler without limits:
+/// zero-sized, it only authenticates and authorizes.
 #[doc(hidden)]
-pub struct Guard<P> {
+pub struct Guard<P>(PhantomData<fn() -> P>);
+
+impl<S, P> FromRequestParts<S> for Guard<P>
+where
+    S: Send + Sync,
+    Warden: FromRef<S>,
+    P: Policy,
+{
+    type Rejection = AuthRejection;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let warden = Warden::from_ref(state);
+        match authorize::<P>(&warden, parts).await {
+            Ok(()) => Ok(Self(PhantomData)),
+            Err(rejection) => {
+                audit::auth_rejected(P::HANDLER, parts, warden.client_ip(parts), rejection);
+                Err(rejection)
+            }
+        }
+    }
+}
+
+/// The hidden first extractor of a handler with rate limits: it keeps what
+/// the limits counted, for the response hook.
+#[doc(hidden)]
+pub struct LimitedGuard<P> {
     counted: SmallVec<[Counted; 2]>,
-    warden: Option<Warden>,
+    warden: Warden,
     policy: PhantomData<fn() -> P>,
 }
 
-impl<S, P> FromRequestParts<S> for Guard<P>
+impl<S, P> FromRequestParts<S> for LimitedGuard<P>
 where
     S: Send + Sync,
     Warden: FromRef<S>,
@@ -89,41 +115,26 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let warden = Warden::from_ref(state);
-        let limited = !P::LIMITS.is_empty();
-        let client = if limited {
-            warden.client_ip(parts)
-        } else {
-            None
-        };
+        let client = warden.client_ip(parts);
         let mut guard = Self {
             counted: SmallVec::new(),
-            warden: None,
+            warden,
             policy: PhantomData,
         };
 
-        if limited {
-            guard.count(&warden, parts, client, false).await?;
-        }
+        guard.count(parts, client, false).await?;
         if P::AUTHENTICATE
-            && let Err(rejection) = authorize::<P>(&warden, parts).await
+            && let Err(rejection) = authorize::<P>(&guard.warden, parts).await
         {
-            let client = if limited {
-                client
-            } else {
-                warden.client_ip(parts)
-            };
             audit::auth_rejected(P::HANDLER, parts, client, rejection);
-            return Err(guard.conclude(&warden, rejection.into_response()).await);
+            return Err(guard.conclude(rejection.into_response()).await);
         }
         if P::LIMITS.iter().any(|l| l.key.after_authentication())
-            && let Err(response) = guard.count(&warden, parts, client, true).await
+            && let Err(response) = guard.count(parts, client, true).await
         {
             // A refused request counts against none of the limits.
-            guard.refund(&warden, |_| true).await;
+            guard.refund(|_| true).await;
             return Err(response);
-        }
-        if limited {
-            guard.warden = Some(warden);
         }
         Ok(guard)
     }
@@ -143,16 +154,16 @@ async fn authorize<P: Policy>(warden: &Warden, parts: &mut Parts) -> Result<(), 
     Ok(())
 }
 
-impl<P: Policy> Guard<P> {
+impl<P: Policy> LimitedGuard<P> {
     /// Checks, as one store call, the limits keyed before authentication
     /// (`after_authentication == false`) or after it.
     async fn count(
         &mut self,
-        warden: &Warden,
         parts: &Parts,
         client: Option<ClientIp>,
         after_authentication: bool,
     ) -> Result<(), Response> {
+        let warden = &self.warden;
         let mut pending: SmallVec<[(&'static LimitSpec, LimitKey, Rate); 2]> = SmallVec::new();
         for spec in P::LIMITS
             .iter()
@@ -249,7 +260,7 @@ impl<P: Policy> Guard<P> {
     }
 
     /// Gives back the slots of the counted limits that `which` selects.
-    async fn refund(&self, warden: &Warden, which: impl Fn(&Counted) -> bool) {
+    async fn refund(&self, which: impl Fn(&Counted) -> bool) {
         let checks: SmallVec<[LimitCheck<'_>; 2]> = self
             .counted
             .iter()
@@ -257,7 +268,7 @@ impl<P: Policy> Guard<P> {
             .map(Counted::check)
             .collect();
         if !checks.is_empty()
-            && let Err(error) = warden.store().refund(&checks).await
+            && let Err(error) = self.warden.store().refund(&checks).await
         {
             tracing::error!(target: "warden::audit", handler = P::HANDLER, %error, "rate-limit refund failed");
         }
@@ -266,14 +277,14 @@ impl<P: Policy> Guard<P> {
     /// The response hook: gives back the slots of `skip_successful` or
     /// `skip_failed` limits as the status says, and adds the `RateLimit`
     /// headers.
-    async fn conclude(&self, warden: &Warden, mut response: Response) -> Response {
+    async fn conclude(&self, mut response: Response) -> Response {
         if self.counted.is_empty() {
             return response;
         }
         let status = response.status();
         let refunds = |c: &Counted| c.spec.skip.refunds(status);
         if self.counted.iter().any(refunds) {
-            self.refund(warden, refunds).await;
+            self.refund(refunds).await;
         }
         let shown: SmallVec<[Shown<'_>; 2]> = self
             .counted
@@ -293,12 +304,9 @@ impl<P: Policy> Guard<P> {
         response
     }
 
-    /// Runs after the handler body: see [`Guard::conclude`].
+    /// Runs after the handler body: see [`LimitedGuard::conclude`].
     pub async fn finish(self, response: Response) -> Response {
-        match &self.warden {
-            Some(warden) => self.conclude(warden, response).await,
-            None => response,
-        }
+        self.conclude(response).await
     }
 }
 

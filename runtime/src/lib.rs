@@ -107,7 +107,7 @@ pub use warden_macros::rate_limit;
 #[doc(hidden)]
 pub mod __private {
     pub use crate::auth::{Access, Claims, Role};
-    pub use crate::guard::{Guard, Policy};
+    pub use crate::guard::{Guard, LimitedGuard, Policy};
     pub use crate::limit::{KeySpec, LimitSpec, Rate, RateSpec, Skip};
     pub use crate::manifest::HandlerPolicy;
     pub use ::axum::response::{IntoResponse, Response};

@@ -91,7 +91,7 @@ fn with_response_hook(func: syn::ItemFn, policy: &syn::Ident) -> TokenStream {
     }
     outer_sig.inputs.insert(
         0,
-        syn::parse_quote!(__warden_guard: ::warden::__private::Guard<#policy>),
+        syn::parse_quote!(__warden_guard: ::warden::__private::LimitedGuard<#policy>),
     );
     quote! {
         #(#attrs)*
