@@ -40,6 +40,42 @@ pub mod keys {
     pub const ED_PUBLIC: &[u8] = include_bytes!("../fixtures/keys/ed25519.pub.pem");
 }
 
+/// Counts how many times handler bodies ran, to prove a rejected request
+/// never reached one.
+#[derive(Clone, Default)]
+pub struct Hits(Arc<std::sync::atomic::AtomicUsize>);
+
+impl Hits {
+    /// One more handler body ran.
+    pub fn hit(&self) {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// How many handler bodies ran.
+    pub fn count(&self) -> usize {
+        self.0.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+/// The router state of the suites: a `Warden` and the hit counter, each
+/// reachable with `State<..>` through `FromRef`.
+#[derive(Clone, axum::extract::FromRef)]
+pub struct AppState {
+    /// The runtime under test.
+    pub warden: warden::Warden,
+    /// The hit counter.
+    pub hits: Hits,
+}
+
+/// The JWT configuration of the suites: HS256 with [`keys::SECRET`],
+/// issuer and audience `warden-tests`.
+pub fn jwt() -> warden::auth::Jwt {
+    warden::auth::Jwt::hs256(keys::SECRET)
+        .expect("secret")
+        .issuer("warden-tests")
+        .audience("warden-tests")
+}
+
 /// Seconds since the Unix epoch.
 pub fn now() -> u64 {
     jsonwebtoken::get_current_timestamp()

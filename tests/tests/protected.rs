@@ -2,11 +2,8 @@
 //! form, through a real `Router`, and proof that no rejected request reached
 //! a handler.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
-
 use axum::body::Body;
-use axum::extract::{FromRef, Path, State};
+use axum::extract::{Path, State};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use http::request::Parts;
@@ -16,32 +13,15 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use warden::auth::{Access, AccessToken, Claims, Jwt, Key};
 use warden::{Auth, Warden, protected};
-use warden_tests::{Answer, Client, Transport, b64, claims, forge, hs256, keys, now};
+use warden_tests::{
+    Answer, AppState, Client, Hits, Transport, b64, claims, forge, hs256, keys, now,
+};
 
 #[derive(Clone, Copy, warden::Role)]
 enum Role {
     Admin,
     User,
     Guest,
-}
-
-/// How many times any handler body ran.
-#[derive(Clone, Default)]
-struct Hits(Arc<AtomicUsize>);
-
-impl Hits {
-    fn hit(&self) {
-        self.0.fetch_add(1, Ordering::SeqCst);
-    }
-    fn count(&self) -> usize {
-        self.0.load(Ordering::SeqCst)
-    }
-}
-
-#[derive(Clone, FromRef)]
-struct AppState {
-    warden: Warden,
-    hits: Hits,
 }
 
 #[protected]

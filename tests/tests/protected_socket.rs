@@ -5,9 +5,9 @@ use axum::Router;
 use axum::routing::get;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use warden::auth::{AccessToken, Jwt};
+use warden::auth::AccessToken;
 use warden::{Auth, Warden, protected};
-use warden_tests::{Captured, claims, hs256, keys, now, serve};
+use warden_tests::{Captured, claims, hs256, jwt, keys, now, serve};
 
 #[derive(Clone, Copy, warden::Role)]
 enum Role {
@@ -25,15 +25,7 @@ async fn admin() -> &'static str {
 }
 
 fn warden() -> Warden {
-    Warden::builder()
-        .jwt(
-            Jwt::hs256(keys::SECRET)
-                .unwrap()
-                .issuer("warden-tests")
-                .audience("warden-tests"),
-        )
-        .build()
-        .unwrap()
+    Warden::builder().jwt(jwt()).build().unwrap()
 }
 
 async fn server() -> (String, Warden) {

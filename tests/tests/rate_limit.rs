@@ -4,10 +4,9 @@
 //! bounded memory, fail-closed stores, and audit events.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use axum::extract::{FromRef, Path, State};
+use axum::extract::{Path, State};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use http::StatusCode;
@@ -16,25 +15,7 @@ use serde::Deserialize;
 use warden::auth::{AccessToken, Jwt};
 use warden::limit::{LimitCheck, MemoryStore, Rate, Store, StoreError, StoreFuture, Verdict};
 use warden::{Auth, BuildError, Warden, protected, rate_limit};
-use warden_tests::{Answer, Captured, Client, Transport, keys};
-
-#[derive(Clone, Default)]
-struct Hits(Arc<AtomicUsize>);
-
-impl Hits {
-    fn hit(&self) {
-        self.0.fetch_add(1, Ordering::SeqCst);
-    }
-    fn count(&self) -> usize {
-        self.0.load(Ordering::SeqCst)
-    }
-}
-
-#[derive(Clone, FromRef)]
-struct AppState {
-    warden: Warden,
-    hits: Hits,
-}
+use warden_tests::{Answer, AppState, Captured, Client, Hits, Transport, jwt, keys};
 
 #[rate_limit(5, "1m")]
 async fn per_ip(State(hits): State<Hits>) -> &'static str {
@@ -145,17 +126,10 @@ async fn body(State(hits): State<Hits>, Json(note): Json<Note>) -> String {
 }
 
 fn builder() -> warden::WardenBuilder {
-    Warden::builder()
-        .jwt(
-            Jwt::hs256(keys::SECRET)
-                .unwrap()
-                .issuer("warden-tests")
-                .audience("warden-tests"),
-        )
-        .limit_policy(
-            "shared-policy",
-            Rate::new(3, Duration::from_secs(60)).unwrap(),
-        )
+    Warden::builder().jwt(jwt()).limit_policy(
+        "shared-policy",
+        Rate::new(3, Duration::from_secs(60)).unwrap(),
+    )
 }
 
 fn router(warden: &Warden, hits: &Hits) -> Router {
