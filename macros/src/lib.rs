@@ -7,6 +7,7 @@
 //! collected errors into `compile_error!`s next to the unchanged item.
 
 mod ctxt;
+mod derive_validate;
 mod handler;
 mod role;
 mod suggest;
@@ -40,4 +41,13 @@ pub fn rate_limit(args: TokenStream, item: TokenStream) -> TokenStream {
 #[proc_macro_derive(Role, attributes(role))]
 pub fn derive_role(input: TokenStream) -> TokenStream {
     role::expand(input.into()).into()
+}
+
+/// Implements `warden::validate::Validate` from `#[validate(..)]` rules on
+/// the fields of a struct.
+///
+/// See the `warden` crate's documentation of `Validate`.
+#[proc_macro_derive(Validate, attributes(validate))]
+pub fn derive_validate(input: TokenStream) -> TokenStream {
+    derive_validate::expand(input.into()).into()
 }

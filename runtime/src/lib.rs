@@ -92,11 +92,14 @@ pub mod http;
 pub mod limit;
 mod manifest;
 mod runtime;
+pub mod validate;
 
 pub use crate::auth::{Auth, Role};
 pub use crate::manifest::{HandlerPolicy, manifest};
 pub use crate::runtime::{BuildError, DEFAULT_IPV6_PREFIX, Warden, WardenBuilder};
+pub use crate::validate::{Valid, Validate};
 pub use warden_macros::Role;
+pub use warden_macros::Validate;
 #[doc = include_str!("protected.md")]
 pub use warden_macros::protected;
 #[doc = include_str!("rate_limit.md")]
@@ -110,9 +113,14 @@ pub mod __private {
     pub use crate::guard::{Guard, LimitedGuard, Policy};
     pub use crate::limit::{KeySpec, LimitSpec, Rate, RateSpec, Skip};
     pub use crate::manifest::HandlerPolicy;
+    pub use crate::validate::rules::{self, Rule};
+    pub use crate::validate::{
+        Nested, PasswordPolicy, Report, Valid, Validate, ViaNothing, ViaValidate, assert_validate,
+    };
     pub use ::axum::response::{IntoResponse, Response};
     pub use ::http::request::Parts;
     pub use ::inventory;
+    pub use ::regex::Regex;
 
     /// The role test of `role = ...`; its bound gives a clear error when the
     /// value is not a role.

@@ -8,7 +8,7 @@ mod check;
 mod emit;
 mod limit;
 mod model;
-mod parse;
+pub(crate) mod parse;
 
 use proc_macro2::{Span, TokenStream};
 use quote::quote;

@@ -1,0 +1,125 @@
+//! Stage 3: the model -> `impl Validate`.
+
+use proc_macro2::TokenStream;
+use quote::{quote, quote_spanned};
+
+use super::model::{Field, Input, Rule, RuleKind};
+
+pub(crate) fn input(input: &Input) -> TokenStream {
+    let ident = &input.ident;
+    let (impl_generics, ty_generics, where_clause) = input.generics.split_for_impl();
+    let fields = input.fields.iter().map(field);
+    let customs = input.custom.iter().map(|path| {
+        quote_spanned! {syn::spanned::Spanned::span(path)=>
+            if let ::core::result::Result::Err(invalid) = #path(self) {
+                __warden_report.invalid(invalid);
+            }
+        }
+    });
+    quote! {
+        impl #impl_generics ::warden::__private::Validate for #ident #ty_generics #where_clause {
+            fn validate_into(&self, __warden_report: &mut ::warden::__private::Report) {
+                #[allow(unused_imports)]
+                use ::warden::__private::{ViaNothing as _, ViaValidate as _};
+                #(#fields)*
+                #(#customs)*
+            }
+        }
+    }
+}
+
+fn field(field: &Field) -> TokenStream {
+    let member = &field.member;
+    let rules = field.rules.iter().map(|rule| self::rule(member, rule));
+    let nested = quote! {
+        (&::warden::__private::Nested(&self.#member)).__warden_nested(__warden_report);
+    };
+    match &field.wire_name {
+        Some(name) => quote! {
+            __warden_report.enter_field(#name);
+            #(#rules)*
+            #nested
+            __warden_report.leave();
+        },
+        None => quote! {
+            #(#rules)*
+            #nested
+        },
+    }
+}
+
+fn option<T: quote::ToTokens>(value: Option<T>) -> TokenStream {
+    match value {
+        Some(v) => quote!(::core::option::Option::Some(#v)),
+        None => quote!(::core::option::Option::None),
+    }
+}
+
+fn rule(member: &syn::Member, rule: &Rule) -> TokenStream {
+    let code = &rule.code;
+    let message = option(rule.message.as_ref());
+    let meta = quote!(&::warden::__private::Rule { code: #code, message: #message });
+    let value = quote!(&self.#member);
+    let report = quote!(__warden_report);
+    let r = quote!(::warden::__private::rules);
+    let span = rule.span;
+    match &rule.kind {
+        RuleKind::Email => quote_spanned!(span=> #r::email(#value, #report, #meta);),
+        RuleKind::Url => quote_spanned!(span=> #r::url(#value, #report, #meta);),
+        RuleKind::NonEmpty => quote_spanned!(span=> #r::non_empty(#value, #report, #meta);),
+        RuleKind::Ascii => quote_spanned!(span=> #r::ascii(#value, #report, #meta);),
+        RuleKind::Alphanumeric => quote_spanned!(span=> #r::alphanumeric(#value, #report, #meta);),
+        RuleKind::NoControlChars => {
+            quote_spanned!(span=> #r::no_control_chars(#value, #report, #meta);)
+        }
+        RuleKind::Len { min, max } => {
+            let (min, max) = (
+                option(min.map(|n| n as usize)),
+                option(max.map(|n| n as usize)),
+            );
+            quote_spanned!(span=> #r::len(#value, #min, #max, #report, #meta);)
+        }
+        RuleKind::Range { min, max } => {
+            let min = option(min.as_ref().map(|n| &n.tokens));
+            let max = option(max.as_ref().map(|n| &n.tokens));
+            quote_spanned!(span=> #r::range(#value, #min, #max, #report, #meta);)
+        }
+        RuleKind::Regex(pattern) => quote_spanned! {span=>
+            {
+                static __WARDEN_PATTERN: ::std::sync::LazyLock<::core::option::Option<::warden::__private::Regex>> =
+                    ::std::sync::LazyLock::new(|| ::warden::__private::Regex::new(#pattern).ok());
+                #r::regex(#value, &__WARDEN_PATTERN, #report, #meta);
+            }
+        },
+        RuleKind::Password { min, max, special } => {
+            let (min, max) = (*min as usize, *max as usize);
+            quote_spanned! {span=>
+                #r::password(
+                    #value,
+                    &::warden::__private::PasswordPolicy { min: #min, max: #max, special: #special },
+                    #report,
+                    #meta,
+                );
+            }
+        }
+        RuleKind::OneOfText(values) => {
+            quote_spanned!(span=> #r::one_of_text(#value, &[#(#values),*], #report, #meta);)
+        }
+        RuleKind::OneOfNumber(values) => {
+            let values = values.iter().map(|v| &v.tokens);
+            quote_spanned!(span=> #r::one_of_number(#value, &[#(#values),*], #report, #meta);)
+        }
+        RuleKind::Prefix(lit) => quote_spanned!(span=> #r::prefix(#value, #lit, #report, #meta);),
+        RuleKind::Suffix(lit) => quote_spanned!(span=> #r::suffix(#value, #lit, #report, #meta);),
+        RuleKind::Contains(lit) => {
+            quote_spanned!(span=> #r::contains(#value, #lit, #report, #meta);)
+        }
+        RuleKind::MustMatch(other) => {
+            let name = other.to_string();
+            quote_spanned!(span=> #r::must_match(#value, &self.#other, #name, #report, #meta);)
+        }
+        RuleKind::Custom(path) => quote_spanned! {span=>
+            #r::custom(#path(#value), #report, #meta);
+        },
+    }
+}

@@ -1,0 +1,653 @@
+//! Stage 1: the derive input -> the model, reporting every syntax error and
+//! every rule whose arguments are wrong (invalid regex, `min > max`, unknown
+//! or duplicate rule).
+
+use proc_macro2::{TokenStream, TokenTree};
+use quote::ToTokens;
+
+use super::model::{Field, Input, NumberLit, Rule, RuleKind};
+use crate::ctxt::Errors;
+use crate::handler::parse::pieces;
+use crate::suggest;
+
+pub(crate) const RULES: &[&str] = &[
+    "email",
+    "url",
+    "len",
+    "range",
+    "regex",
+    "password",
+    "one_of",
+    "non_empty",
+    "ascii",
+    "alphanumeric",
+    "no_control_chars",
+    "prefix",
+    "suffix",
+    "contains",
+    "must_match",
+    "custom",
+];
+
+/// What the struct-level attributes say.
+pub(crate) struct StructAttrs {
+    pub(crate) deny_unknown_fields: bool,
+    pub(crate) allow_unknown_fields: bool,
+    pub(crate) rename_all: Option<String>,
+    pub(crate) custom: Vec<syn::ExprPath>,
+}
+
+pub(crate) fn input(input: &syn::DeriveInput, errors: &mut Errors) -> Option<(Input, StructAttrs)> {
+    let syn::Data::Struct(data) = &input.data else {
+        errors.spanned(
+            &input.ident,
+            "#[derive(Validate)] goes on a struct with named fields",
+        );
+        return None;
+    };
+    let syn::Fields::Named(named) = &data.fields else {
+        errors.spanned(
+            &input.ident,
+            "#[derive(Validate)] goes on a struct with named fields",
+        );
+        return None;
+    };
+    let attrs = struct_attrs(&input.attrs, errors);
+    let fields = named
+        .named
+        .iter()
+        .map(|field| {
+            let ident = field.ident.clone().expect("named field");
+            let (rename, flatten) = serde_field(&field.attrs);
+            let wire_name = if flatten {
+                None
+            } else {
+                Some(rename.unwrap_or_else(|| {
+                    let raw = ident.to_string();
+                    let raw = raw.strip_prefix("r#").unwrap_or(&raw).to_owned();
+                    attrs
+                        .rename_all
+                        .as_deref()
+                        .map_or(raw.clone(), |rule| rename_all(&raw, rule))
+                }))
+            };
+            Field {
+                member: syn::Member::Named(ident),
+                wire_name,
+                rules: field_rules(&field.attrs, errors),
+            }
+        })
+        .collect();
+    let model = Input {
+        ident: input.ident.clone(),
+        generics: input.generics.clone(),
+        fields,
+        custom: attrs.custom.clone(),
+    };
+    Some((model, attrs))
+}
+
+fn attr_tokens(attr: &syn::Attribute) -> Option<TokenStream> {
+    match &attr.meta {
+        syn::Meta::List(list) => Some(list.tokens.clone()),
+        _ => None,
+    }
+}
+
+/// `key`, `key = value` or `key(..)` of one piece.
+enum Piece {
+    Flag(syn::Ident),
+    Assign(syn::Ident, TokenStream),
+    Call(syn::Ident, TokenStream),
+    Other(TokenStream),
+}
+
+fn piece(trees: Vec<TokenTree>) -> Piece {
+    match trees.as_slice() {
+        [TokenTree::Ident(key)] => Piece::Flag(syn::Ident::new(&key.to_string(), key.span())),
+        [TokenTree::Ident(key), TokenTree::Punct(eq), rest @ ..]
+            if eq.as_char() == '=' && eq.spacing() == proc_macro2::Spacing::Alone =>
+        {
+            Piece::Assign(
+                syn::Ident::new(&key.to_string(), key.span()),
+                rest.iter().cloned().collect(),
+            )
+        }
+        [TokenTree::Ident(key), TokenTree::Group(group)]
+            if group.delimiter() == proc_macro2::Delimiter::Parenthesis =>
+        {
+            Piece::Call(
+                syn::Ident::new(&key.to_string(), key.span()),
+                group.stream(),
+            )
+        }
+        _ => Piece::Other(trees.into_iter().collect()),
+    }
+}
+
+fn struct_attrs(attrs: &[syn::Attribute], errors: &mut Errors) -> StructAttrs {
+    let mut out = StructAttrs {
+        deny_unknown_fields: false,
+        allow_unknown_fields: false,
+        rename_all: None,
+        custom: Vec::new(),
+    };
+    for attr in attrs {
+        let Some(tokens) = attr_tokens(attr) else {
+            continue;
+        };
+        if attr.path().is_ident("serde") {
+            for p in pieces(tokens) {
+                match piece(p) {
+                    Piece::Flag(k) if k == "deny_unknown_fields" => out.deny_unknown_fields = true,
+                    Piece::Assign(k, v) if k == "rename_all" => {
+                        out.rename_all = syn::parse2::<syn::LitStr>(v).ok().map(|l| l.value());
+                    }
+                    Piece::Call(k, v) if k == "rename_all" => out.rename_all = deserialize_name(v),
+                    _ => {}
+                }
+            }
+        } else if attr.path().is_ident("validate") {
+            for p in pieces(tokens) {
+                match piece(p) {
+                    Piece::Flag(k) if k == "allow_unknown_fields" => {
+                        out.allow_unknown_fields = true
+                    }
+                    Piece::Assign(k, v) if k == "custom" => match syn::parse2::<syn::ExprPath>(
+                        v.clone(),
+                    ) {
+                        Ok(path) => out.custom.push(path),
+                        Err(_) => errors.spanned(
+                            v,
+                            "expected `custom = path::to::fn` (`fn(&Self) -> Result<(), Invalid>`)",
+                        ),
+                    },
+                    Piece::Flag(k) | Piece::Assign(k, _) | Piece::Call(k, _) => errors.spanned(
+                        &k,
+                        suggest::unknown(
+                            "struct option",
+                            &k.to_string(),
+                            &["custom", "allow_unknown_fields"],
+                        ),
+                    ),
+                    Piece::Other(t) => {
+                        errors.spanned(t, "expected `custom = ..` or `allow_unknown_fields`")
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+/// `rename(deserialize = "x")` or `rename_all(deserialize = "x")`.
+fn deserialize_name(tokens: TokenStream) -> Option<String> {
+    pieces(tokens).into_iter().find_map(|p| match piece(p) {
+        Piece::Assign(k, v) if k == "deserialize" => {
+            syn::parse2::<syn::LitStr>(v).ok().map(|l| l.value())
+        }
+        _ => None,
+    })
+}
+
+/// The field's `#[serde(rename = ..)]` and whether it is `flatten`.
+fn serde_field(attrs: &[syn::Attribute]) -> (Option<String>, bool) {
+    let mut rename = None;
+    let mut flatten = false;
+    for attr in attrs.iter().filter(|a| a.path().is_ident("serde")) {
+        let Some(tokens) = attr_tokens(attr) else {
+            continue;
+        };
+        for p in pieces(tokens) {
+            match piece(p) {
+                Piece::Assign(k, v) if k == "rename" => {
+                    rename = syn::parse2::<syn::LitStr>(v).ok().map(|l| l.value())
+                }
+                Piece::Call(k, v) if k == "rename" => rename = deserialize_name(v),
+                Piece::Flag(k) if k == "flatten" => flatten = true,
+                _ => {}
+            }
+        }
+    }
+    (rename, flatten)
+}
+
+/// serde's `rename_all` conventions.
+pub(crate) fn rename_all(field: &str, rule: &str) -> String {
+    let words: Vec<&str> = field.split('_').filter(|w| !w.is_empty()).collect();
+    let capitalised = |w: &str| {
+        let mut chars = w.chars();
+        chars
+            .next()
+            .map(|c| c.to_uppercase().chain(chars).collect::<String>())
+            .unwrap_or_default()
+    };
+    match rule {
+        "lowercase" => field.to_lowercase(),
+        "UPPERCASE" => field.to_uppercase(),
+        "PascalCase" => words.iter().map(|w| capitalised(w)).collect(),
+        "camelCase" => words
+            .iter()
+            .enumerate()
+            .map(|(i, w)| {
+                if i == 0 {
+                    (*w).to_owned()
+                } else {
+                    capitalised(w)
+                }
+            })
+            .collect(),
+        "SCREAMING_SNAKE_CASE" => field.to_uppercase(),
+        "kebab-case" => field.replace('_', "-"),
+        "SCREAMING-KEBAB-CASE" => field.to_uppercase().replace('_', "-"),
+        _ => field.to_owned(),
+    }
+}
+
+fn field_rules(attrs: &[syn::Attribute], errors: &mut Errors) -> Vec<Rule> {
+    let mut rules: Vec<Rule> = Vec::new();
+    for attr in attrs.iter().filter(|a| a.path().is_ident("validate")) {
+        let Some(tokens) = attr_tokens(attr) else {
+            errors.spanned(attr, "expected `#[validate(rule, ..)]`");
+            continue;
+        };
+        for p in pieces(tokens) {
+            let Some((name, rule)) = self::rule(piece(p), errors) else {
+                continue;
+            };
+            if let Some(first) = rules.iter().find(|r| same_kind(&r.kind, &rule.kind)) {
+                let _ = first;
+                errors.at(
+                    rule.span,
+                    format!("duplicate rule `{name}`; merge its arguments into one"),
+                );
+                continue;
+            }
+            rules.push(rule);
+        }
+    }
+    rules
+}
+
+fn same_kind(a: &RuleKind, b: &RuleKind) -> bool {
+    std::mem::discriminant(a) == std::mem::discriminant(b)
+        || matches!(
+            (a, b),
+            (RuleKind::OneOfText(_), RuleKind::OneOfNumber(_))
+                | (RuleKind::OneOfNumber(_), RuleKind::OneOfText(_))
+        )
+}
+
+/// Positional arguments and `name = value` options of a rule's `(..)`.
+struct Args {
+    positional: Vec<TokenStream>,
+    named: Vec<(syn::Ident, TokenStream)>,
+}
+
+fn args(tokens: TokenStream) -> Args {
+    let mut out = Args {
+        positional: Vec::new(),
+        named: Vec::new(),
+    };
+    for p in pieces(tokens) {
+        match piece(p) {
+            Piece::Assign(k, v) => out.named.push((k, v)),
+            Piece::Flag(k) => out.positional.push(k.into_token_stream()),
+            Piece::Call(k, v) => {
+                let group = proc_macro2::Group::new(proc_macro2::Delimiter::Parenthesis, v);
+                out.positional.push(quote::quote!(#k #group));
+            }
+            Piece::Other(t) => out.positional.push(t),
+        }
+    }
+    out
+}
+
+fn lit_str(tokens: TokenStream, what: &str, errors: &mut Errors) -> Option<syn::LitStr> {
+    match syn::parse2::<syn::LitStr>(tokens.clone()) {
+        Ok(lit) => Some(lit),
+        Err(_) => {
+            errors.spanned(tokens, format!("expected a string literal for {what}"));
+            None
+        }
+    }
+}
+
+fn number(tokens: TokenStream, errors: &mut Errors) -> Option<NumberLit> {
+    let value = match syn::parse2::<syn::Expr>(tokens.clone()) {
+        Ok(syn::Expr::Lit(syn::ExprLit {
+            lit: syn::Lit::Int(i),
+            ..
+        })) => i.base10_parse::<f64>().ok(),
+        Ok(syn::Expr::Lit(syn::ExprLit {
+            lit: syn::Lit::Float(f),
+            ..
+        })) => f.base10_parse::<f64>().ok(),
+        Ok(syn::Expr::Unary(syn::ExprUnary {
+            op: syn::UnOp::Neg(_),
+            expr,
+            ..
+        })) => match *expr {
+            syn::Expr::Lit(syn::ExprLit {
+                lit: syn::Lit::Int(i),
+                ..
+            }) => i.base10_parse::<f64>().ok().map(|v| -v),
+            syn::Expr::Lit(syn::ExprLit {
+                lit: syn::Lit::Float(f),
+                ..
+            }) => f.base10_parse::<f64>().ok().map(|v| -v),
+            _ => None,
+        },
+        _ => None,
+    };
+    match value {
+        Some(value) => Some(NumberLit { tokens, value }),
+        None => {
+            errors.spanned(tokens, "expected a number literal");
+            None
+        }
+    }
+}
+
+fn count(tokens: TokenStream, errors: &mut Errors) -> Option<u64> {
+    match syn::parse2::<syn::LitInt>(tokens.clone())
+        .ok()
+        .and_then(|i| i.base10_parse::<u64>().ok())
+    {
+        Some(n) => Some(n),
+        None => {
+            errors.spanned(tokens, "expected a whole number");
+            None
+        }
+    }
+}
+
+/// `a..=b`, `a..` or `..=b`, as token streams.
+fn bounds(
+    tokens: TokenStream,
+    errors: &mut Errors,
+) -> Option<(Option<TokenStream>, Option<TokenStream>)> {
+    match syn::parse2::<syn::ExprRange>(tokens.clone()) {
+        Ok(range) => {
+            if matches!(range.limits, syn::RangeLimits::HalfOpen(_)) && range.end.is_some() {
+                errors.spanned(
+                    &range,
+                    "use an inclusive range (`a..=b`): bounds are inclusive",
+                );
+                return None;
+            }
+            Some((
+                range.start.map(|e| e.into_token_stream()),
+                range.end.map(|e| e.into_token_stream()),
+            ))
+        }
+        Err(_) => {
+            errors.spanned(
+                tokens,
+                "expected a range such as `2..=100`, `2..` or `..=100`, or `min = ..`, `max = ..`",
+            );
+            None
+        }
+    }
+}
+
+/// One rule, with its overrides.
+fn rule(piece: Piece, errors: &mut Errors) -> Option<(String, Rule)> {
+    let (name, value): (syn::Ident, Option<Result<TokenStream, TokenStream>>) = match piece {
+        Piece::Flag(k) => (k, None),
+        Piece::Assign(k, v) => (k, Some(Ok(v))),
+        Piece::Call(k, v) => (k, Some(Err(v))),
+        Piece::Other(t) => {
+            errors.spanned(
+                t,
+                "expected a rule such as `email`, `len(2..=100)` or `regex = \"..\"`",
+            );
+            return None;
+        }
+    };
+    let text = name.to_string();
+    if !RULES.contains(&text.as_str()) {
+        errors.spanned(&name, suggest::unknown("rule", &text, RULES));
+        return None;
+    }
+    // `rule = value` is shorthand for `rule(value)`.
+    let mut a = match value {
+        None => Args {
+            positional: Vec::new(),
+            named: Vec::new(),
+        },
+        Some(Ok(value)) => Args {
+            positional: vec![value],
+            named: Vec::new(),
+        },
+        Some(Err(inner)) => args(inner),
+    };
+    let mut message = None;
+    let mut code = None;
+    let mut options = Vec::new();
+    for (key, value) in a.named.drain(..) {
+        match key.to_string().as_str() {
+            "message" => message = lit_str(value, "`message`", errors).map(|l| l.value()),
+            "code" => code = lit_str(value, "`code`", errors).map(|l| l.value()),
+            _ => options.push((key, value)),
+        }
+    }
+    let span = name.span();
+    let before = errors.len();
+    let mut take_option = |allowed: &[&str], errors: &mut Errors| -> Vec<(String, TokenStream)> {
+        let mut taken = Vec::new();
+        for (key, value) in options.drain(..) {
+            let k = key.to_string();
+            if allowed.contains(&k.as_str()) {
+                taken.push((k, value));
+            } else {
+                let mut all = allowed.to_vec();
+                all.extend(["message", "code"]);
+                errors.spanned(
+                    &key,
+                    suggest::unknown(&format!("option of `{text}`"), &k, &all),
+                );
+            }
+        }
+        taken
+    };
+    let no_positional = |a: &Args, errors: &mut Errors| {
+        if let Some(first) = a.positional.first() {
+            errors.spanned(first, format!("`{text}` takes no argument here"));
+        }
+    };
+
+    let kind = match text.as_str() {
+        "email" | "url" | "non_empty" | "ascii" | "alphanumeric" | "no_control_chars" => {
+            no_positional(&a, errors);
+            take_option(&[], errors);
+            match text.as_str() {
+                "email" => RuleKind::Email,
+                "url" => RuleKind::Url,
+                "non_empty" => RuleKind::NonEmpty,
+                "ascii" => RuleKind::Ascii,
+                "alphanumeric" => RuleKind::Alphanumeric,
+                _ => RuleKind::NoControlChars,
+            }
+        }
+        "len" => {
+            let mut min = None;
+            let mut max = None;
+            if let [range] = a.positional.as_slice() {
+                let (lo, hi) = bounds(range.clone(), errors)?;
+                min = lo.and_then(|t| count(t, errors));
+                max = hi.and_then(|t| count(t, errors));
+            } else if a.positional.len() > 1 {
+                errors.spanned(&a.positional[1], "`len` takes one range");
+            }
+            for (k, v) in take_option(&["min", "max"], errors) {
+                let n = count(v, errors);
+                if k == "min" { min = n } else { max = n }
+            }
+            if min.is_none() && max.is_none() && errors.len() == before {
+                errors.at(
+                    span,
+                    "`len` needs bounds: `len(2..=100)`, `len(min = 2)` or `len(max = 100)`",
+                );
+                return None;
+            }
+            if let (Some(lo), Some(hi)) = (min, max)
+                && lo > hi
+            {
+                errors.at(span, format!("`len` has min {lo} greater than max {hi}"));
+                return None;
+            }
+            RuleKind::Len { min, max }
+        }
+        "range" => {
+            let mut min = None;
+            let mut max = None;
+            if let [range] = a.positional.as_slice() {
+                let (lo, hi) = bounds(range.clone(), errors)?;
+                min = lo.and_then(|t| number(t, errors));
+                max = hi.and_then(|t| number(t, errors));
+            }
+            for (k, v) in take_option(&["min", "max"], errors) {
+                let n = number(v, errors);
+                if k == "min" { min = n } else { max = n }
+            }
+            if min.is_none() && max.is_none() && errors.len() == before {
+                errors.at(span, "`range` needs bounds: `range(18..=130)`, `range(min = 0)` or `range(max = 10)`");
+                return None;
+            }
+            if let (Some(lo), Some(hi)) = (&min, &max)
+                && lo.value > hi.value
+            {
+                errors.at(
+                    span,
+                    format!("`range` has min {} greater than max {}", lo.value, hi.value),
+                );
+                return None;
+            }
+            RuleKind::Range { min, max }
+        }
+        "regex" => {
+            take_option(&[], errors);
+            let [pattern] = a.positional.as_slice() else {
+                errors.at(span, "expected `regex = \"pattern\"`");
+                return None;
+            };
+            let lit = lit_str(pattern.clone(), "the pattern", errors)?;
+            if let Err(error) = regex::Regex::new(&lit.value()) {
+                let reason = error.to_string();
+                let reason = reason
+                    .lines()
+                    .last()
+                    .unwrap_or("invalid pattern")
+                    .trim()
+                    .to_owned();
+                errors.spanned(&lit, format!("invalid regex: {reason}"));
+                return None;
+            }
+            RuleKind::Regex(lit)
+        }
+        "password" => {
+            no_positional(&a, errors);
+            let (mut min, mut max, mut special) = (12, 128, "@$!%*?&".to_owned());
+            for (k, v) in take_option(&["min", "max", "special"], errors) {
+                match k.as_str() {
+                    "min" => min = count(v, errors).unwrap_or(min),
+                    "max" => max = count(v, errors).unwrap_or(max),
+                    _ => {
+                        if let Some(lit) = lit_str(v, "`special`", errors) {
+                            if lit.value().is_empty() {
+                                errors.spanned(&lit, "the special character set cannot be empty");
+                            }
+                            special = lit.value();
+                        }
+                    }
+                }
+            }
+            if min > max {
+                errors.at(
+                    span,
+                    format!("`password` has min {min} greater than max {max}"),
+                );
+                return None;
+            }
+            RuleKind::Password { min, max, special }
+        }
+        "one_of" => {
+            take_option(&[], errors);
+            if a.positional.is_empty() {
+                errors.at(
+                    span,
+                    "`one_of` needs at least one value: `one_of(\"a\", \"b\")`",
+                );
+                return None;
+            }
+            let strings: Vec<syn::LitStr> = a
+                .positional
+                .iter()
+                .filter_map(|t| syn::parse2(t.clone()).ok())
+                .collect();
+            if strings.len() == a.positional.len() {
+                RuleKind::OneOfText(strings)
+            } else {
+                let numbers: Vec<NumberLit> = a
+                    .positional
+                    .iter()
+                    .filter_map(|t| number(t.clone(), errors))
+                    .collect();
+                RuleKind::OneOfNumber(numbers)
+            }
+        }
+        "prefix" | "suffix" | "contains" => {
+            take_option(&[], errors);
+            let [value] = a.positional.as_slice() else {
+                errors.at(span, format!("expected `{text} = \"..\"`"));
+                return None;
+            };
+            let lit = lit_str(value.clone(), &format!("`{text}`"), errors)?;
+            match text.as_str() {
+                "prefix" => RuleKind::Prefix(lit),
+                "suffix" => RuleKind::Suffix(lit),
+                _ => RuleKind::Contains(lit),
+            }
+        }
+        "must_match" => {
+            take_option(&[], errors);
+            let Some(other) = a
+                .positional
+                .first()
+                .and_then(|t| syn::parse2::<syn::Ident>(t.clone()).ok())
+            else {
+                errors.at(span, "expected `must_match = other_field`");
+                return None;
+            };
+            RuleKind::MustMatch(other)
+        }
+        _ => {
+            take_option(&[], errors);
+            let Some(path) = a
+                .positional
+                .first()
+                .and_then(|t| syn::parse2::<syn::ExprPath>(t.clone()).ok())
+            else {
+                errors.at(
+                    span,
+                    "expected `custom = path::to::fn` (`fn(&FieldType) -> Result<(), Invalid>`)",
+                );
+                return None;
+            };
+            RuleKind::Custom(path)
+        }
+    };
+    if errors.len() != before {
+        return None;
+    }
+    Some((
+        text.clone(),
+        Rule {
+            kind,
+            span,
+            code: code.unwrap_or(text),
+            message,
+        },
+    ))
+}

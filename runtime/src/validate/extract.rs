@@ -1,0 +1,317 @@
+use std::fmt;
+use std::ops::{Deref, DerefMut};
+
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{FromRequest, FromRequestParts, Path, Request};
+use axum::response::{IntoResponse, Response};
+use axum::{Form, Json};
+use bytes::Bytes;
+use http::request::Parts;
+use http::{HeaderMap, StatusCode, header};
+use serde::de::DeserializeOwned;
+
+use super::{Issue, Issues, Validate};
+use crate::http::Problem;
+
+/// An extractor whose value was parsed and then validated.
+///
+/// `#[validate]` wraps a handler's `Json<T>`, `Query<T>`, `Form<T>` and
+/// `Path<T>` parameters in it. Every way a request can be wrong answers an
+/// RFC 9457 problem instead of axum's plain text: 415 for a body that is not
+/// JSON (or not a form), 413 over the body limit, 400 for malformed JSON,
+/// 400 with the field path for a type mismatch, an unknown or a missing
+/// field, and 400 with every broken rule (`issues`) for invalid values.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Valid<E>(pub E);
+
+impl<E> Valid<E> {
+    /// The inner extractor.
+    pub fn into_inner(self) -> E {
+        self.0
+    }
+}
+
+impl<E> Deref for Valid<E> {
+    type Target = E;
+    fn deref(&self) -> &E {
+        &self.0
+    }
+}
+
+impl<E> DerefMut for Valid<E> {
+    fn deref_mut(&mut self) -> &mut E {
+        &mut self.0
+    }
+}
+
+/// Why a [`Valid`] extractor refused a request.
+#[derive(Debug, Clone)]
+pub struct ValidationRejection(Box<Problem>);
+
+impl ValidationRejection {
+    /// The problem it answers with.
+    pub fn problem(&self) -> &Problem {
+        &self.0
+    }
+
+    fn new(
+        status: StatusCode,
+        code: &'static str,
+        detail: impl Into<std::borrow::Cow<'static, str>>,
+    ) -> Self {
+        Self(Box::new(Problem::new(status, code, detail)))
+    }
+
+    fn issues(issues: &Issues) -> Self {
+        Self(Box::new(issues.to_problem()))
+    }
+}
+
+impl fmt::Display for ValidationRejection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.0.detail())
+    }
+}
+
+impl std::error::Error for ValidationRejection {}
+
+impl IntoResponse for ValidationRejection {
+    fn into_response(self) -> Response {
+        (*self.0).into_response()
+    }
+}
+
+fn validated<T: Validate>(value: T) -> Result<T, ValidationRejection> {
+    value
+        .validate()
+        .map_err(|issues| ValidationRejection::issues(&issues))?;
+    Ok(value)
+}
+
+/// Whether the request declares a media type accepted by `accepts`.
+fn content_type_is(headers: &HeaderMap, accepts: impl Fn(&str) -> bool) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|essence| essence.trim().to_ascii_lowercase())
+        .is_some_and(|essence| accepts(&essence))
+}
+
+fn is_json(essence: &str) -> bool {
+    essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"))
+}
+
+async fn body<S: Send + Sync>(request: Request, state: &S) -> Result<Bytes, ValidationRejection> {
+    Bytes::from_request(request, state)
+        .await
+        .map_err(|rejection| match rejection {
+            BytesRejection::FailedToBufferBody(inner)
+                if inner.status() == StatusCode::PAYLOAD_TOO_LARGE =>
+            {
+                ValidationRejection::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "body_too_large",
+                    "the request body is over the size limit",
+                )
+            }
+            _ => ValidationRejection::new(
+                StatusCode::BAD_REQUEST,
+                "unreadable_body",
+                "the request body could not be read",
+            ),
+        })
+}
+
+/// A deserialisation error as an issue: the path serde saw, and a message
+/// that says what was expected without echoing the value that was sent.
+fn data_issue(mut path: String, message: &str) -> Issue {
+    if path == "." {
+        path.clear();
+    }
+    let (code, message) = if message.starts_with("unknown field") {
+        ("unknown_field", "this field is not allowed".to_owned())
+    } else if let Some(rest) = message.strip_prefix("missing field `") {
+        let field = rest.split('`').next().unwrap_or_default();
+        if path.is_empty() {
+            path = field.to_owned();
+        } else {
+            path = format!("{path}.{field}");
+        }
+        ("missing_field", "this field is required".to_owned())
+    } else if let Some((_, expected)) = message.split_once(", expected ") {
+        let expected = expected.split(" at line ").next().unwrap_or(expected);
+        ("invalid_type", format!("expected {expected}"))
+    } else {
+        ("invalid_value", "this value is not valid here".to_owned())
+    };
+    Issue {
+        path,
+        code: code.into(),
+        message: message.into(),
+    }
+}
+
+fn data_rejection(issue: Issue) -> ValidationRejection {
+    ValidationRejection::issues(&Issues(vec![issue]))
+}
+
+impl<S, T> FromRequest<S> for Valid<Json<T>>
+where
+    S: Send + Sync,
+    T: DeserializeOwned + Validate,
+{
+    type Rejection = ValidationRejection;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        if !content_type_is(request.headers(), is_json) {
+            return Err(ValidationRejection::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "expected a JSON body with Content-Type: application/json",
+            ));
+        }
+        let bytes = body(request, state).await?;
+        let mut deserializer = serde_json::Deserializer::from_slice(&bytes);
+        let value: T = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
+            let inner = error.inner();
+            if inner.is_syntax() || inner.is_eof() {
+                ValidationRejection::new(
+                    StatusCode::BAD_REQUEST,
+                    "malformed_json",
+                    format!(
+                        "the body is not valid JSON (line {}, column {})",
+                        inner.line(),
+                        inner.column()
+                    ),
+                )
+            } else {
+                data_rejection(data_issue(error.path().to_string(), &inner.to_string()))
+            }
+        })?;
+        deserializer.end().map_err(|_| {
+            ValidationRejection::new(
+                StatusCode::BAD_REQUEST,
+                "malformed_json",
+                "the body has data after the JSON value",
+            )
+        })?;
+        Ok(Self(Json(validated(value)?)))
+    }
+}
+
+fn from_urlencoded<T: DeserializeOwned>(input: &[u8]) -> Result<T, ValidationRejection> {
+    let deserializer = serde_urlencoded::Deserializer::new(form_urlencoded::parse(input));
+    serde_path_to_error::deserialize(deserializer).map_err(|error| {
+        data_rejection(data_issue(
+            error.path().to_string(),
+            &error.inner().to_string(),
+        ))
+    })
+}
+
+impl<S, T> FromRequestParts<S> for Valid<axum::extract::Query<T>>
+where
+    S: Send + Sync,
+    T: DeserializeOwned + Validate,
+{
+    type Rejection = ValidationRejection;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let query = parts.uri.query().unwrap_or_default();
+        let value: T = from_urlencoded(query.as_bytes())?;
+        Ok(Self(axum::extract::Query(validated(value)?)))
+    }
+}
+
+impl<S, T> FromRequest<S> for Valid<Form<T>>
+where
+    S: Send + Sync,
+    T: DeserializeOwned + Validate,
+{
+    type Rejection = ValidationRejection;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        if !content_type_is(request.headers(), |e| {
+            e == "application/x-www-form-urlencoded"
+        }) {
+            return Err(ValidationRejection::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "expected a form body with Content-Type: application/x-www-form-urlencoded",
+            ));
+        }
+        let bytes = body(request, state).await?;
+        let value: T = from_urlencoded(&bytes)?;
+        Ok(Self(Form(validated(value)?)))
+    }
+}
+
+impl<S, T> FromRequestParts<S> for Valid<Path<T>>
+where
+    S: Send + Sync,
+    T: DeserializeOwned + Validate + Send,
+{
+    type Rejection = ValidationRejection;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let Path(value) = Path::<T>::from_request_parts(parts, state)
+            .await
+            .map_err(|_| {
+                ValidationRejection::new(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_path",
+                    "a path parameter is not valid",
+                )
+            })?;
+        Ok(Self(Path(validated(value)?)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_never_echo_the_value() {
+        let path = || String::from(".");
+        let issue = data_issue(
+            path(),
+            "invalid type: string \"hunter2-secret\", expected u32 at line 1 column 20",
+        );
+        assert_eq!(issue.code, "invalid_type");
+        assert_eq!(issue.message, "expected u32");
+        let issue = data_issue(
+            path(),
+            "invalid value: integer `9999`, expected one of `a`, `b`",
+        );
+        assert!(!issue.message.contains("9999"));
+        let issue = data_issue(path(), "missing field `email`");
+        assert_eq!(
+            (issue.path.as_str(), &*issue.code),
+            ("email", "missing_field")
+        );
+        let issue = data_issue(
+            path(),
+            "unknown field `role`, expected one of `email`, `name`",
+        );
+        assert_eq!(issue.code, "unknown_field");
+    }
+
+    #[test]
+    fn json_media_types() {
+        for (value, ok) in [
+            ("application/json", true),
+            ("Application/JSON; charset=utf-8", true),
+            ("application/problem+json", true),
+            ("text/json", false),
+            ("text/plain", false),
+        ] {
+            let mut headers = HeaderMap::new();
+            headers.insert(header::CONTENT_TYPE, value.parse().unwrap());
+            assert_eq!(content_type_is(&headers, is_json), ok, "{value}");
+        }
+        assert!(!content_type_is(&HeaderMap::new(), is_json));
+    }
+}

@@ -1,0 +1,103 @@
+/// A password strength policy: length bounds (in characters) and one each
+/// of an upper-case letter, a lower-case letter, a digit and a special
+/// character from a set.
+///
+/// `#[validate(password)]` uses [`PasswordPolicy::DEFAULT`]: 12 to 128
+/// characters and a special character from `@$!%*?&`.
+///
+/// ```
+/// use warden::validate::PasswordPolicy;
+///
+/// let policy = PasswordPolicy::DEFAULT;
+/// assert!(policy.check("CorrectHorse9!").is_empty());
+/// assert_eq!(policy.check("short").len(), 4); // length, upper, digit, special
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PasswordPolicy {
+    /// The fewest characters.
+    pub min: usize,
+    /// The most characters.
+    pub max: usize,
+    /// The characters that count as special.
+    pub special: &'static str,
+}
+
+/// One requirement a password does not meet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PasswordFailure {
+    /// Fewer than `min` or more than `max` characters.
+    Length,
+    /// No upper-case letter.
+    Uppercase,
+    /// No lower-case letter.
+    Lowercase,
+    /// No digit.
+    Digit,
+    /// No special character from the set.
+    Special,
+}
+
+impl PasswordFailure {
+    /// The issue code.
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::Length => "password_length",
+            Self::Uppercase => "password_uppercase",
+            Self::Lowercase => "password_lowercase",
+            Self::Digit => "password_digit",
+            Self::Special => "password_special",
+        }
+    }
+}
+
+impl PasswordPolicy {
+    /// 12 to 128 characters, with an upper-case letter, a lower-case
+    /// letter, a digit and one of `@$!%*?&`.
+    pub const DEFAULT: Self = Self {
+        min: 12,
+        max: 128,
+        special: "@$!%*?&",
+    };
+
+    /// Every requirement `password` does not meet (empty when it is strong
+    /// enough). Length counts characters, and every character counts.
+    pub fn check(&self, password: &str) -> Vec<PasswordFailure> {
+        let mut failures = Vec::new();
+        let (mut count, mut upper, mut lower, mut digit, mut special) =
+            (0, false, false, false, false);
+        for c in password.chars() {
+            count += 1;
+            upper |= c.is_uppercase();
+            lower |= c.is_lowercase();
+            digit |= c.is_ascii_digit();
+            special |= self.special.contains(c);
+        }
+        if count < self.min || count > self.max {
+            failures.push(PasswordFailure::Length);
+        }
+        for (met, failure) in [
+            (upper, PasswordFailure::Uppercase),
+            (lower, PasswordFailure::Lowercase),
+            (digit, PasswordFailure::Digit),
+            (special, PasswordFailure::Special),
+        ] {
+            if !met {
+                failures.push(failure);
+            }
+        }
+        failures
+    }
+
+    /// The message for one failure.
+    pub fn message(&self, failure: PasswordFailure) -> String {
+        match failure {
+            PasswordFailure::Length => {
+                format!("must be {} to {} characters long", self.min, self.max)
+            }
+            PasswordFailure::Uppercase => "must contain an upper-case letter".to_owned(),
+            PasswordFailure::Lowercase => "must contain a lower-case letter".to_owned(),
+            PasswordFailure::Digit => "must contain a digit".to_owned(),
+            PasswordFailure::Special => format!("must contain one of {}", self.special),
+        }
+    }
+}
