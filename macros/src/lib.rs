@@ -35,6 +35,15 @@ pub fn rate_limit(args: TokenStream, item: TokenStream) -> TokenStream {
     handler::expand(symbol::RATE_LIMIT, args.into(), item.into()).into()
 }
 
+/// Validates a handler's `Json<T>`, `Query<T>`, `Form<T>` and `Path<T>`
+/// parameters before its body runs.
+///
+/// See the `warden` crate's documentation of `validate`.
+#[proc_macro_attribute]
+pub fn validate(args: TokenStream, item: TokenStream) -> TokenStream {
+    handler::expand(symbol::VALIDATE, args.into(), item.into()).into()
+}
+
 /// Implements `warden::auth::Role` for a fieldless enum.
 ///
 /// See the `warden` crate's documentation of `Role`.

@@ -2,6 +2,10 @@
 
 /// The handler attribute.
 pub(crate) const PROTECTED: &str = "protected";
+/// The validation attribute.
+pub(crate) const VALIDATE: &str = "validate";
+/// The extractors `#[validate]` wraps.
+pub(crate) const VALIDATED_EXTRACTORS: &[&str] = &["Json", "Query", "Form", "Path"];
 /// The rate-limit attribute.
 pub(crate) const RATE_LIMIT: &str = "rate_limit";
 /// The crate that re-exports the macros; `#[warden::protected]` is accepted.

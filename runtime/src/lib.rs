@@ -78,6 +78,8 @@
 //! - [`auth`]: keys, JWT verification and issuing, claims, roles, [`Auth`].
 //! - [`limit`]: rates (GCRA), the [`Store`](limit::Store) seam and the
 //!   bounded [`MemoryStore`](limit::MemoryStore).
+//! - [`validate`](mod@validate): the `Validate` trait, rules, issue
+//!   lists and the [`Valid`] extractors behind `#[validate]`.
 //! - [`http`]: RFC 9457 problem details, client addresses behind trusted
 //!   proxies.
 //! - [`audit`]: the `tracing` events every rejection emits.
@@ -99,11 +101,14 @@ pub use crate::manifest::{HandlerPolicy, manifest};
 pub use crate::runtime::{BuildError, DEFAULT_IPV6_PREFIX, Warden, WardenBuilder};
 pub use crate::validate::{Valid, Validate};
 pub use warden_macros::Role;
+#[doc = include_str!("derive_validate.md")]
 pub use warden_macros::Validate;
 #[doc = include_str!("protected.md")]
 pub use warden_macros::protected;
 #[doc = include_str!("rate_limit.md")]
 pub use warden_macros::rate_limit;
+#[doc = include_str!("validate.md")]
+pub use warden_macros::validate;
 
 /// What the macros' generated code calls. Not a public API: it changes
 /// without notice.

@@ -15,6 +15,8 @@ pub struct HandlerPolicy {
     pub protected: Option<&'static str>,
     /// The handler's rate limits, in source order.
     pub limits: &'static [LimitSpec],
+    /// The parameters `#[validate]` checks, as written (`Json<Register>`).
+    pub validated: &'static [&'static str],
 }
 
 inventory::collect!(HandlerPolicy);
@@ -54,6 +56,9 @@ impl fmt::Display for HandlerPolicy {
                 Skip::Successful => write!(f, " skip_successful")?,
                 Skip::Failed => write!(f, " skip_failed")?,
             }
+        }
+        if !self.validated.is_empty() {
+            write!(f, "; validates {}", self.validated.join(", "))?;
         }
         Ok(())
     }

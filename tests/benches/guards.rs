@@ -42,6 +42,72 @@ async fn guarded(user: Auth) -> &'static str {
     "ok"
 }
 
+/// The register body of the API contract, validated three ways with the
+/// same rules.
+mod register {
+    use std::sync::LazyLock;
+
+    use regex::Regex;
+    use serde::Deserialize;
+    use warden::validate::PasswordPolicy;
+
+    #[derive(Deserialize, warden::Validate)]
+    #[serde(deny_unknown_fields)]
+    pub(crate) struct Warden {
+        #[validate(email, len(max = 255))]
+        pub(crate) email: String,
+        #[validate(len(12..=128), password)]
+        pub(crate) password: String,
+        #[validate(len(2..=100), regex = r"^[\p{L}\s'-]+$")]
+        pub(crate) name: String,
+    }
+
+    static NAME: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r"^[\p{L}\s'-]+$").expect("pattern"));
+
+    fn strong(password: &str) -> bool {
+        PasswordPolicy::DEFAULT.check(password).is_empty()
+    }
+
+    fn validator_password(password: &str) -> Result<(), validator::ValidationError> {
+        if strong(password) {
+            Ok(())
+        } else {
+            Err(validator::ValidationError::new("password"))
+        }
+    }
+
+    #[derive(Deserialize, validator::Validate)]
+    #[serde(deny_unknown_fields)]
+    pub(crate) struct WithValidator {
+        #[validate(email, length(max = 255))]
+        pub(crate) email: String,
+        #[validate(length(min = 12, max = 128), custom(function = "validator_password"))]
+        pub(crate) password: String,
+        #[validate(length(min = 2, max = 100), regex(path = *NAME))]
+        pub(crate) name: String,
+    }
+
+    fn garde_password(password: &str, _: &()) -> garde::Result {
+        if strong(password) {
+            Ok(())
+        } else {
+            Err(garde::Error::new("weak password"))
+        }
+    }
+
+    #[derive(Deserialize, garde::Validate)]
+    #[serde(deny_unknown_fields)]
+    pub(crate) struct WithGarde {
+        #[garde(email, length(chars, max = 255))]
+        pub(crate) email: String,
+        #[garde(length(chars, min = 12, max = 128), custom(garde_password))]
+        pub(crate) password: String,
+        #[garde(length(chars, min = 2, max = 100), pattern(r"^[\p{L}\s'-]+$"))]
+        pub(crate) name: String,
+    }
+}
+
 /// Always admits: measures the limiter's cost, not its refusals.
 #[rate_limit(1_000_000_000, "1s")]
 async fn limited() -> &'static str {
@@ -231,6 +297,32 @@ fn guards(c: &mut Criterion) {
                 let request = request(path, &authorization);
                 async move { router.oneshot(request).await.expect("response") }
             })
+        });
+    }
+    group.finish();
+
+    // Validating the register body: warden against validator and garde,
+    // the same rules, a valid body (the common case) and an invalid one.
+    let mut group = c.benchmark_group("validate_register");
+    let valid = r#"{"email":"ana@example.com","password":"Str0ng&Secure!","name":"José Ñúñez"}"#;
+    let invalid = r#"{"email":"ana-at-example","password":"weakpassword","name":"R2D2"}"#;
+    for (case, body) in [("valid", valid), ("invalid", invalid)] {
+        let ours: register::Warden = serde_json::from_str(body).expect("body");
+        let theirs: register::WithValidator = serde_json::from_str(body).expect("body");
+        let garde_body: register::WithGarde = serde_json::from_str(body).expect("body");
+        // All three agree before they are timed.
+        let expect_ok = case == "valid";
+        assert_eq!(warden::Validate::validate(&ours).is_ok(), expect_ok);
+        assert_eq!(validator::Validate::validate(&theirs).is_ok(), expect_ok);
+        assert_eq!(garde::Validate::validate(&garde_body).is_ok(), expect_ok);
+        group.bench_function(format!("warden_{case}"), |b| {
+            b.iter(|| warden::Validate::validate(black_box(&ours)))
+        });
+        group.bench_function(format!("validator_{case}"), |b| {
+            b.iter(|| validator::Validate::validate(black_box(&theirs)))
+        });
+        group.bench_function(format!("garde_{case}"), |b| {
+            b.iter(|| garde::Validate::validate(black_box(&garde_body)))
         });
     }
     group.finish();

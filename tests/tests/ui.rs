@@ -9,4 +9,5 @@ fn ui() {
     cases.compile_fail("ui/protected/*.rs");
     cases.compile_fail("ui/rate_limit/*.rs");
     cases.compile_fail("ui/role/*.rs");
+    cases.compile_fail("ui/validate/*.rs");
 }

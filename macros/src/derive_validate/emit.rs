@@ -30,21 +30,14 @@ pub(crate) fn input(input: &Input) -> TokenStream {
 
 fn field(field: &Field) -> TokenStream {
     let member = &field.member;
-    let rules = field.rules.iter().map(|rule| self::rule(member, rule));
-    let nested = quote! {
-        (&::warden::__private::Nested(&self.#member)).__warden_nested(__warden_report);
-    };
-    match &field.wire_name {
-        Some(name) => quote! {
-            __warden_report.enter_field(#name);
-            #(#rules)*
-            #nested
-            __warden_report.leave();
-        },
-        None => quote! {
-            #(#rules)*
-            #nested
-        },
+    let name = field.wire_name.clone().unwrap_or_default();
+    let rules = field
+        .rules
+        .iter()
+        .map(|rule| self::rule(member, &name, rule));
+    quote! {
+        #(#rules)*
+        (&::warden::__private::Nested(&self.#member)).__warden_nested(__warden_report, #name);
     }
 }
 
@@ -55,14 +48,16 @@ fn option<T: quote::ToTokens>(value: Option<T>) -> TokenStream {
     }
 }
 
-fn rule(member: &syn::Member, rule: &Rule) -> TokenStream {
+fn rule(member: &syn::Member, field: &str, rule: &Rule) -> TokenStream {
     let code = &rule.code;
     let message = option(rule.message.as_ref());
-    let meta = quote!(&::warden::__private::Rule { code: #code, message: #message });
-    let value = quote!(&self.#member);
+    let meta = quote!(&::warden::__private::Rule { field: #field, code: #code, message: #message });
+    let span = rule.span;
+    // The argument carries the rule's span: a rule that does not fit the
+    // field's type is reported at the rule.
+    let value = quote_spanned!(span=> &self.#member);
     let report = quote!(__warden_report);
     let r = quote!(::warden::__private::rules);
-    let span = rule.span;
     match &rule.kind {
         RuleKind::Email => quote_spanned!(span=> #r::email(#value, #report, #meta);),
         RuleKind::Url => quote_spanned!(span=> #r::url(#value, #report, #meta);),
@@ -80,8 +75,14 @@ fn rule(member: &syn::Member, rule: &Rule) -> TokenStream {
             quote_spanned!(span=> #r::len(#value, #min, #max, #report, #meta);)
         }
         RuleKind::Range { min, max } => {
-            let min = option(min.as_ref().map(|n| &n.tokens));
-            let max = option(max.as_ref().map(|n| &n.tokens));
+            let bound = |n: &Option<super::model::NumberLit>| match n {
+                Some(n) => {
+                    let tokens = &n.tokens;
+                    quote_spanned!(span=> ::core::option::Option::Some(#tokens))
+                }
+                None => quote_spanned!(span=> ::core::option::Option::None),
+            };
+            let (min, max) = (bound(min), bound(max));
             quote_spanned!(span=> #r::range(#value, #min, #max, #report, #meta);)
         }
         RuleKind::Regex(pattern) => quote_spanned! {span=>

@@ -29,7 +29,11 @@ pub(crate) fn handler(mut func: syn::ItemFn, handler: &Handler) -> TokenStream {
         None => quote!(::core::option::Option::None),
     };
 
-    let body = if handler.limits.is_empty() {
+    let (validated, assertions) = wrap_validated(&mut func, &handler.validated);
+    let guarded = handler.protected.is_some() || !handler.limits.is_empty();
+    let body = if !guarded {
+        quote!(#func)
+    } else if handler.limits.is_empty() {
         func.sig
             .inputs
             .insert(0, syn::parse_quote!(_: ::warden::__private::Guard<#policy>));
@@ -58,11 +62,47 @@ pub(crate) fn handler(mut func: syn::ItemFn, handler: &Handler) -> TokenStream {
                 handler: <#policy as ::warden::__private::Policy>::HANDLER,
                 protected: #manifest_protected,
                 limits: <#policy as ::warden::__private::Policy>::LIMITS,
+                validated: &[#(#validated),*],
             }
         }
 
+        #(#assertions)*
+
         #body
     }
+}
+
+/// Wraps each validated parameter: `Json(body): Json<T>` becomes
+/// `Valid(Json(body)): Valid<Json<T>>`, so the user's pattern still binds.
+/// Returns the types as written (for the manifest) and a compile-time
+/// assertion per type, spanned at it, that it implements `Validate`.
+fn wrap_validated(func: &mut syn::ItemFn, positions: &[usize]) -> (Vec<String>, Vec<TokenStream>) {
+    let mut names = Vec::new();
+    let mut assertions = Vec::new();
+    for &i in positions {
+        let Some(syn::FnArg::Typed(typed)) = func.sig.inputs.iter_mut().nth(i) else {
+            continue;
+        };
+        if let Some(inner) = super::extracted_type(&typed.ty) {
+            assertions.push(quote_spanned! {inner.span()=>
+                const _: () = {
+                    let _ = ::warden::__private::assert_validate::<#inner>;
+                };
+            });
+        }
+        let ty = &typed.ty;
+        names.push(
+            quote!(#ty)
+                .to_string()
+                .replace(" < ", "<")
+                .replace(" >", ">")
+                .replace(" :: ", "::"),
+        );
+        let pat = &typed.pat;
+        *typed.pat = syn::parse_quote!(::warden::__private::Valid(#pat));
+        *typed.ty = syn::parse_quote!(::warden::__private::Valid<#ty>);
+    }
+    (names, assertions)
 }
 
 /// Wraps the handler so that the guard sees its response: the user's

@@ -14,7 +14,7 @@ use proc_macro2::{Span, TokenStream};
 use quote::quote;
 
 use crate::ctxt::Errors;
-use crate::symbol::{PROTECTED, RATE_LIMIT, WARDEN};
+use crate::symbol::{PROTECTED, RATE_LIMIT, VALIDATE, VALIDATED_EXTRACTORS, WARDEN};
 use model::{Handler, LimitKey};
 
 /// `protected` or `rate_limit` when `attr` is `#[name(..)]` or
@@ -31,7 +31,9 @@ fn warden_attr(attr: &syn::Attribute) -> Option<&'static str> {
         [krate, last] if krate == WARDEN => last.as_str(),
         _ => return None,
     };
-    [PROTECTED, RATE_LIMIT].into_iter().find(|n| *n == name)
+    [PROTECTED, RATE_LIMIT, VALIDATE]
+        .into_iter()
+        .find(|n| *n == name)
 }
 
 /// The arguments of a sibling attribute (`#[protected]` has none).
@@ -43,6 +45,38 @@ fn arguments(attr: &syn::Attribute, errors: &mut Errors) -> TokenStream {
             errors.spanned(nv, "expected `#[attribute(..)]`");
             TokenStream::new()
         }
+    }
+}
+
+/// The positions of the parameters `#[validate]` wraps: `Json<T>`,
+/// `Query<T>`, `Form<T>` and `Path<T>`, by the last segment of their type.
+fn validated_parameters(func: &syn::ItemFn) -> Vec<usize> {
+    func.sig
+        .inputs
+        .iter()
+        .enumerate()
+        .filter_map(|(i, input)| match input {
+            syn::FnArg::Typed(typed) => extracted_type(&typed.ty).map(|_| i),
+            syn::FnArg::Receiver(_) => None,
+        })
+        .collect()
+}
+
+/// `T` of `Json<T>` (or `Query`, `Form`, `Path`).
+pub(crate) fn extracted_type(ty: &syn::Type) -> Option<&syn::Type> {
+    let syn::Type::Path(path) = ty else {
+        return None;
+    };
+    let last = path.path.segments.last()?;
+    if !VALIDATED_EXTRACTORS.contains(&last.ident.to_string().as_str()) {
+        return None;
+    }
+    let syn::PathArguments::AngleBracketed(args) = &last.arguments else {
+        return None;
+    };
+    match args.args.first()? {
+        syn::GenericArgument::Type(inner) if args.args.len() == 1 => Some(inner),
+        _ => None,
     }
 }
 
@@ -78,7 +112,9 @@ pub(crate) fn expand(attribute: &'static str, args: TokenStream, item: TokenStre
     let mut handler = Handler {
         protected: None,
         limits: Vec::new(),
+        validated: Vec::new(),
     };
+    let mut validate_seen = false;
     for (kind, tokens, whole) in attributes {
         let span = whole
             .as_ref()
@@ -88,7 +124,26 @@ pub(crate) fn expand(attribute: &'static str, args: TokenStream, item: TokenStre
             Some(whole) => errors.spanned(whole, message),
             None => errors.at(Span::call_site(), message),
         };
-        if kind == PROTECTED {
+        if kind == VALIDATE {
+            if !tokens.is_empty() {
+                errors.spanned(
+                    &tokens,
+                    "#[validate] takes no arguments: the rules live on the types, with #[derive(Validate)]",
+                );
+            }
+            if validate_seen {
+                at_attribute(&mut errors, "duplicate #[validate]".into());
+                continue;
+            }
+            validate_seen = true;
+            handler.validated = validated_parameters(&func);
+            if handler.validated.is_empty() {
+                at_attribute(
+                    &mut errors,
+                    "#[validate] has nothing to validate: it checks `Json<T>`, `Query<T>`, `Form<T>` and `Path<T>` parameters".into(),
+                );
+            }
+        } else if kind == PROTECTED {
             let options = parse::options(tokens, &mut errors);
             let protected = check::protected(options, &mut errors);
             if handler.protected.is_some() {

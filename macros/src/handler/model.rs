@@ -6,6 +6,8 @@ use proc_macro2::Span;
 pub(crate) struct Handler {
     pub(crate) protected: Option<Protected>,
     pub(crate) limits: Vec<Limit>,
+    /// `#[validate]`: which parameters (by position) to validate.
+    pub(crate) validated: Vec<usize>,
 }
 
 /// The policy of one `#[protected]` handler.

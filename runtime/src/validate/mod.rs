@@ -55,6 +55,11 @@ pub trait Validate {
 
     /// Checks every rule into `report`, under its current path.
     fn validate_into(&self, report: &mut Report);
+
+    /// Whether the type has rules inside it (false for the leaf types that
+    /// are always valid, so that no path is tracked for them).
+    #[doc(hidden)]
+    const NESTED: bool = true;
 }
 
 macro_rules! always_valid {
@@ -62,6 +67,7 @@ macro_rules! always_valid {
         impl Validate for $t {
             #[inline]
             fn validate_into(&self, _: &mut Report) {}
+            const NESTED: bool = false;
         }
     )*};
 }
@@ -91,6 +97,7 @@ impl<T: Validate + ?Sized> Validate for &T {
     fn validate_into(&self, report: &mut Report) {
         (**self).validate_into(report);
     }
+    const NESTED: bool = T::NESTED;
 }
 
 impl<T: Validate + ?Sized> Validate for Box<T> {
@@ -105,6 +112,7 @@ impl<T: Validate> Validate for Option<T> {
             value.validate_into(report);
         }
     }
+    const NESTED: bool = T::NESTED;
 }
 
 impl<T: Validate> Validate for [T] {
@@ -179,24 +187,33 @@ pub struct Nested<'a, T: ?Sized>(pub &'a T);
 
 #[doc(hidden)]
 pub trait ViaValidate {
-    fn __warden_nested(&self, report: &mut Report);
+    fn __warden_nested(&self, report: &mut Report, field: &'static str);
 }
 
 impl<T: Validate + ?Sized> ViaValidate for Nested<'_, T> {
     #[inline]
-    fn __warden_nested(&self, report: &mut Report) {
-        self.0.validate_into(report);
+    fn __warden_nested(&self, report: &mut Report, field: &'static str) {
+        if !T::NESTED {
+            return;
+        }
+        if field.is_empty() {
+            self.0.validate_into(report);
+        } else {
+            report.enter_field(field);
+            self.0.validate_into(report);
+            report.leave();
+        }
     }
 }
 
 #[doc(hidden)]
 pub trait ViaNothing {
-    fn __warden_nested(&self, report: &mut Report);
+    fn __warden_nested(&self, report: &mut Report, field: &'static str);
 }
 
 impl<T: ?Sized> ViaNothing for &Nested<'_, T> {
     #[inline]
-    fn __warden_nested(&self, _: &mut Report) {}
+    fn __warden_nested(&self, _: &mut Report, _: &'static str) {}
 }
 
 /// Asserts at compile time, at the user's type, that it can be validated.

@@ -63,14 +63,28 @@ impl PasswordPolicy {
     /// enough). Length counts characters, and every character counts.
     pub fn check(&self, password: &str) -> Vec<PasswordFailure> {
         let mut failures = Vec::new();
+        // The special set as a bitmask over ASCII; other characters are
+        // looked up in the string.
+        let mask = self
+            .special
+            .bytes()
+            .filter(u8::is_ascii)
+            .fold(0u128, |m, b| m | (1u128 << b));
         let (mut count, mut upper, mut lower, mut digit, mut special) =
             (0, false, false, false, false);
         for c in password.chars() {
             count += 1;
-            upper |= c.is_uppercase();
-            lower |= c.is_lowercase();
-            digit |= c.is_ascii_digit();
-            special |= self.special.contains(c);
+            if c.is_ascii() {
+                let b = c as u8;
+                upper |= b.is_ascii_uppercase();
+                lower |= b.is_ascii_lowercase();
+                digit |= b.is_ascii_digit();
+                special |= mask & (1u128 << b) != 0;
+            } else {
+                upper |= c.is_uppercase();
+                lower |= c.is_lowercase();
+                special |= self.special.contains(c);
+            }
         }
         if count < self.min || count > self.max {
             failures.push(PasswordFailure::Length);
@@ -99,5 +113,35 @@ impl PasswordPolicy {
             PasswordFailure::Digit => "must contain a digit".to_owned(),
             PasswordFailure::Special => format!("must contain one of {}", self.special),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classes_are_recognised_in_any_script() {
+        let policy = PasswordPolicy::DEFAULT;
+        assert!(policy.check("Ünïcödé-pässwörd1!").is_empty());
+        assert!(
+            policy
+                .check("ÜNÏCÖDÉ-PÄSSWÖRD1!")
+                .contains(&PasswordFailure::Lowercase)
+        );
+        assert!(
+            policy
+                .check("Abcdefghijk1-")
+                .contains(&PasswordFailure::Special)
+        );
+        let custom = PasswordPolicy {
+            min: 4,
+            max: 8,
+            special: "€-",
+        };
+        assert!(custom.check("Ab1€").is_empty());
+        assert!(custom.check("Ab1-").is_empty());
+        assert_eq!(custom.check("Ab1!"), [PasswordFailure::Special]);
+        assert_eq!(custom.check("Ab1-xxxxx"), [PasswordFailure::Length]);
     }
 }

@@ -43,8 +43,8 @@ impl Issues {
     /// The 400 problem listing every issue.
     pub fn to_problem(&self) -> Problem {
         let detail = match self.0.len() {
-            1 => "1 field of the request is invalid; see `issues`".to_owned(),
-            n => format!("{n} fields of the request are invalid; see `issues`"),
+            1 => "the request breaks 1 rule; see `issues`".to_owned(),
+            n => format!("the request breaks {n} rules; see `issues`"),
         };
         Problem::new(StatusCode::BAD_REQUEST, "validation_failed", detail)
             .with_member("issues", serde_json::to_value(&self.0).unwrap_or_default())
@@ -112,7 +112,7 @@ enum Segment {
 #[derive(Default)]
 pub struct Report {
     issues: Vec<Issue>,
-    path: SmallVec<[Segment; 8]>,
+    path: SmallVec<[Segment; 4]>,
 }
 
 impl fmt::Debug for Report {
@@ -125,6 +125,7 @@ impl fmt::Debug for Report {
 
 impl Report {
     /// An empty report.
+    #[inline]
     pub fn new() -> Self {
         Self::default()
     }
@@ -196,9 +197,38 @@ impl Report {
         });
     }
 
+    /// Records a broken rule at `field` under the current path (`""`: at
+    /// the current path).
+    #[doc(hidden)]
+    pub fn fail_at(
+        &mut self,
+        field: &'static str,
+        code: impl Into<Cow<'static, str>>,
+        message: impl Into<Cow<'static, str>>,
+    ) {
+        let path = self.path_string((!field.is_empty()).then_some(field));
+        self.issues.push(Issue {
+            path,
+            code: code.into(),
+            message: message.into(),
+        });
+    }
+
     /// Records what a custom rule returned, at its field if it names one.
     pub fn invalid(&mut self, invalid: Invalid) {
-        let path = self.path_string(invalid.field.as_deref());
+        self.invalid_at("", invalid);
+    }
+
+    /// Records what a custom rule of `field` returned.
+    #[doc(hidden)]
+    pub fn invalid_at(&mut self, field: &'static str, invalid: Invalid) {
+        let mut path = self.path_string((!field.is_empty()).then_some(field));
+        if let Some(extra) = invalid.field.as_deref() {
+            if !path.is_empty() {
+                path.push('.');
+            }
+            path.push_str(extra);
+        }
         self.issues.push(Issue {
             path,
             code: invalid.code,
@@ -212,6 +242,7 @@ impl Report {
     }
 
     /// `Ok` when no rule failed, every issue otherwise.
+    #[inline]
     pub fn finish(self) -> Result<(), Issues> {
         if self.issues.is_empty() {
             Ok(())

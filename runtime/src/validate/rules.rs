@@ -16,6 +16,8 @@ use super::report::{Invalid, Report};
 #[doc(hidden)]
 #[derive(Debug, Clone, Copy)]
 pub struct Rule {
+    /// The field, as serde spells it (`""` for the value itself).
+    pub field: &'static str,
     pub code: &'static str,
     pub message: Option<&'static str>,
 }
@@ -26,7 +28,7 @@ impl Rule {
             Some(m) => Cow::Borrowed(m),
             None => Cow::Owned(message()),
         };
-        report.fail(self.code, message);
+        report.fail_at(self.field, self.code, message);
     }
 }
 
@@ -193,18 +195,88 @@ pub fn email<T: Text + ?Sized>(value: &T, report: &mut Report, rule: &Rule) {
     }
 }
 
-/// RFC 5321/5322 addresses with a dotted domain name: no quoted local
-/// parts, no IP literals, at most 254 characters.
-fn is_email(text: &str) -> bool {
-    let Some((local, domain)) = text.rsplit_once('@') else {
+/// An address as RFC 5321 (with RFC 6531's UTF-8) lets a mail server
+/// accept it, without the rarely legitimate forms: a dot-atom local part of
+/// at most 64 bytes (no quoted strings, no leading, trailing or doubled
+/// dot), `@`, and a host name of at least two labels (no IP literal), each
+/// label 1 to 63 bytes of letters, digits and inner hyphens, the last one
+/// not all digits; at most 254 bytes in all. One pass, no allocation.
+pub(crate) fn is_email(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    if bytes.len() > 254 {
+        return false;
+    }
+    let Some(at) = bytes.iter().rposition(|&b| b == b'@') else {
         return false;
     };
-    text.len() <= 254
-        && !local.starts_with('"')
-        && !domain.starts_with('[')
-        && domain.contains('.')
-        && !domain.ends_with('.')
-        && email_address::EmailAddress::is_valid(text)
+    let (local, domain) = (&text[..at], &text[at + 1..]);
+    if local.is_empty() || local.len() > 64 || domain.len() > 253 {
+        return false;
+    }
+    // The local part: dot-separated atoms of atext. ASCII is checked
+    // byte by byte; other characters are decoded.
+    let mut after_dot = true;
+    for c in local.chars() {
+        let ok = match c {
+            '.' if after_dot => return false,
+            '.' => {
+                after_dot = true;
+                continue;
+            }
+            c => is_atext(c),
+        };
+        if !ok {
+            return false;
+        }
+        after_dot = false;
+    }
+    if after_dot {
+        return false;
+    }
+    // The host name: labels of letters, digits and inner hyphens.
+    let (mut labels, mut label_len, mut last_hyphen, mut all_digits) = (0, 0usize, false, true);
+    for c in domain.chars() {
+        if c == '.' {
+            if label_len == 0 || label_len > 63 || last_hyphen {
+                return false;
+            }
+            labels += 1;
+            label_len = 0;
+            continue;
+        }
+        let hyphen = c == '-';
+        if label_len == 0 {
+            if hyphen {
+                return false;
+            }
+            all_digits = true;
+        }
+        let ok = if c.is_ascii() {
+            c.is_ascii_alphanumeric() || hyphen
+        } else {
+            c.is_alphanumeric()
+        };
+        if !ok {
+            return false;
+        }
+        all_digits &= c.is_ascii_digit();
+        last_hyphen = hyphen;
+        label_len += c.len_utf8();
+    }
+    if label_len == 0 || label_len > 63 || last_hyphen {
+        return false;
+    }
+    labels + 1 >= 2 && !all_digits
+}
+
+/// RFC 5322 atext, plus any printable non-ASCII character (RFC 6531).
+fn is_atext(c: char) -> bool {
+    match c {
+        'a'..='z' | 'A'..='Z' | '0'..='9' => true,
+        '!' | '#' | '$' | '%' | '&' | '\'' | '*' | '+' | '-' | '/' | '=' | '?' | '^' | '_'
+        | '`' | '{' | '|' | '}' | '~' => true,
+        c => !c.is_ascii() && !c.is_control() && !c.is_whitespace(),
+    }
 }
 
 pub fn url<T: Text + ?Sized>(value: &T, report: &mut Report, rule: &Rule) {
@@ -300,7 +372,7 @@ pub fn password<T: Text + ?Sized>(
             Some(m) => Cow::Borrowed(m),
             None => Cow::Owned(policy.message(failure)),
         };
-        report.fail(code, message);
+        report.fail_at(rule.field, code, message);
     }
 }
 
@@ -421,7 +493,7 @@ pub fn custom(result: Result<(), Invalid>, report: &mut Report, rule: &Rule) {
         if let Some(message) = rule.message {
             invalid.message = Cow::Borrowed(message);
         }
-        report.invalid(invalid);
+        report.invalid_at(rule.field, invalid);
     }
 }
 
@@ -430,6 +502,7 @@ mod tests {
     use super::*;
 
     const RULE: Rule = Rule {
+        field: "f",
         code: "r",
         message: None,
     };
@@ -465,6 +538,10 @@ mod tests {
         }
         let long = format!("{}@example.com", "a".repeat(250));
         assert_eq!(issues(|r| email(long.as_str(), r, &RULE)), 1);
+        let long_local = format!("{}@example.com", "a".repeat(65));
+        assert_eq!(issues(|r| email(long_local.as_str(), r, &RULE)), 1);
+        let long_label = format!("a@{}.com", "b".repeat(64));
+        assert_eq!(issues(|r| email(long_label.as_str(), r, &RULE)), 1);
         assert_eq!(issues(|r| email(&None::<String>, r, &RULE)), 0);
     }
 
@@ -500,6 +577,7 @@ mod tests {
             &policy,
             &mut report,
             &Rule {
+                field: "p",
                 code: "password",
                 message: None,
             },

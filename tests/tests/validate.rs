@@ -1,0 +1,635 @@
+//! `#[derive(Validate)]` and `#[validate]`: every rule with passing and
+//! failing values, nested paths, renames, every issue at once, and every
+//! rejection's status and body (snapshots) through a real router.
+
+use std::collections::{BTreeMap, HashMap};
+
+use axum::body::Body;
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::routing::{get, post};
+use axum::{Form, Json, Router};
+use http::{Request, StatusCode};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use warden::validate::{Invalid, Validate};
+use warden::{Warden, validate};
+use warden_tests::{Answer, AppState, Client, Hits, Transport, jwt};
+
+#[derive(Debug, Deserialize, warden::Validate)]
+#[serde(deny_unknown_fields)]
+struct Register {
+    #[validate(email, len(max = 255))]
+    email: String,
+    #[validate(len(12..=128), password)]
+    password: String,
+    #[validate(len(2..=100), regex = r"^[\p{L}\s'-]+$")]
+    name: String,
+}
+
+fn register(email: &str, password: &str, name: &str) -> Register {
+    Register {
+        email: email.into(),
+        password: password.into(),
+        name: name.into(),
+    }
+}
+
+fn codes<T: Validate>(value: &T) -> Vec<(String, String)> {
+    match value.validate() {
+        Ok(()) => Vec::new(),
+        Err(issues) => issues
+            .iter()
+            .map(|i| (i.path.clone(), i.code.to_string()))
+            .collect(),
+    }
+}
+
+fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
+    list.iter()
+        .map(|(a, b)| ((*a).to_owned(), (*b).to_owned()))
+        .collect()
+}
+
+#[test]
+fn the_register_body_of_the_contract() {
+    assert_eq!(
+        codes(&register("ana@example.com", "Str0ng&Secure!", "José Ñúñez")),
+        []
+    );
+    assert_eq!(
+        codes(&register(
+            "ana@example.com",
+            "Str0ng&Secure!",
+            "Zoë O'Brien-Smith"
+        )),
+        []
+    );
+    assert_eq!(
+        codes(&register("ana@example.com", "Str0ng&Secure!", "Дмитрий")),
+        []
+    );
+    // Every broken rule at once.
+    assert_eq!(
+        codes(&register("not-an-email", "weak", "X")),
+        pairs(&[
+            ("email", "email"),
+            ("password", "len"),
+            ("password", "password_length"),
+            ("password", "password_uppercase"),
+            ("password", "password_digit"),
+            ("password", "password_special"),
+            ("name", "len"),
+        ])
+    );
+    // Every character of the password counts, spaces and unicode included.
+    assert_eq!(codes(&register("a@b.co", "Ab1!        ", "Ana")), []);
+    assert_eq!(codes(&register("a@b.co", "Äbcdefghij1!", "Ana")), []);
+    // 11 characters, 128 and 129.
+    assert_eq!(
+        codes(&register("a@b.co", "Abcdefgh1!x", "Ana")),
+        pairs(&[("password", "len"), ("password", "password_length")])
+    );
+    let long = format!("Aa1!{}", "x".repeat(124));
+    assert_eq!(codes(&register("a@b.co", &long, "Ana")), []);
+    let too_long = format!("Aa1!{}", "x".repeat(125));
+    assert_eq!(
+        codes(&register("a@b.co", &too_long, "Ana")),
+        pairs(&[("password", "len"), ("password", "password_length")])
+    );
+    // Names: digits, NUL bytes and symbols are not letters.
+    for name in ["R2D2", "Ana\0", "<script>", "a", ""] {
+        assert!(
+            !codes(&register("a@b.co", "Str0ng&Secure!", name)).is_empty(),
+            "{name:?}"
+        );
+    }
+    // Emails: at most 255 characters, NUL refused.
+    let long_email = format!("{}@example.com", "a".repeat(250));
+    assert!(!codes(&register(&long_email, "Str0ng&Secure!", "Ana")).is_empty());
+    assert!(!codes(&register("a\0@example.com", "Str0ng&Secure!", "Ana")).is_empty());
+    // 100,000 characters everywhere: refused, quickly, without a panic.
+    let huge = "é".repeat(100_000);
+    // email (address, length), password (length and four classes, except lower case), name (length).
+    assert_eq!(codes(&register(&huge, &huge, &huge)).len(), 8);
+}
+
+fn even(value: &u32) -> Result<(), Invalid> {
+    if value.is_multiple_of(2) {
+        Ok(())
+    } else {
+        Err(Invalid::new("even", "must be even"))
+    }
+}
+
+fn dates_in_order(value: &Everything) -> Result<(), Invalid> {
+    if value.starts <= value.ends {
+        Ok(())
+    } else {
+        Err(Invalid::new("order", "must not be before `starts`").at_field("ends"))
+    }
+}
+
+#[derive(Debug, Default, Deserialize, warden::Validate)]
+#[serde(deny_unknown_fields)]
+#[validate(custom = dates_in_order)]
+struct Everything {
+    #[validate(url)]
+    website: String,
+    #[validate(range(18..=130))]
+    age: u8,
+    #[validate(range(min = -1.5, max = 1.5))]
+    ratio: f64,
+    #[validate(one_of("red", "green"))]
+    colour: String,
+    #[validate(one_of(1, 2, 3))]
+    tier: i32,
+    #[validate(non_empty)]
+    tags: Vec<String>,
+    #[validate(ascii, alphanumeric)]
+    handle: String,
+    #[validate(no_control_chars)]
+    bio: String,
+    #[validate(prefix = "sk_", suffix = "_live", contains = "key")]
+    api_key: String,
+    #[validate(len(min = 8))]
+    secret: String,
+    #[validate(must_match = secret)]
+    secret_again: String,
+    #[validate(custom = even)]
+    count: u32,
+    #[validate(len(2..=3, message = "pick two or three", code = "picks"))]
+    picks: Vec<u8>,
+    #[validate(email)]
+    backup_email: Option<String>,
+    starts: u32,
+    ends: u32,
+}
+
+fn valid_everything() -> Everything {
+    Everything {
+        website: "https://example.com/a?b=c".into(),
+        age: 30,
+        ratio: 0.5,
+        colour: "red".into(),
+        tier: 2,
+        tags: vec!["a".into()],
+        handle: "ana42".into(),
+        bio: "Tabs\tare fine?".replace('\t', " "),
+        api_key: "sk_key_live".into(),
+        secret: "12345678".into(),
+        secret_again: "12345678".into(),
+        count: 4,
+        picks: vec![1, 2],
+        backup_email: None,
+        starts: 1,
+        ends: 2,
+    }
+}
+
+#[test]
+fn every_rule_passes_and_fails() {
+    assert_eq!(codes(&valid_everything()), []);
+    let broken = Everything {
+        website: "example.com".into(),
+        age: 17,
+        ratio: f64::NAN,
+        colour: "blue".into(),
+        tier: 4,
+        tags: vec![],
+        handle: "ana_42é".into(),
+        bio: "bell\u{7}".into(),
+        api_key: "pk_live".into(),
+        secret: "short".into(),
+        secret_again: "other".into(),
+        count: 3,
+        picks: vec![1],
+        backup_email: Some("nope".into()),
+        starts: 5,
+        ends: 1,
+    };
+    assert_eq!(
+        codes(&broken),
+        pairs(&[
+            ("website", "url"),
+            ("age", "range"),
+            ("ratio", "range"),
+            ("colour", "one_of"),
+            ("tier", "one_of"),
+            ("tags", "non_empty"),
+            ("handle", "ascii"),
+            ("handle", "alphanumeric"),
+            ("bio", "no_control_chars"),
+            ("api_key", "prefix"),
+            ("api_key", "contains"),
+            ("secret", "len"),
+            ("secret_again", "must_match"),
+            ("count", "even"),
+            ("picks", "picks"),
+            ("backup_email", "email"),
+            ("ends", "order"),
+        ])
+    );
+    let issues = broken.validate().unwrap_err();
+    let picks = issues.iter().find(|i| i.path == "picks").unwrap();
+    assert_eq!(picks.message, "pick two or three");
+    // Messages never echo the value.
+    for issue in issues.iter() {
+        assert!(
+            !issue.message.contains("pk_live") && !issue.message.contains("bell"),
+            "{issue:?}"
+        );
+    }
+}
+
+#[derive(Debug, Deserialize, warden::Validate)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct Item {
+    #[validate(len(min = 1))]
+    display_name: String,
+    #[serde(rename = "SKU")]
+    #[validate(len(min = 3))]
+    sku: String,
+}
+
+#[derive(Debug, Deserialize, warden::Validate)]
+#[serde(deny_unknown_fields)]
+struct Order {
+    items: Vec<Item>,
+    gift: Option<Item>,
+    by_shelf: BTreeMap<String, Item>,
+    by_code: HashMap<u32, Vec<Item>>,
+    #[validate(len(max = 2))]
+    notes: Vec<String>,
+}
+
+fn item(name: &str, sku: &str) -> Item {
+    Item {
+        display_name: name.into(),
+        sku: sku.into(),
+    }
+}
+
+#[test]
+fn nested_types_validate_without_a_keyword_with_serde_paths() {
+    let order = Order {
+        items: vec![item("a", "abc"), item("b", "abc"), item("", "x")],
+        gift: Some(item("", "abcd")),
+        by_shelf: BTreeMap::from([("top".to_owned(), item("c", "no"))]),
+        by_code: HashMap::from([(7, vec![item("d", "abc"), item("", "abc")])]),
+        notes: vec!["a".into(), "b".into(), "c".into()],
+    };
+    assert_eq!(
+        codes(&order),
+        pairs(&[
+            ("items[2].displayName", "len"),
+            ("items[2].SKU", "len"),
+            ("gift.displayName", "len"),
+            ("by_shelf.top.SKU", "len"),
+            ("by_code.7[1].displayName", "len"),
+            ("notes", "len"),
+        ])
+    );
+    let fine = Order {
+        items: vec![],
+        gift: None,
+        by_shelf: BTreeMap::new(),
+        by_code: HashMap::new(),
+        notes: vec![],
+    };
+    assert_eq!(codes(&fine), []);
+}
+
+#[derive(Debug, Deserialize, warden::Validate)]
+#[validate(allow_unknown_fields)]
+struct Lenient {
+    #[validate(len(min = 1))]
+    name: String,
+}
+
+#[test]
+fn the_opt_out_is_explicit() {
+    assert_eq!(codes(&Lenient { name: "x".into() }), []);
+}
+
+#[derive(Debug, Deserialize, warden::Validate)]
+#[serde(deny_unknown_fields)]
+struct Search {
+    #[validate(len(2..=50))]
+    q: String,
+    #[validate(range(1..=100))]
+    limit: Option<u32>,
+}
+
+#[derive(Debug, Deserialize, warden::Validate)]
+#[serde(deny_unknown_fields)]
+struct Ids {
+    #[validate(range(min = 1))]
+    id: u64,
+}
+
+#[validate]
+async fn create(State(hits): State<Hits>, Json(body): Json<Register>) -> Json<Value> {
+    hits.hit();
+    Json(json!({"email": body.email}))
+}
+
+#[validate]
+async fn search(State(hits): State<Hits>, Query(query): Query<Search>) -> String {
+    hits.hit();
+    format!("{}:{:?}", query.q, query.limit)
+}
+
+#[validate]
+async fn form(State(hits): State<Hits>, Form(body): Form<Search>) -> String {
+    hits.hit();
+    body.q
+}
+
+#[validate]
+async fn by_id(State(hits): State<Hits>, Path(ids): Path<Ids>) -> String {
+    hits.hit();
+    ids.id.to_string()
+}
+
+#[validate]
+async fn order(State(hits): State<Hits>, Json(order): Json<Order>) -> String {
+    hits.hit();
+    order.items.len().to_string()
+}
+
+async fn app() -> (Client, Hits) {
+    let warden = Warden::builder()
+        .jwt(jwt())
+        .limit_policy(
+            "shared-policy",
+            warden::limit::Rate::new(3, std::time::Duration::from_secs(60)).unwrap(),
+        )
+        .build()
+        .unwrap();
+    let hits = Hits::default();
+    let router = Router::new()
+        .route("/register", post(create))
+        .route("/search", get(search))
+        .route("/form", post(form))
+        .route("/ids/{id}", get(by_id))
+        .route("/orders", post(order))
+        .layer(DefaultBodyLimit::max(64 * 1024))
+        .with_state(AppState {
+            warden,
+            hits: hits.clone(),
+        });
+    (Client::new(router, Transport::Socket).await, hits)
+}
+
+async fn post_json(
+    client: &Client,
+    path: &str,
+    content_type: Option<&str>,
+    body: impl Into<Body>,
+) -> Answer {
+    let mut request = Request::post(path);
+    if let Some(content_type) = content_type {
+        request = request.header("content-type", content_type);
+    }
+    client.send(request.body(body.into()).unwrap()).await
+}
+
+/// Checks the status and the problem shape, then snapshots the body.
+fn snapshot(name: &str, answer: &Answer, status: StatusCode) {
+    assert_eq!(answer.status, status, "{answer:?}");
+    assert_eq!(answer.header("content-type"), "application/problem+json");
+    insta::assert_json_snapshot!(name, answer.body);
+}
+
+#[tokio::test]
+async fn every_rejection_is_problem_json_and_the_handler_never_runs() {
+    let (app, hits) = app().await;
+    let json = Some("application/json");
+
+    let answer = post_json(
+        &app,
+        "/register",
+        json,
+        r#"{"email":"ana@example.com","password":"Str0ng&Secure!","name":"José Ñúñez"}"#,
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::OK);
+    assert_eq!(answer.body, json!({"email": "ana@example.com"}));
+
+    let answer = post_json(
+        &app,
+        "/register",
+        json,
+        r#"{"email":"nope","password":"hunter2","name":"R2D2"}"#,
+    )
+    .await;
+    snapshot("register_invalid", &answer, StatusCode::BAD_REQUEST);
+    assert!(!answer.body.to_string().contains("hunter2"));
+
+    let answer = post_json(
+        &app,
+        "/register",
+        json,
+        r#"{"email": "a@b.co", "password": "#,
+    )
+    .await;
+    snapshot("malformed_json", &answer, StatusCode::BAD_REQUEST);
+
+    let answer = post_json(&app, "/register", None, r#"{"email":"a@b.co"}"#).await;
+    snapshot(
+        "no_content_type",
+        &answer,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+    );
+    let answer = post_json(
+        &app,
+        "/register",
+        Some("text/plain"),
+        r#"{"email":"a@b.co"}"#,
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+
+    let big = format!(r#"{{"email":"{}"}}"#, "a".repeat(70 * 1024));
+    let answer = post_json(&app, "/register", json, big).await;
+    snapshot("too_large", &answer, StatusCode::PAYLOAD_TOO_LARGE);
+
+    let answer = post_json(
+        &app,
+        "/register",
+        json,
+        r#"{"email":"a@b.co","password":"Str0ng&Secure!","name":"Ana","role":"admin"}"#,
+    )
+    .await;
+    snapshot("unknown_field", &answer, StatusCode::BAD_REQUEST);
+
+    let answer = post_json(
+        &app,
+        "/register",
+        json,
+        r#"{"email":"a@b.co","password":12345678901234,"name":"Ana"}"#,
+    )
+    .await;
+    snapshot("wrong_type", &answer, StatusCode::BAD_REQUEST);
+    assert!(
+        !answer.body.to_string().contains("12345678901234"),
+        "the value was echoed"
+    );
+
+    let answer = post_json(
+        &app,
+        "/register",
+        json,
+        r#"{"email":"a@b.co","name":"Ana"}"#,
+    )
+    .await;
+    snapshot("missing_field", &answer, StatusCode::BAD_REQUEST);
+
+    let answer = post_json(
+        &app,
+        "/register",
+        json,
+        r#"{"email":"a@b.co","password":"Str0ng&Secure!","name":"Ana"} trailing"#,
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::BAD_REQUEST);
+
+    let answer = post_json(
+        &app,
+        "/orders",
+        json,
+        r#"{"items":[{"displayName":"a","SKU":"abc"},{"displayName":"b","SKU":"abc"},{"displayName":"c","SKU":7}],"gift":null,"by_shelf":{},"by_code":{},"notes":[]}"#,
+    )
+    .await;
+    snapshot("nested_wrong_type", &answer, StatusCode::BAD_REQUEST);
+    assert_eq!(answer.body["issues"][0]["path"], "items[2].SKU");
+
+    let answer = post_json(
+        &app,
+        "/orders",
+        json,
+        r#"{"items":[{"displayName":"","SKU":"x"}],"gift":{"displayName":"","SKU":"abcd"},"by_shelf":{},"by_code":{},"notes":[]}"#,
+    )
+    .await;
+    snapshot("nested_invalid", &answer, StatusCode::BAD_REQUEST);
+
+    let answer = app.get("/search?q=x&limit=500", None).await;
+    snapshot("query_invalid", &answer, StatusCode::BAD_REQUEST);
+    let answer = app.get("/search?q=rust&limit=abc", None).await;
+    snapshot("query_wrong_type", &answer, StatusCode::BAD_REQUEST);
+    let answer = app.get("/search?limit=5", None).await;
+    assert_eq!(answer.status, StatusCode::BAD_REQUEST);
+
+    let answer = post_json(
+        &app,
+        "/form",
+        Some("application/x-www-form-urlencoded"),
+        "q=a",
+    )
+    .await;
+    snapshot("form_invalid", &answer, StatusCode::BAD_REQUEST);
+    let answer = post_json(&app, "/form", json, r#"{"q":"rust"}"#).await;
+    assert_eq!(answer.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+
+    let answer = app.get("/ids/0", None).await;
+    snapshot("path_invalid", &answer, StatusCode::BAD_REQUEST);
+    let answer = app.get("/ids/abc", None).await;
+    snapshot("path_wrong_type", &answer, StatusCode::BAD_REQUEST);
+
+    assert_eq!(hits.count(), 1, "no invalid request reached a handler");
+
+    assert_eq!(
+        app.get("/search?q=rust&limit=5", None).await.body,
+        "rust:Some(5)"
+    );
+    assert_eq!(
+        post_json(
+            &app,
+            "/form",
+            Some("application/x-www-form-urlencoded"),
+            "q=rust"
+        )
+        .await
+        .body,
+        "rust"
+    );
+    assert_eq!(app.get("/ids/42", None).await.body, json!(42));
+    assert_eq!(hits.count(), 4);
+}
+
+#[test]
+fn the_manifest_lists_validated_parameters() {
+    let line = warden::manifest()
+        .iter()
+        .map(ToString::to_string)
+        .find(|l| l.starts_with("validate::create:"))
+        .unwrap();
+    assert_eq!(line, "validate::create: public; validates Json<Register>");
+}
+
+#[derive(Debug, Deserialize, warden::Validate)]
+#[serde(deny_unknown_fields)]
+struct TextRules {
+    #[validate(email)]
+    email: String,
+    #[validate(url)]
+    url: String,
+    #[validate(regex = r"^[a-z]+$")]
+    word: String,
+    #[validate(ascii)]
+    ascii: String,
+    #[validate(alphanumeric)]
+    alnum: String,
+    #[validate(no_control_chars)]
+    clean: String,
+    #[validate(non_empty)]
+    present: String,
+    #[validate(len(1..=10))]
+    short: String,
+}
+
+fn all_text(value: &str) -> TextRules {
+    TextRules {
+        email: value.into(),
+        url: value.into(),
+        word: value.into(),
+        ascii: value.into(),
+        alnum: value.into(),
+        clean: value.into(),
+        present: value.into(),
+        short: value.into(),
+    }
+}
+
+fn failing_fields(value: &str) -> Vec<String> {
+    codes(&all_text(value))
+        .into_iter()
+        .map(|(path, _)| path)
+        .collect()
+}
+
+#[test]
+fn empty_nul_and_huge_strings_through_every_text_rule() {
+    // Empty: only the rules that need content fail (and the format rules).
+    assert_eq!(
+        failing_fields(""),
+        ["email", "url", "word", "present", "short"]
+    );
+    // A NUL byte is a control character, not a letter, not part of an
+    // address or a word.
+    assert_eq!(
+        failing_fields("a\0b"),
+        ["email", "url", "word", "alnum", "clean"]
+    );
+    // 100,000 characters of the friendliest kind: only length fails...
+    let huge = "a".repeat(100_000);
+    assert_eq!(failing_fields(&huge), ["email", "url", "short"]);
+    // ...and of an unfriendly kind, everything that should, without a panic.
+    let hostile = "\u{202e}\0é<".repeat(25_000);
+    assert_eq!(
+        failing_fields(&hostile),
+        ["email", "url", "word", "ascii", "alnum", "clean", "short"]
+    );
+    // Unicode letters are letters.
+    assert_eq!(failing_fields("Ñandú"), ["email", "url", "word", "ascii"]);
+}

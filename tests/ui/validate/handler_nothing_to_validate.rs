@@ -1,0 +1,6 @@
+use axum::extract::State;
+
+#[warden::validate]
+async fn handler(State(_): State<()>) {}
+
+fn main() {}

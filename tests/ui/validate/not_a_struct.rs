@@ -1,0 +1,9 @@
+#[derive(warden::Validate)]
+enum Signup {
+    A,
+}
+
+#[derive(warden::Validate)]
+struct Tuple(String);
+
+fn main() {}

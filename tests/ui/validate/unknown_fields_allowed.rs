@@ -1,0 +1,7 @@
+#[derive(serde::Deserialize, warden::Validate)]
+struct Signup {
+    #[validate(email)]
+    email: String,
+}
+
+fn main() {}
