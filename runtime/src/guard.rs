@@ -339,3 +339,49 @@ fn key_of(spec: &LimitSpec, parts: &Parts, client: Option<ClientIp>, warden: &Wa
         KeySpec::Custom(f) => f(parts).map_or_else(by_ip, |k| tagged(b'c', k.as_bytes())),
     }
 }
+
+/// A handler's own extractor on a limited handler: it never rejects, so
+/// that its rejection reaches the response hook (for `skip_failed` refunds
+/// and the `RateLimit` headers) like any other response.
+#[doc(hidden)]
+pub struct Extracted<E>(pub Result<E, Response>);
+
+impl<S, E> FromRequestParts<S> for Extracted<E>
+where
+    S: Send + Sync,
+    E: FromRequestParts<S>,
+{
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        Ok(Self(
+            E::from_request_parts(parts, state)
+                .await
+                .map_err(IntoResponse::into_response),
+        ))
+    }
+}
+
+/// The marker of [`Extracted`]'s body-extractor impl, distinct from axum's
+/// own, so the two impls never overlap.
+#[doc(hidden)]
+pub enum ViaBody {}
+
+impl<S, E> axum::extract::FromRequest<S, ViaBody> for Extracted<E>
+where
+    S: Send + Sync,
+    E: axum::extract::FromRequest<S>,
+{
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request(
+        request: axum::extract::Request,
+        state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(Self(
+            E::from_request(request, state)
+                .await
+                .map_err(IntoResponse::into_response),
+        ))
+    }
+}

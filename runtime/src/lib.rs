@@ -115,7 +115,7 @@ pub use warden_macros::validate;
 #[doc(hidden)]
 pub mod __private {
     pub use crate::auth::{Access, Claims, Role};
-    pub use crate::guard::{Guard, LimitedGuard, Policy};
+    pub use crate::guard::{Extracted, Guard, LimitedGuard, Policy};
     pub use crate::limit::{KeySpec, LimitSpec, Rate, RateSpec, Skip};
     pub use crate::manifest::HandlerPolicy;
     pub use crate::validate::rules::{self, Rule};

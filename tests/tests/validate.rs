@@ -11,8 +11,9 @@ use axum::{Form, Json, Router};
 use http::{Request, StatusCode};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use warden::auth::AccessToken;
 use warden::validate::{Invalid, Validate};
-use warden::{Warden, validate};
+use warden::{Auth, Warden, protected, rate_limit, validate};
 use warden_tests::{Answer, AppState, Client, Hits, Transport, jwt};
 
 #[derive(Debug, Deserialize, warden::Validate)]
@@ -357,7 +358,20 @@ async fn order(State(hits): State<Hits>, Json(order): Json<Order>) -> String {
     order.items.len().to_string()
 }
 
+#[protected]
+#[rate_limit(3, "1m", key = user, skip_failed)]
+#[validate]
+async fn note(State(hits): State<Hits>, user: Auth, Json(body): Json<Search>) -> String {
+    hits.hit();
+    format!("{}: {}", user.sub, body.q)
+}
+
 async fn app() -> (Client, Hits) {
+    let (client, hits, _) = app_and_warden().await;
+    (client, hits)
+}
+
+async fn app_and_warden() -> (Client, Hits, Warden) {
     let warden = Warden::builder()
         .jwt(jwt())
         .limit_policy(
@@ -373,12 +387,13 @@ async fn app() -> (Client, Hits) {
         .route("/form", post(form))
         .route("/ids/{id}", get(by_id))
         .route("/orders", post(order))
+        .route("/notes", post(note))
         .layer(DefaultBodyLimit::max(64 * 1024))
         .with_state(AppState {
-            warden,
+            warden: warden.clone(),
             hits: hits.clone(),
         });
-    (Client::new(router, Transport::Socket).await, hits)
+    (Client::new(router, Transport::Socket).await, hits, warden)
 }
 
 async fn post_json(
@@ -632,4 +647,50 @@ fn empty_nul_and_huge_strings_through_every_text_rule() {
     );
     // Unicode letters are letters.
     assert_eq!(failing_fields("Ñandú"), ["email", "url", "word", "ascii"]);
+}
+
+#[tokio::test]
+async fn validation_stacks_with_the_guards() {
+    let (app, hits, warden) = app_and_warden().await;
+    let token = warden
+        .issue_access_token(&AccessToken::new("ana"))
+        .unwrap()
+        .token;
+    let send = |token: Option<String>, body: &'static str| {
+        let app = app.clone();
+        async move {
+            let mut request = Request::post("/notes").header("content-type", "application/json");
+            if let Some(token) = token {
+                request = request.header("authorization", format!("Bearer {token}"));
+            }
+            app.send(request.body(Body::from(body)).unwrap()).await
+        }
+    };
+    // The guard answers before the body is parsed.
+    let answer = send(None, "not json").await;
+    assert_eq!(answer.status, StatusCode::UNAUTHORIZED);
+    // Invalid bodies are refused, and with skip_failed they do not count.
+    for _ in 0..5 {
+        let answer = send(Some(token.clone()), r#"{"q":"x"}"#).await;
+        assert_eq!(answer.status, StatusCode::BAD_REQUEST);
+        assert_eq!(answer.body["issues"][0]["path"], "q");
+        // skip_failed gave the slot back: all three remain.
+        assert!(answer.header("ratelimit").contains("r=3"), "{answer:?}");
+    }
+    for remaining in [2, 1, 0] {
+        let answer = send(Some(token.clone()), r#"{"q":"rust"}"#).await;
+        assert_eq!(answer.status, StatusCode::OK);
+        assert_eq!(answer.body, "ana: rust");
+        assert!(
+            answer
+                .header("ratelimit")
+                .contains(&format!("r={remaining}")),
+            "{answer:?}"
+        );
+    }
+    assert_eq!(
+        send(Some(token), r#"{"q":"rust"}"#).await.status,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    assert_eq!(hits.count(), 3);
 }

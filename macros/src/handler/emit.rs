@@ -125,6 +125,8 @@ fn with_response_hook(func: syn::ItemFn, policy: &syn::Ident) -> TokenStream {
         if let syn::FnArg::Typed(typed) = input {
             let ident = format_ident!("__warden_arg{}", i);
             *typed.pat = syn::parse_quote!(#ident);
+            let ty = &typed.ty;
+            *typed.ty = syn::parse_quote!(::warden::__private::Extracted<#ty>);
             typed.attrs.clear();
             arguments.push(ident);
         }
@@ -133,11 +135,24 @@ fn with_response_hook(func: syn::ItemFn, policy: &syn::Ident) -> TokenStream {
         0,
         syn::parse_quote!(__warden_guard: ::warden::__private::LimitedGuard<#policy>),
     );
+    // An extractor's rejection is a response like any other: it goes
+    // through the hook too.
+    let unwrap = arguments.iter().map(|ident| {
+        quote! {
+            let #ident = match #ident.0 {
+                ::core::result::Result::Ok(value) => value,
+                ::core::result::Result::Err(rejection) => {
+                    return __warden_guard.finish(rejection).await;
+                }
+            };
+        }
+    });
     quote! {
         #(#attrs)*
         #vis #outer_sig {
             #[allow(clippy::too_many_arguments)]
             #inner_sig #block
+            #(#unwrap)*
             let __warden_response = ::warden::__private::IntoResponse::into_response(
                 __warden_handler(#(#arguments),*).await,
             );

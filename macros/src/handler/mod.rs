@@ -98,9 +98,11 @@ pub(crate) fn expand(attribute: &'static str, args: TokenStream, item: TokenStre
     // what an error about the whole attribute points at.
     let mut attributes = vec![(attribute, args, None)];
     let mut kept = Vec::with_capacity(func.attrs.len());
+    let mut sibling_paths = Vec::new();
     for attr in std::mem::take(&mut func.attrs) {
         match warden_attr(&attr) {
             Some(kind) => {
+                sibling_paths.push(attr.path().clone());
                 let tokens = arguments(&attr, &mut errors);
                 attributes.push((kind, tokens, Some(quote!(#attr))));
             }
@@ -194,10 +196,21 @@ pub(crate) fn expand(attribute: &'static str, args: TokenStream, item: TokenStre
         );
     }
 
+    // A sibling attribute never expands, so its import would look unused:
+    // use it.
+    let uses = quote! {
+        #(
+            const _: () = {
+                #[allow(unused_imports)]
+                use #sibling_paths as _;
+            };
+        )*
+    };
     if errors.is_empty() {
-        emit::handler(func, &handler)
+        let handler = emit::handler(func, &handler);
+        quote!(#uses #handler)
     } else {
         let errors = errors.to_compile_errors();
-        quote!(#errors #func)
+        quote!(#errors #uses #func)
     }
 }
