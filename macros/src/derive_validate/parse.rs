@@ -391,6 +391,50 @@ fn bounds(
     }
 }
 
+/// The bounds of `len` and `range`: one inclusive range, or `min = ..`
+/// and `max = ..`; at least one bound.
+fn min_max<T>(
+    rule: &str,
+    span: proc_macro2::Span,
+    positional: &[TokenStream],
+    options: Vec<(String, TokenStream)>,
+    parse: fn(TokenStream, &mut Errors) -> Option<T>,
+    errors: &mut Errors,
+) -> Option<(Option<T>, Option<T>)> {
+    let before = errors.len();
+    let (mut min, mut max) = (None, None);
+    match positional {
+        [] => {}
+        [range] => {
+            let (lo, hi) = bounds(range.clone(), errors)?;
+            min = lo.and_then(|t| parse(t, errors));
+            max = hi.and_then(|t| parse(t, errors));
+        }
+        [_, extra, ..] => errors.spanned(extra, format!("`{rule}` takes one range")),
+    }
+    for (key, value) in options {
+        let bound = parse(value, errors);
+        if key == "min" {
+            min = bound;
+        } else {
+            max = bound;
+        }
+    }
+    if errors.len() != before {
+        return None;
+    }
+    if min.is_none() && max.is_none() {
+        errors.at(
+            span,
+            format!(
+                "`{rule}` needs bounds: `{rule}(2..=100)`, `{rule}(min = 2)` or `{rule}(max = 100)`"
+            ),
+        );
+        return None;
+    }
+    Some((min, max))
+}
+
 /// One rule, with its overrides.
 fn rule(piece: Piece, errors: &mut Errors) -> Option<(String, Rule)> {
     let (name, value): (syn::Ident, Option<Result<TokenStream, TokenStream>>) = match piece {
@@ -471,26 +515,8 @@ fn rule(piece: Piece, errors: &mut Errors) -> Option<(String, Rule)> {
             }
         }
         "len" => {
-            let mut min = None;
-            let mut max = None;
-            if let [range] = a.positional.as_slice() {
-                let (lo, hi) = bounds(range.clone(), errors)?;
-                min = lo.and_then(|t| count(t, errors));
-                max = hi.and_then(|t| count(t, errors));
-            } else if a.positional.len() > 1 {
-                errors.spanned(&a.positional[1], "`len` takes one range");
-            }
-            for (k, v) in take_option(&["min", "max"], errors) {
-                let n = count(v, errors);
-                if k == "min" { min = n } else { max = n }
-            }
-            if min.is_none() && max.is_none() && errors.len() == before {
-                errors.at(
-                    span,
-                    "`len` needs bounds: `len(2..=100)`, `len(min = 2)` or `len(max = 100)`",
-                );
-                return None;
-            }
+            let bounds_of = take_option(&["min", "max"], errors);
+            let (min, max) = min_max(&text, span, &a.positional, bounds_of, count, errors)?;
             if let (Some(lo), Some(hi)) = (min, max)
                 && lo > hi
             {
@@ -500,21 +526,8 @@ fn rule(piece: Piece, errors: &mut Errors) -> Option<(String, Rule)> {
             RuleKind::Len { min, max }
         }
         "range" => {
-            let mut min = None;
-            let mut max = None;
-            if let [range] = a.positional.as_slice() {
-                let (lo, hi) = bounds(range.clone(), errors)?;
-                min = lo.and_then(|t| number(t, errors));
-                max = hi.and_then(|t| number(t, errors));
-            }
-            for (k, v) in take_option(&["min", "max"], errors) {
-                let n = number(v, errors);
-                if k == "min" { min = n } else { max = n }
-            }
-            if min.is_none() && max.is_none() && errors.len() == before {
-                errors.at(span, "`range` needs bounds: `range(18..=130)`, `range(min = 0)` or `range(max = 10)`");
-                return None;
-            }
+            let bounds_of = take_option(&["min", "max"], errors);
+            let (min, max) = min_max(&text, span, &a.positional, bounds_of, number, errors)?;
             if let (Some(lo), Some(hi)) = (&min, &max)
                 && lo.value > hi.value
             {
