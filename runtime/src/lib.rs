@@ -82,6 +82,7 @@
 //!   lists and the [`Valid`] extractors behind `#[validate]`.
 //! - [`http`]: RFC 9457 problem details, client addresses behind trusted
 //!   proxies.
+//! - [`password`]: argon2id hashing off the async threads.
 //! - [`audit`]: the `tracing` events every rejection emits.
 //! - [`manifest`]: every handler's policy, for review or snapshot tests.
 
@@ -93,6 +94,7 @@ mod guard;
 pub mod http;
 pub mod limit;
 mod manifest;
+pub mod password;
 mod runtime;
 pub mod validate;
 
