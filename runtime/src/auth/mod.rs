@@ -6,6 +6,7 @@ mod error;
 mod extract;
 mod jwt;
 mod key;
+pub mod refresh;
 mod role;
 
 pub use claims::{AccessToken, Claims, IssuedToken};
