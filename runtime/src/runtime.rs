@@ -9,7 +9,10 @@ use crate::auth::{
     AccessToken, Authenticator, Claims, IssueError, IssuedToken, Jwt, JwtConfigError, TokenError,
 };
 use crate::http::client::canonical;
-use crate::http::{ClientIp, ForwardedHeader, InvalidProxy, TrustedProxies};
+use crate::http::{
+    ClientIp, Cors, CorsError, DEFAULT_BODY_LIMIT, ForwardedHeader, HttpDefaults, InvalidProxy,
+    SecurityHeaders, TrustedProxies, WardenLayer,
+};
 use crate::limit::{MemoryStore, Rate, RateSpec, Store};
 use crate::manifest::manifest;
 
@@ -37,6 +40,7 @@ struct Inner {
     named: HashMap<String, Rate>,
     warned_untrusted_forwarding: AtomicBool,
     warned_no_peer: AtomicBool,
+    http: Arc<HttpDefaults>,
 }
 
 impl fmt::Debug for Warden {
@@ -59,7 +63,27 @@ impl Warden {
             forwarded_header: ForwardedHeader::default(),
             ipv6_prefix: DEFAULT_IPV6_PREFIX,
             named: Vec::new(),
+            security_headers: SecurityHeaders::default(),
+            cors: Cors::default(),
+            body_limit: DEFAULT_BODY_LIMIT,
         }
+    }
+
+    /// The hardened HTTP defaults, as one layer for the whole router:
+    /// security headers on every response, CORS from the allow-list, the
+    /// request body limit (413), and problem+json for every error response
+    /// that is not JSON already (axum's rejections, unmatched routes).
+    ///
+    /// ```
+    /// # use axum::{Router, routing::get};
+    /// # use warden::{Warden, auth::Jwt};
+    /// # let warden = Warden::builder().jwt(Jwt::hs256([7u8; 32]).unwrap().issuer("i").audience("a")).build().unwrap();
+    /// let app: Router = Router::new()
+    ///     .route("/health", get(|| async { "ok" }))
+    ///     .layer(warden.layer());
+    /// ```
+    pub fn layer(&self) -> WardenLayer {
+        WardenLayer::new(Arc::clone(&self.inner.http))
     }
 
     /// Signs an access token.
@@ -146,6 +170,9 @@ pub struct WardenBuilder {
     forwarded_header: ForwardedHeader,
     ipv6_prefix: u8,
     named: Vec<(String, Rate)>,
+    security_headers: SecurityHeaders,
+    cors: Cors,
+    body_limit: usize,
 }
 
 impl fmt::Debug for WardenBuilder {
@@ -206,6 +233,24 @@ impl WardenBuilder {
         self
     }
 
+    /// Replaces the security headers of [`Warden::layer`].
+    pub fn security_headers(mut self, headers: SecurityHeaders) -> Self {
+        self.security_headers = headers;
+        self
+    }
+
+    /// Which origins browsers may call the API from (none by default).
+    pub fn cors(mut self, cors: Cors) -> Self {
+        self.cors = cors;
+        self
+    }
+
+    /// The request body limit of [`Warden::layer`] (64 KiB by default).
+    pub fn body_limit(mut self, bytes: usize) -> Self {
+        self.body_limit = bytes;
+        self
+    }
+
     /// Checks the configuration and builds the runtime. Every mistake that
     /// can be found before the first request is reported here: an unsafe JWT
     /// configuration, a proxy that is not an address, a named limit no
@@ -222,6 +267,7 @@ impl WardenBuilder {
         if self.ipv6_prefix > 128 {
             return Err(BuildError::Ipv6Prefix(self.ipv6_prefix));
         }
+        let cors = self.cors.layer().map_err(BuildError::Cors)?;
         let mut named = HashMap::new();
         for (name, rate) in self.named {
             if !valid_policy_name(&name) {
@@ -257,6 +303,11 @@ impl WardenBuilder {
                 named,
                 warned_untrusted_forwarding: AtomicBool::new(false),
                 warned_no_peer: AtomicBool::new(false),
+                http: Arc::new(HttpDefaults {
+                    headers: self.security_headers,
+                    cors,
+                    body_limit: self.body_limit,
+                }),
             }),
         })
     }
@@ -298,6 +349,8 @@ pub enum BuildError {
     /// A policy name that is empty, over 64 bytes, or not printable ASCII
     /// without `"` and `\`.
     PolicyName(String),
+    /// An unsafe or malformed CORS configuration.
+    Cors(CorsError),
 }
 
 impl fmt::Display for BuildError {
@@ -317,6 +370,7 @@ impl fmt::Display for BuildError {
             Self::DuplicatePolicy(name) => {
                 write!(f, "the rate-limit policy {name:?} is defined twice")
             }
+            Self::Cors(error) => error.fmt(f),
             Self::PolicyName(name) => write!(
                 f,
                 "{name:?} is not a valid policy name: 1 to 64 printable ASCII characters without '\"' or '\\'"
@@ -330,6 +384,7 @@ impl std::error::Error for BuildError {
         match self {
             Self::Jwt(error) => Some(error),
             Self::TrustedProxy(error) => Some(error),
+            Self::Cors(error) => Some(error),
             _ => None,
         }
     }

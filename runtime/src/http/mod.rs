@@ -1,7 +1,13 @@
-//! The HTTP edge: problem details and client identity.
+//! The HTTP edge: problem details, client identity, and the hardened
+//! defaults of [`Warden::layer`](crate::Warden::layer).
 
 pub(crate) mod client;
+mod defaults;
 mod problem;
 
 pub use client::{ClientIp, ForwardedHeader, InvalidProxy, TrustedProxies};
+pub(crate) use defaults::HttpDefaults;
+pub use defaults::{
+    Cors, CorsError, DEFAULT_BODY_LIMIT, SecurityHeaders, WardenLayer, WardenService,
+};
 pub use problem::{PROBLEM_JSON, Problem};

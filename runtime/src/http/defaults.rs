@@ -1,0 +1,339 @@
+//! `warden.layer()`: the hardened HTTP defaults every response gets.
+
+use std::convert::Infallible;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::response::{IntoResponse, Response};
+use http::{HeaderName, HeaderValue, Method, Request, StatusCode, header};
+use tower_http::cors::{AllowOrigin, Cors as CorsService, CorsLayer};
+use tower_layer::Layer;
+use tower_service::Service;
+
+use super::Problem;
+
+/// The default request body limit: 64 KiB.
+pub const DEFAULT_BODY_LIMIT: usize = 64 * 1024;
+
+/// The security headers set on every response (unless the handler set the
+/// same header itself), at least as strict as helmet's defaults that apply
+/// to an API. `Server` and `X-Powered-By` are always removed.
+#[derive(Debug, Clone)]
+pub struct SecurityHeaders {
+    headers: Vec<(HeaderName, HeaderValue)>,
+}
+
+impl Default for SecurityHeaders {
+    fn default() -> Self {
+        let headers = [
+            (
+                "strict-transport-security",
+                "max-age=31536000; includeSubDomains",
+            ),
+            ("x-content-type-options", "nosniff"),
+            ("x-frame-options", "DENY"),
+            ("referrer-policy", "no-referrer"),
+            (
+                "content-security-policy",
+                "default-src 'none'; frame-ancestors 'none'",
+            ),
+            ("cross-origin-opener-policy", "same-origin"),
+            ("cross-origin-resource-policy", "same-origin"),
+            ("origin-agent-cluster", "?1"),
+            ("x-dns-prefetch-control", "off"),
+            ("x-download-options", "noopen"),
+            ("x-permitted-cross-domain-policies", "none"),
+        ]
+        .into_iter()
+        .map(|(n, v)| (HeaderName::from_static(n), HeaderValue::from_static(v)))
+        .collect();
+        Self { headers }
+    }
+}
+
+impl SecurityHeaders {
+    /// Sets (or replaces) a header.
+    pub fn set(mut self, name: HeaderName, value: HeaderValue) -> Self {
+        self.headers.retain(|(n, _)| *n != name);
+        self.headers.push((name, value));
+        self
+    }
+
+    /// Stops sending a header.
+    pub fn remove(mut self, name: &HeaderName) -> Self {
+        self.headers.retain(|(n, _)| n != name);
+        self
+    }
+
+    /// The headers sent.
+    pub fn iter(&self) -> impl Iterator<Item = (&HeaderName, &HeaderValue)> {
+        self.headers.iter().map(|(n, v)| (n, v))
+    }
+}
+
+/// Which origins may call the API from a browser. None by default.
+#[derive(Debug, Clone, Default)]
+pub struct Cors {
+    origins: Vec<String>,
+    credentials: bool,
+    max_age: Option<Duration>,
+}
+
+impl Cors {
+    /// Allows these origins (`https://app.example.com`); `*` allows any
+    /// origin, and is refused together with credentials.
+    pub fn allow_origins<I, S>(origins: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        Self {
+            origins: origins.into_iter().map(Into::into).collect(),
+            credentials: false,
+            max_age: Some(Duration::from_secs(600)),
+        }
+    }
+
+    /// Lets allowed origins send credentials (cookies, `Authorization`).
+    pub fn allow_credentials(mut self) -> Self {
+        self.credentials = true;
+        self
+    }
+
+    /// Builds the tower-http layer; every configuration tower-http would
+    /// panic on is an error here.
+    pub(crate) fn layer(&self) -> Result<CorsLayer, CorsError> {
+        let wildcard = self.origins.iter().any(|o| o.trim() == "*");
+        if wildcard && self.credentials {
+            return Err(CorsError::WildcardWithCredentials);
+        }
+        let origin = if wildcard {
+            AllowOrigin::any()
+        } else {
+            let mut values = Vec::with_capacity(self.origins.len());
+            for origin in &self.origins {
+                let parsed =
+                    url::Url::parse(origin).map_err(|_| CorsError::Origin(origin.clone()))?;
+                let plain = matches!(parsed.scheme(), "http" | "https")
+                    && parsed.host().is_some()
+                    && parsed.path() == "/"
+                    && !origin.ends_with('/')
+                    && parsed.query().is_none()
+                    && parsed.username().is_empty();
+                if !plain {
+                    return Err(CorsError::Origin(origin.clone()));
+                }
+                values.push(
+                    HeaderValue::from_str(origin).map_err(|_| CorsError::Origin(origin.clone()))?,
+                );
+            }
+            AllowOrigin::list(values)
+        };
+        let mut layer = CorsLayer::new()
+            .allow_origin(origin)
+            .allow_methods([
+                Method::GET,
+                Method::POST,
+                Method::PUT,
+                Method::PATCH,
+                Method::DELETE,
+            ])
+            .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
+            .expose_headers([
+                header::RETRY_AFTER,
+                crate::limit::RATELIMIT,
+                crate::limit::RATELIMIT_POLICY,
+            ]);
+        if self.credentials {
+            layer = layer.allow_credentials(true);
+        }
+        if let Some(max_age) = self.max_age {
+            layer = layer.max_age(max_age);
+        }
+        Ok(layer)
+    }
+}
+
+/// A CORS configuration that [`WardenBuilder::build`](crate::WardenBuilder::build) refuses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CorsError {
+    /// `*` with credentials: any site could act as the signed-in user.
+    WildcardWithCredentials,
+    /// Not an origin (`scheme://host[:port]`, no path).
+    Origin(String),
+}
+
+impl fmt::Display for CorsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::WildcardWithCredentials => f.write_str(
+                "CORS cannot allow any origin (`*`) together with credentials; list the origins",
+            ),
+            Self::Origin(origin) => write!(
+                f,
+                "{origin:?} is not an origin such as \"https://app.example.com\""
+            ),
+        }
+    }
+}
+
+impl std::error::Error for CorsError {}
+
+/// The settings `warden.layer()` applies, built once.
+#[derive(Debug, Clone)]
+pub(crate) struct HttpDefaults {
+    pub(crate) headers: SecurityHeaders,
+    pub(crate) cors: CorsLayer,
+    pub(crate) body_limit: usize,
+}
+
+/// The layer of [`Warden::layer`](crate::Warden::layer).
+#[derive(Debug, Clone)]
+pub struct WardenLayer {
+    defaults: Arc<HttpDefaults>,
+}
+
+impl WardenLayer {
+    pub(crate) fn new(defaults: Arc<HttpDefaults>) -> Self {
+        Self { defaults }
+    }
+}
+
+impl<S> Layer<S> for WardenLayer {
+    type Service = WardenService<CorsService<S>>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        WardenService {
+            inner: self.defaults.cors.clone().layer(inner),
+            defaults: Arc::clone(&self.defaults),
+        }
+    }
+}
+
+/// The service of [`WardenLayer`].
+#[derive(Debug, Clone)]
+pub struct WardenService<S> {
+    inner: S,
+    defaults: Arc<HttpDefaults>,
+}
+
+impl<S> Service<Request<Body>> for WardenService<S>
+where
+    S: Service<Request<Body>, Response = Response, Error = Infallible> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<Body>) -> Self::Future {
+        let defaults = Arc::clone(&self.defaults);
+        let limit = defaults.body_limit;
+        let declared = request
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+        if declared.is_some_and(|n| n > limit as u64) {
+            // Refused before a byte of the body is read.
+            let response = body_too_large(limit);
+            return Box::pin(async move { Ok(finish(response, &defaults)) });
+        }
+        let request = request.map(|body| Body::new(http_body_util::Limited::new(body, limit)));
+        let future = self.inner.call(request);
+        Box::pin(async move {
+            let response = future.await?;
+            Ok(finish(response, &defaults))
+        })
+    }
+}
+
+fn body_too_large(limit: usize) -> Response {
+    Problem::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "body_too_large",
+        format!("the request body is over the limit of {limit} bytes"),
+    )
+    .into_response()
+}
+
+/// Every error answers problem+json, and every response carries the
+/// security headers.
+fn finish(response: Response, defaults: &HttpDefaults) -> Response {
+    let mut response = problem_json(response);
+    let headers = response.headers_mut();
+    for (name, value) in defaults.headers.iter() {
+        if !headers.contains_key(name) {
+            headers.insert(name.clone(), value.clone());
+        }
+    }
+    headers.remove(header::SERVER);
+    headers.remove(HeaderName::from_static("x-powered-by"));
+    response
+}
+
+/// Turns an error response that is not JSON (axum's plain-text rejections,
+/// an empty 404 or 405) into problem+json. Its text is not reused: axum's
+/// messages can quote the request.
+fn problem_json(response: Response) -> Response {
+    let status = response.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    let json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|v| v.trim().to_ascii_lowercase())
+        .is_some_and(|v| v == "application/json" || v.ends_with("+json"));
+    if json {
+        return response;
+    }
+    let (code, detail) = match status {
+        StatusCode::BAD_REQUEST => ("bad_request", "the request is malformed"),
+        StatusCode::UNAUTHORIZED => ("unauthorized", "this resource requires authentication"),
+        StatusCode::FORBIDDEN => ("forbidden", "access to this resource is denied"),
+        StatusCode::NOT_FOUND => ("not_found", "no such resource"),
+        StatusCode::METHOD_NOT_ALLOWED => (
+            "method_not_allowed",
+            "this method is not allowed on this resource",
+        ),
+        StatusCode::PAYLOAD_TOO_LARGE => {
+            ("body_too_large", "the request body is over the size limit")
+        }
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => (
+            "unsupported_media_type",
+            "the request body has an unsupported media type",
+        ),
+        StatusCode::UNPROCESSABLE_ENTITY => (
+            "unprocessable",
+            "the request body does not fit the expected shape",
+        ),
+        StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE => {
+            ("headers_too_large", "the request headers are too large")
+        }
+        s if s.is_server_error() => (
+            "internal_error",
+            "the server could not complete the request",
+        ),
+        _ => ("client_error", "the request cannot be served"),
+    };
+    let (mut parts, _) = response.into_parts();
+    let problem = Problem::new(status, code, detail).into_response();
+    let (problem_parts, body) = problem.into_parts();
+    parts.headers.remove(header::CONTENT_LENGTH);
+    for (name, value) in &problem_parts.headers {
+        parts.headers.insert(name.clone(), value.clone());
+    }
+    Response::from_parts(parts, body)
+}

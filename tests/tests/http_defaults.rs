@@ -1,0 +1,247 @@
+//! `warden.layer()`: security headers on every response, CORS from an
+//! allow-list, the body limit, and problem+json for every error.
+
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use http::{HeaderName, HeaderValue, Request, StatusCode};
+use serde_json::Value;
+use warden::http::{Cors, SecurityHeaders};
+use warden::limit::Rate;
+use warden::{BuildError, Warden, protected, rate_limit};
+use warden_tests::{Answer, Client, Transport, jwt};
+
+#[protected]
+async fn secret() -> &'static str {
+    "secret"
+}
+
+#[rate_limit(1, "1m")]
+async fn once() -> &'static str {
+    "once"
+}
+
+/// axum's own Json extractor, with its plain-text rejections.
+async fn echo(Json(body): Json<Value>) -> Json<Value> {
+    Json(body)
+}
+
+fn builder() -> warden::WardenBuilder {
+    Warden::builder().jwt(jwt()).limit_policy(
+        "shared-policy",
+        Rate::new(3, Duration::from_secs(60)).unwrap(),
+    )
+}
+
+async fn app(builder: warden::WardenBuilder) -> Client {
+    let warden = builder.build().unwrap();
+    let router = Router::new()
+        .route("/health", get(|| async { "ok" }))
+        .route("/secret", get(secret))
+        .route("/once", get(once))
+        .route("/echo", post(echo))
+        .layer(warden.layer())
+        .with_state(warden);
+    Client::new(router, Transport::Socket).await
+}
+
+fn assert_hardened(answer: &Answer) {
+    for (name, value) in [
+        (
+            "strict-transport-security",
+            "max-age=31536000; includeSubDomains",
+        ),
+        ("x-content-type-options", "nosniff"),
+        ("x-frame-options", "DENY"),
+        ("referrer-policy", "no-referrer"),
+        (
+            "content-security-policy",
+            "default-src 'none'; frame-ancestors 'none'",
+        ),
+        ("cross-origin-opener-policy", "same-origin"),
+        ("cross-origin-resource-policy", "same-origin"),
+    ] {
+        assert_eq!(answer.header(name), value, "{name} on {answer:?}");
+    }
+    assert!(answer.headers.get("server").is_none());
+    assert!(answer.headers.get("x-powered-by").is_none());
+}
+
+#[tokio::test]
+async fn every_response_is_hardened() {
+    let app = app(builder()).await;
+    let ok = app.get("/health", None).await;
+    assert_eq!(ok.status, StatusCode::OK);
+    assert_hardened(&ok);
+    let unauthorized = app.get("/secret", None).await;
+    unauthorized.assert_problem(StatusCode::UNAUTHORIZED, "missing_token");
+    assert_hardened(&unauthorized);
+    let missing = app.get("/nope", None).await;
+    missing.assert_problem(StatusCode::NOT_FOUND, "not_found");
+    assert_hardened(&missing);
+    assert_eq!(app.get("/once", None).await.status, StatusCode::OK);
+    let limited = app.get("/once", None).await;
+    limited.assert_problem(StatusCode::TOO_MANY_REQUESTS, "rate_limited");
+    assert_hardened(&limited);
+}
+
+#[tokio::test]
+async fn axum_rejections_and_unmatched_routes_answer_problem_json() {
+    let app = app(builder()).await;
+    let send = |content_type: Option<&'static str>, body: &'static str| {
+        let app = app.clone();
+        async move {
+            let mut request = Request::post("/echo");
+            if let Some(content_type) = content_type {
+                request = request.header("content-type", content_type);
+            }
+            app.send(request.body(Body::from(body)).unwrap()).await
+        }
+    };
+    send(None, "{}")
+        .await
+        .assert_problem(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type");
+    let answer = send(Some("application/json"), r#"{"password": "hunter2-secret""#).await;
+    answer.assert_problem(StatusCode::BAD_REQUEST, "bad_request");
+    assert!(!answer.body.to_string().contains("hunter2"), "{answer:?}");
+    assert_eq!(
+        send(Some("application/json"), r#"{"a":1}"#).await.status,
+        StatusCode::OK
+    );
+    let answer = app.get("/echo", None).await;
+    answer.assert_problem(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed");
+    assert!(answer.header("allow").contains("POST"), "{answer:?}");
+}
+
+#[tokio::test]
+async fn bodies_over_the_limit_are_refused() {
+    let app = app(builder()).await;
+    // Declared too large: refused before reading.
+    let big = vec![b' '; 64 * 1024 + 1];
+    let request = Request::post("/echo")
+        .header("content-type", "application/json")
+        .body(Body::from(big))
+        .unwrap();
+    let answer = app.send(request).await;
+    answer.assert_problem(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large");
+    assert_hardened(&answer);
+    // Streamed without a length: refused while reading.
+    let chunks = futures_chunks(70 * 1024);
+    let request = Request::post("/echo")
+        .header("content-type", "application/json")
+        .body(chunks)
+        .unwrap();
+    let answer = app.send(request).await;
+    assert_eq!(answer.status, StatusCode::PAYLOAD_TOO_LARGE, "{answer:?}");
+    assert_eq!(answer.header("content-type"), "application/problem+json");
+    // A configured limit applies.
+    let small = self::app(builder().body_limit(16)).await;
+    let request = Request::post("/echo")
+        .header("content-type", "application/json")
+        .body(Body::from(r#"{"a":"0123456789"}"#))
+        .unwrap();
+    assert_eq!(
+        small.send(request).await.status,
+        StatusCode::PAYLOAD_TOO_LARGE
+    );
+}
+
+/// A body of `size` bytes of JSON whitespace with no declared length.
+fn futures_chunks(size: usize) -> Body {
+    let chunks = (0..size / 1024).map(|_| Ok::<_, std::io::Error>(vec![b' '; 1024]));
+    Body::from_stream(futures_util::stream::iter(chunks))
+}
+
+#[tokio::test]
+async fn headers_can_be_overridden() {
+    let headers = SecurityHeaders::default()
+        .set(
+            HeaderName::from_static("content-security-policy"),
+            HeaderValue::from_static("default-src 'self'"),
+        )
+        .remove(&HeaderName::from_static("strict-transport-security"));
+    let app = app(builder().security_headers(headers)).await;
+    let answer = app.get("/health", None).await;
+    assert_eq!(
+        answer.header("content-security-policy"),
+        "default-src 'self'"
+    );
+    assert!(answer.headers.get("strict-transport-security").is_none());
+    assert_eq!(answer.header("x-frame-options"), "DENY");
+}
+
+async fn preflight(app: &Client, origin: &str) -> Answer {
+    let request = Request::builder()
+        .method("OPTIONS")
+        .uri("/secret")
+        .header("origin", origin)
+        .header("access-control-request-method", "GET")
+        .header("access-control-request-headers", "authorization")
+        .body(Body::empty())
+        .unwrap();
+    app.send(request).await
+}
+
+#[tokio::test]
+async fn cors_answers_only_allowed_origins() {
+    let app =
+        app(builder().cors(Cors::allow_origins(["https://app.example.com"]).allow_credentials()))
+            .await;
+    let allowed = preflight(&app, "https://app.example.com").await;
+    assert_eq!(
+        allowed.header("access-control-allow-origin"),
+        "https://app.example.com"
+    );
+    assert_eq!(allowed.header("access-control-allow-credentials"), "true");
+    assert!(
+        allowed
+            .header("access-control-allow-headers")
+            .contains("authorization")
+    );
+    let refused = preflight(&app, "https://evil.example").await;
+    assert!(
+        refused.headers.get("access-control-allow-origin").is_none(),
+        "{refused:?}"
+    );
+    // No origin is ever reflected blindly, and `*` never goes with credentials.
+    let answer = app.get("/health", None).await;
+    assert_ne!(answer.header("access-control-allow-origin"), "*");
+
+    // The default: no cross-origin access at all.
+    let closed = self::app(builder()).await;
+    let refused = preflight(&closed, "https://app.example.com").await;
+    assert!(
+        refused.headers.get("access-control-allow-origin").is_none(),
+        "{refused:?}"
+    );
+}
+
+#[test]
+fn unsafe_cors_is_a_build_error_not_a_panic() {
+    let error = builder()
+        .cors(Cors::allow_origins(["*"]).allow_credentials())
+        .build()
+        .unwrap_err();
+    assert_eq!(
+        error,
+        BuildError::Cors(warden::http::CorsError::WildcardWithCredentials)
+    );
+    for bad in [
+        "app.example.com",
+        "https://app.example.com/path",
+        "https://app.example.com/",
+        "ftp://x.example",
+        "",
+    ] {
+        assert!(
+            matches!(
+                builder().cors(Cors::allow_origins([bad])).build(),
+                Err(BuildError::Cors(_))
+            ),
+            "{bad:?}"
+        );
+    }
+    assert!(builder().cors(Cors::allow_origins(["*"])).build().is_ok());
+}
