@@ -185,6 +185,10 @@ pub trait TokenStore: Send + Sync + 'static {
 
     /// Revokes the family of `hash` (logout); unknown tokens are ignored.
     fn revoke_family_of(&self, hash: TokenHash) -> StoreFuture<'_, Result<(), StoreError>>;
+
+    /// Revokes a family by its id (logout with an access token that names
+    /// its login); unknown families are ignored.
+    fn revoke_family(&self, family: &FamilyId) -> StoreFuture<'_, Result<(), StoreError>>;
 }
 
 /// Issues, rotates and revokes refresh tokens.
@@ -302,6 +306,15 @@ impl RefreshTokens {
         }
     }
 
+    /// Revokes a family by its id: the `family` of the [`Issued`] token,
+    /// carried in the access token of that login.
+    pub async fn revoke_family(&self, family: &FamilyId) -> Result<(), RefreshError> {
+        self.store
+            .revoke_family(family)
+            .await
+            .map_err(RefreshError::Store)
+    }
+
     /// Revokes the family `token` belongs to (logout).
     pub async fn revoke(&self, token: &str) -> Result<(), RefreshError> {
         self.store
@@ -413,6 +426,13 @@ impl State {
 }
 
 impl TokenStore for MemoryTokenStore {
+    fn revoke_family(&self, family: &FamilyId) -> StoreFuture<'_, Result<(), StoreError>> {
+        if let Some(f) = self.lock().families.get_mut(family) {
+            f.revoked = true;
+        }
+        StoreFuture::ready(Ok(()))
+    }
+
     fn insert(&self, record: TokenRecord) -> StoreFuture<'_, Result<(), StoreError>> {
         let mut state = self.lock();
         state.make_room(self.max_tokens, unix_now());
@@ -557,6 +577,17 @@ mod tests {
             Some(RefreshError::Revoked)
         );
         tokens.revoke("rt_unknown").await.unwrap();
+        // By family id, as an access token names it.
+        let other = tokens.issue("u").await.unwrap();
+        tokens.revoke_family(&other.family).await.unwrap();
+        assert_eq!(
+            tokens.rotate(other.token.expose()).await.err(),
+            Some(RefreshError::Revoked)
+        );
+        tokens
+            .revoke_family(&FamilyId("unknown".into()))
+            .await
+            .unwrap();
     }
 
     #[tokio::test]

@@ -24,8 +24,13 @@ pub const PROBLEM_JSON: &str = "application/problem+json";
 /// assert_eq!(problem.status(), StatusCode::CONFLICT);
 /// assert_eq!(problem.code(), "email_taken");
 /// ```
+///
+/// It is one pointer wide, so `Result<T, Problem>` stays small.
 #[derive(Debug, Clone)]
-pub struct Problem {
+pub struct Problem(Box<Inner>);
+
+#[derive(Debug, Clone)]
+struct Inner {
     status: StatusCode,
     code: Cow<'static, str>,
     detail: Cow<'static, str>,
@@ -55,18 +60,18 @@ impl Problem {
         code: impl Into<Cow<'static, str>>,
         detail: impl Into<Cow<'static, str>>,
     ) -> Self {
-        Self {
+        Self(Box::new(Inner {
             status,
             code: code.into(),
             detail: detail.into(),
             headers: HeaderMap::new(),
             extensions: serde_json::Map::new(),
-        }
+        }))
     }
 
     /// Adds a response header (for example `WWW-Authenticate`).
     pub fn with_header(mut self, name: HeaderName, value: HeaderValue) -> Self {
-        self.headers.append(name, value);
+        self.0.headers.append(name, value);
         self
     }
 
@@ -76,48 +81,49 @@ impl Problem {
     /// cannot be replaced this way; such a call is ignored.
     pub fn with_member(mut self, name: &str, value: serde_json::Value) -> Self {
         if !matches!(name, "type" | "title" | "status" | "detail" | "code") {
-            self.extensions.insert(name.to_owned(), value);
+            self.0.extensions.insert(name.to_owned(), value);
         }
         self
     }
 
     /// The HTTP status.
     pub fn status(&self) -> StatusCode {
-        self.status
+        self.0.status
     }
 
     /// The stable, machine-readable code (`invalid_token`, ...).
     pub fn code(&self) -> &str {
-        &self.code
+        &self.0.code
     }
 
     /// The human-readable explanation.
     pub fn detail(&self) -> &str {
-        &self.detail
+        &self.0.detail
     }
 
     /// The headers the response will carry besides `Content-Type`.
     pub fn headers(&self) -> &HeaderMap {
-        &self.headers
+        &self.0.headers
     }
 }
 
 impl IntoResponse for Problem {
     fn into_response(self) -> Response {
+        let problem = *self.0;
         let body = Body {
             kind: "about:blank",
-            title: self.status.canonical_reason().unwrap_or("Error"),
-            status: self.status.as_u16(),
-            detail: &self.detail,
-            code: &self.code,
-            extensions: &self.extensions,
+            title: problem.status.canonical_reason().unwrap_or("Error"),
+            status: problem.status.as_u16(),
+            detail: &problem.detail,
+            code: &problem.code,
+            extensions: &problem.extensions,
         };
         // Serialising plain strings and JSON values cannot fail.
         let bytes = serde_json::to_vec(&body).unwrap_or_default();
-        let mut response = (self.status, bytes).into_response();
+        let mut response = (problem.status, bytes).into_response();
         let headers = response.headers_mut();
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
-        headers.extend(self.headers);
+        headers.extend(problem.headers);
         response
     }
 }

@@ -46,7 +46,7 @@ impl<E> DerefMut for Valid<E> {
 
 /// Why a [`Valid`] extractor refused a request.
 #[derive(Debug, Clone)]
-pub struct ValidationRejection(Box<Problem>);
+pub struct ValidationRejection(Problem);
 
 impl ValidationRejection {
     /// The problem it answers with.
@@ -59,11 +59,11 @@ impl ValidationRejection {
         code: &'static str,
         detail: impl Into<std::borrow::Cow<'static, str>>,
     ) -> Self {
-        Self(Box::new(Problem::new(status, code, detail)))
+        Self(Problem::new(status, code, detail))
     }
 
     fn issues(issues: &Issues) -> Self {
-        Self(Box::new(issues.to_problem()))
+        Self(issues.to_problem())
     }
 }
 
@@ -77,7 +77,7 @@ impl std::error::Error for ValidationRejection {}
 
 impl IntoResponse for ValidationRejection {
     fn into_response(self) -> Response {
-        (*self.0).into_response()
+        self.0.into_response()
     }
 }
 

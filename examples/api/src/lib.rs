@@ -1,0 +1,507 @@
+//! The reference API of warden: users in SQLite, access and refresh
+//! tokens, rate limits, validation and hardened HTTP defaults, built only
+//! with warden's public API. See `api-contract.md`, section 1.
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{FromRef, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions};
+use warden::auth::refresh::{FamilyId, Issued, MemoryTokenStore, RefreshError, RefreshTokens};
+use warden::auth::{AccessToken, Jwt};
+use warden::http::{Cors, Problem};
+use warden::password::{Passwords, Verification};
+use warden::{Auth, Warden, protected, rate_limit, validate};
+
+/// The roles of the API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, warden::Role)]
+pub enum Role {
+    /// May read `/api/admin`.
+    Admin,
+    /// Every registered user.
+    User,
+}
+
+/// Where the API's configuration comes from: the environment.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `$PORT` (3000).
+    pub port: u16,
+    /// `$DATABASE_URL` (`sqlite://data/api.db?mode=rwc`).
+    pub database_url: String,
+    /// `$JWT_SECRET`: at least 32 bytes; `None` makes a random one.
+    pub jwt_secret: Option<String>,
+    /// `$JWT_ISSUER` (`warden-api`).
+    pub issuer: String,
+    /// `$JWT_AUDIENCE` (`warden-api`).
+    pub audience: String,
+    /// `$ALLOWED_ORIGINS`, comma-separated.
+    pub allowed_origins: Vec<String>,
+    /// `$ADMIN_EMAILS`, comma-separated, compared case-insensitively.
+    pub admin_emails: Vec<String>,
+    /// `$TRUSTED_PROXIES`, comma-separated IPs or CIDRs.
+    pub trusted_proxies: Vec<String>,
+    /// `$REDIS_URL`.
+    pub redis_url: Option<String>,
+}
+
+fn list(value: Option<String>) -> Vec<String> {
+    value
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+impl Config {
+    /// Reads the environment.
+    pub fn from_env() -> Result<Self, String> {
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        let port = match var("PORT") {
+            Some(port) => port
+                .parse()
+                .map_err(|_| format!("PORT is not a port number: {port:?}"))?,
+            None => 3000,
+        };
+        Ok(Self {
+            port,
+            database_url: var("DATABASE_URL")
+                .unwrap_or_else(|| "sqlite://data/api.db?mode=rwc".into()),
+            jwt_secret: var("JWT_SECRET"),
+            issuer: var("JWT_ISSUER").unwrap_or_else(|| "warden-api".into()),
+            audience: var("JWT_AUDIENCE").unwrap_or_else(|| "warden-api".into()),
+            allowed_origins: list(var("ALLOWED_ORIGINS")),
+            admin_emails: list(var("ADMIN_EMAILS")),
+            trusted_proxies: list(var("TRUSTED_PROXIES")),
+            redis_url: var("REDIS_URL"),
+        })
+    }
+
+    /// A configuration for tests: an in-memory database and a fixed secret.
+    pub fn for_tests() -> Self {
+        Self {
+            port: 0,
+            database_url: "sqlite::memory:".into(),
+            jwt_secret: Some("a test secret of at least thirty-two bytes!".into()),
+            issuer: "warden-api".into(),
+            audience: "warden-api".into(),
+            allowed_origins: Vec::new(),
+            admin_emails: Vec::new(),
+            trusted_proxies: Vec::new(),
+            redis_url: None,
+        }
+    }
+}
+
+/// The API's state.
+#[derive(Clone, FromRef)]
+pub struct AppState {
+    /// The security runtime.
+    pub warden: Warden,
+    /// The users.
+    pub db: SqlitePool,
+    /// Password hashing.
+    pub passwords: Passwords,
+    /// Refresh tokens.
+    pub refresh: RefreshTokens,
+    /// Emails that register as admins, lower-cased.
+    pub admins: Arc<HashSet<String>>,
+}
+
+/// Opens the database (creating it and its folder if needed) and runs the
+/// embedded migrations.
+pub async fn database(url: &str) -> Result<SqlitePool, String> {
+    let options = SqliteConnectOptions::from_str(url)
+        .map_err(|e| format!("DATABASE_URL is not a SQLite URL: {e}"))?
+        .create_if_missing(true)
+        .foreign_keys(true);
+    let memory = url.contains(":memory:") || url.contains("mode=memory");
+    if !memory
+        && let Some(parent) = options.get_filename().parent()
+        && !parent.as_os_str().is_empty()
+    {
+        std::fs::create_dir_all(parent)
+            .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
+    }
+    // An in-memory database lives as long as its one connection.
+    let pool = if memory {
+        SqlitePoolOptions::new()
+            .max_connections(1)
+            .min_connections(1)
+            .idle_timeout(None)
+            .max_lifetime(None)
+    } else {
+        SqlitePoolOptions::new().max_connections(8)
+    }
+    .connect_with(options)
+    .await
+    .map_err(|e| format!("cannot open the database: {e}"))?;
+    sqlx::migrate!("./migrations")
+        .run(&pool)
+        .await
+        .map_err(|e| format!("cannot migrate the database: {e}"))?;
+    Ok(pool)
+}
+
+/// Builds the API.
+pub async fn app(config: &Config) -> Result<Router, String> {
+    if config.redis_url.is_some() {
+        return Err("REDIS_URL is set, but this build keeps limits and refresh tokens in memory only; unset it".into());
+    }
+    let secret = match &config.jwt_secret {
+        Some(secret) => secret.clone().into_bytes(),
+        None => {
+            let mut secret = vec![0u8; 48];
+            getrandom::fill(&mut secret).map_err(|_| "the system random generator failed")?;
+            tracing::warn!(
+                "JWT_SECRET is not set: using a random secret; tokens will not survive a restart and other instances will not accept them"
+            );
+            secret
+        }
+    };
+    let jwt = Jwt::hs256(&secret)
+        .map_err(|e| format!("JWT_SECRET: {e}"))?
+        .issuer(&config.issuer)
+        .audience(&config.audience);
+    let warden = Warden::builder()
+        .jwt(jwt)
+        .trusted_proxies(&config.trusted_proxies)
+        .cors(Cors::allow_origins(config.allowed_origins.clone()))
+        .build()
+        .map_err(|e| e.to_string())?;
+    let state = AppState {
+        warden: warden.clone(),
+        db: database(&config.database_url).await?,
+        passwords: Passwords::new(),
+        refresh: RefreshTokens::new(MemoryTokenStore::new()),
+        admins: Arc::new(
+            config
+                .admin_emails
+                .iter()
+                .map(|e| e.to_lowercase())
+                .collect(),
+        ),
+    };
+    Ok(Router::new()
+        .route("/health", get(health))
+        .route("/register", post(register))
+        .route("/login", post(login))
+        .route("/refresh", post(refresh))
+        .route("/logout", post(logout))
+        .route("/api/data", get(data))
+        .route("/api/admin", get(admin))
+        .layer(warden.layer())
+        .with_state(state))
+}
+
+/// Serves the API on `addr` until `shutdown` completes.
+pub async fn serve(
+    router: Router,
+    listener: tokio::net::TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+}
+
+async fn health() -> Json<Value> {
+    Json(json!({"status": "ok"}))
+}
+
+/// `POST /register`.
+#[derive(Deserialize, warden::Validate)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterBody {
+    #[validate(email, len(max = 255))]
+    email: String,
+    #[validate(len(12..=128), password)]
+    password: String,
+    #[validate(len(2..=100), regex = r"^[\p{L} '-]+$")]
+    name: String,
+}
+
+/// `POST /login`.
+#[derive(Deserialize, warden::Validate)]
+#[serde(deny_unknown_fields)]
+pub struct LoginBody {
+    #[validate(non_empty, len(max = 255))]
+    email: String,
+    #[validate(non_empty, len(max = 1024))]
+    password: String,
+}
+
+/// `POST /refresh`.
+#[derive(Deserialize, warden::Validate)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RefreshBody {
+    #[validate(non_empty, len(max = 512))]
+    refresh_token: String,
+}
+
+fn internal(error: impl std::fmt::Display) -> Problem {
+    tracing::error!(%error, "request failed");
+    Problem::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal_error",
+        "the server could not complete the request",
+    )
+}
+
+fn unavailable() -> Problem {
+    Problem::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "unavailable",
+        "the service is unavailable; retry shortly",
+    )
+    .with_header(header::RETRY_AFTER, HeaderValue::from_static("1"))
+}
+
+fn random_id() -> Result<String, Problem> {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes).map_err(internal)?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+#[validate]
+#[rate_limit(10, "1h")]
+async fn register(
+    State(state): State<AppState>,
+    Json(body): Json<RegisterBody>,
+) -> Result<Response, Problem> {
+    let email = body.email.to_lowercase();
+    let hash = state
+        .passwords
+        .hash(&body.password)
+        .await
+        .map_err(internal)?;
+    let role = if state.admins.contains(&email) {
+        "admin"
+    } else {
+        "user"
+    };
+    let id = random_id()?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    let inserted = sqlx::query(
+        "INSERT INTO users (id, email, name, password_hash, role, created_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(email) DO NOTHING",
+    )
+    .bind(&id)
+    .bind(&email)
+    .bind(&body.name)
+    .bind(&hash)
+    .bind(role)
+    .bind(now)
+    .execute(&state.db)
+    .await
+    .map_err(internal)?;
+    if inserted.rows_affected() == 0 {
+        return Err(Problem::new(
+            StatusCode::CONFLICT,
+            "email_taken",
+            "this email is already registered",
+        ));
+    }
+    Ok((StatusCode::CREATED, Json(json!({"userId": id}))).into_response())
+}
+
+struct User {
+    id: String,
+    email: String,
+    password_hash: String,
+    role: String,
+}
+
+async fn user_by(db: &SqlitePool, column: &str, value: &str) -> Result<Option<User>, Problem> {
+    let query = format!("SELECT id, email, password_hash, role FROM users WHERE {column} = ?");
+    let row: Option<(String, String, String, String)> = sqlx::query_as(&query)
+        .bind(value)
+        .fetch_optional(db)
+        .await
+        .map_err(internal)?;
+    Ok(row.map(|(id, email, password_hash, role)| User {
+        id,
+        email,
+        password_hash,
+        role,
+    }))
+}
+
+/// The token pair, sent with `Cache-Control: no-store`.
+fn token_pair(state: &AppState, user: &User, refresh: &Issued) -> Result<Response, Problem> {
+    let access = state
+        .warden
+        .issue_access_token(
+            &AccessToken::new(&user.id)
+                .role_names([user.role.clone()])
+                .claim("email", &user.email)
+                .map_err(internal)?
+                .claim("sid", &refresh.family.0)
+                .map_err(internal)?,
+        )
+        .map_err(internal)?;
+    let mut response = Json(json!({
+        "accessToken": access.token,
+        "refreshToken": refresh.token.expose(),
+        "tokenType": "Bearer",
+        "expiresIn": access.expires_in,
+    }))
+    .into_response();
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(response)
+}
+
+fn bad_credentials() -> Problem {
+    Problem::new(
+        StatusCode::UNAUTHORIZED,
+        "invalid_credentials",
+        "the email or the password is wrong",
+    )
+}
+
+#[validate]
+#[rate_limit(5, "15m", skip_successful)]
+async fn login(
+    State(state): State<AppState>,
+    Json(body): Json<LoginBody>,
+) -> Result<Response, Problem> {
+    let user = user_by(&state.db, "email", &body.email.to_lowercase()).await?;
+    // The same argon2 work whether the user exists or not.
+    let verification = state
+        .passwords
+        .check(
+            &body.password,
+            user.as_ref().map(|u| u.password_hash.as_str()),
+        )
+        .await
+        .map_err(internal)?;
+    let (Some(user), Verification::Valid { needs_upgrade }) = (user, verification) else {
+        return Err(bad_credentials());
+    };
+    if needs_upgrade && let Ok(hash) = state.passwords.hash(&body.password).await {
+        let _ = sqlx::query("UPDATE users SET password_hash = ? WHERE id = ?")
+            .bind(hash)
+            .bind(&user.id)
+            .execute(&state.db)
+            .await;
+    }
+    let refresh = state
+        .refresh
+        .issue(&user.id)
+        .await
+        .map_err(|_| unavailable())?;
+    token_pair(&state, &user, &refresh)
+}
+
+fn refresh_refused(error: RefreshError) -> Problem {
+    match error {
+        RefreshError::Store(_) | RefreshError::Randomness => unavailable(),
+        RefreshError::Expired => Problem::new(
+            StatusCode::UNAUTHORIZED,
+            "invalid_refresh_token",
+            "the refresh token has expired",
+        ),
+        _ => Problem::new(
+            StatusCode::UNAUTHORIZED,
+            "invalid_refresh_token",
+            "the refresh token is not valid",
+        ),
+    }
+}
+
+#[validate]
+#[rate_limit(30, "15m")]
+async fn refresh(
+    State(state): State<AppState>,
+    Json(body): Json<RefreshBody>,
+) -> Result<Response, Problem> {
+    let rotated = state
+        .refresh
+        .rotate(&body.refresh_token)
+        .await
+        .map_err(refresh_refused)?;
+    let Some(user) = user_by(&state.db, "id", &rotated.subject).await? else {
+        return Err(refresh_refused(RefreshError::Revoked));
+    };
+    token_pair(&state, &user, &rotated.issued)
+}
+
+/// The claims of this API's access tokens.
+#[derive(Deserialize)]
+pub struct SessionClaims {
+    sub: String,
+    email: String,
+    roles: Vec<String>,
+    sid: String,
+}
+
+#[protected]
+async fn logout(
+    State(state): State<AppState>,
+    session: Auth<SessionClaims>,
+) -> Result<StatusCode, Problem> {
+    state
+        .refresh
+        .revoke_family(&FamilyId(session.sid.clone()))
+        .await
+        .map_err(|_| unavailable())?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[protected]
+#[rate_limit(30, "1m", key = user)]
+async fn data(session: Auth<SessionClaims>) -> Json<Value> {
+    Json(json!({"userId": session.sub, "email": session.email, "roles": session.roles}))
+}
+
+#[protected(role = Role::Admin)]
+async fn admin(State(db): State<SqlitePool>) -> Result<Json<Value>, Problem> {
+    let (count,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM users")
+        .fetch_one(&db)
+        .await
+        .map_err(internal)?;
+    Ok(Json(json!({"users": count})))
+}
+
+/// Waits for Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down");
+}
+
+/// How long the API waits for in-flight requests at shutdown.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);

@@ -1,0 +1,514 @@
+//! The reference API, started on a free port, walked row by row through
+//! section 1 of the API contract.
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+
+use axum::body::Body;
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use http::{Request, StatusCode};
+use serde_json::{Value, json};
+use warden_tests::{Answer, Client, Transport};
+
+/// A client of a fresh API that remembers every status it saw.
+#[derive(Clone)]
+struct Api {
+    client: Client,
+    statuses: Arc<Mutex<Vec<u16>>>,
+}
+
+impl Api {
+    async fn start(config: api::Config) -> Self {
+        let router = api::app(&config).await.expect("api");
+        Self {
+            client: Client::new(router, Transport::Socket).await,
+            statuses: Arc::default(),
+        }
+    }
+
+    async fn new() -> Self {
+        Self::start(api::Config::for_tests()).await
+    }
+
+    async fn send(&self, request: Request<Body>) -> Answer {
+        let answer = self.client.send(request).await;
+        self.statuses.lock().unwrap().push(answer.status.as_u16());
+        answer
+    }
+
+    async fn post(&self, path: &str, body: Value, headers: &[(&str, &str)]) -> Answer {
+        let mut request = Request::post(path).header("content-type", "application/json");
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        self.send(request.body(Body::from(body.to_string())).unwrap())
+            .await
+    }
+
+    async fn get(&self, path: &str, token: Option<&str>) -> Answer {
+        let mut request = Request::get(path);
+        if let Some(token) = token {
+            request = request.header("authorization", format!("Bearer {token}"));
+        }
+        self.send(request.body(Body::empty()).unwrap()).await
+    }
+
+    async fn register(&self, email: &str) -> Answer {
+        self.post(
+            "/register",
+            json!({"email": email, "password": PASSWORD, "name": "Ana Núñez"}),
+            &[],
+        )
+        .await
+    }
+
+    async fn login(&self, email: &str, password: &str) -> Answer {
+        self.post("/login", json!({"email": email, "password": password}), &[])
+            .await
+    }
+
+    async fn refresh(&self, token: &str) -> Answer {
+        self.post("/refresh", json!({"refreshToken": token}), &[])
+            .await
+    }
+
+    fn assert_no_5xx(&self) {
+        let statuses = self.statuses.lock().unwrap();
+        assert!(
+            statuses.iter().all(|s| *s < 500),
+            "a 5xx was answered: {statuses:?}"
+        );
+    }
+}
+
+const PASSWORD: &str = "Str0ng&Secure!";
+
+fn tokens(answer: &Answer) -> (String, String) {
+    assert_eq!(answer.status, StatusCode::OK, "{answer:?}");
+    (
+        answer.body["accessToken"].as_str().unwrap().to_owned(),
+        answer.body["refreshToken"].as_str().unwrap().to_owned(),
+    )
+}
+
+fn claims(token: &str) -> Value {
+    let payload = token.split('.').nth(1).unwrap();
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
+}
+
+fn assert_hardened(answer: &Answer) {
+    for name in [
+        "strict-transport-security",
+        "x-content-type-options",
+        "x-frame-options",
+        "referrer-policy",
+        "content-security-policy",
+    ] {
+        assert!(
+            answer.headers.get(name).is_some(),
+            "{name} missing on {answer:?}"
+        );
+    }
+    assert_eq!(answer.header("x-content-type-options"), "nosniff");
+    assert_eq!(answer.header("x-frame-options"), "DENY");
+    assert_eq!(answer.header("referrer-policy"), "no-referrer");
+    assert!(answer.headers.get("server").is_none() && answer.headers.get("x-powered-by").is_none());
+}
+
+#[tokio::test]
+async fn health() {
+    let api = Api::new().await;
+    let answer = api.get("/health", None).await;
+    assert_eq!(answer.status, StatusCode::OK);
+    assert_eq!(answer.body, json!({"status": "ok"}));
+    assert_hardened(&answer);
+    let missing = api.get("/nowhere", None).await;
+    missing.assert_problem(StatusCode::NOT_FOUND, "not_found");
+    assert_hardened(&missing);
+}
+
+#[tokio::test]
+async fn register_row() {
+    let api = Api::new().await;
+    let answer = api.register("ana@example.com").await;
+    assert_eq!(answer.status, StatusCode::CREATED, "{answer:?}");
+    assert!(
+        answer.body["userId"]
+            .as_str()
+            .is_some_and(|id| !id.is_empty())
+    );
+    // The same email, in another case: 409.
+    api.register("ANA@Example.com")
+        .await
+        .assert_problem(StatusCode::CONFLICT, "email_taken");
+    // Every broken rule at once.
+    let answer = api
+        .post(
+            "/register",
+            json!({"email": "nope", "password": "weak", "name": "R2D2"}),
+            &[],
+        )
+        .await;
+    answer.assert_problem(StatusCode::BAD_REQUEST, "validation_failed");
+    let paths: HashSet<_> = answer.body["issues"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["path"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        paths,
+        HashSet::from(["email".to_owned(), "password".to_owned(), "name".to_owned()])
+    );
+    assert!(
+        !answer.body.to_string().contains("weak\""),
+        "the password was echoed"
+    );
+    // Names: letters of any script, spaces, ' and -; not tabs or newlines.
+    for (name, status) in [
+        ("José Ñúñez", StatusCode::CREATED),
+        ("Zoë O'Brien-Smith", StatusCode::CREATED),
+        ("Ana\tBo", StatusCode::BAD_REQUEST),
+        ("Ana\nBo", StatusCode::BAD_REQUEST),
+    ] {
+        let email = format!("{}@names.example", name.len());
+        let answer = api
+            .post(
+                "/register",
+                json!({"email": email, "password": PASSWORD, "name": name}),
+                &[],
+            )
+            .await;
+        assert_eq!(answer.status, status, "{name:?}: {answer:?}");
+    }
+    // Unknown fields are refused.
+    let answer = api
+        .post(
+            "/register",
+            json!({"email": "b@example.com", "password": PASSWORD, "name": "Bo", "role": "admin"}),
+            &[],
+        )
+        .await;
+    answer.assert_problem(StatusCode::BAD_REQUEST, "validation_failed");
+    assert_eq!(answer.body["issues"][0]["code"], "unknown_field");
+    // Not JSON: 415. Over 64 KiB: 413.
+    let request = Request::post("/register")
+        .body(Body::from("email=a"))
+        .unwrap();
+    api.send(request)
+        .await
+        .assert_problem(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type");
+    let big =
+        json!({"email": "c@example.com", "password": PASSWORD, "name": "x".repeat(70 * 1024)});
+    api.post("/register", big, &[])
+        .await
+        .assert_problem(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large");
+    // 10 per hour per client: the limit counts every attempt above.
+    let mut last = None;
+    for i in 0..6 {
+        last = Some(api.register(&format!("user{i}@example.com")).await);
+    }
+    last.unwrap()
+        .assert_problem(StatusCode::TOO_MANY_REQUESTS, "rate_limited");
+    api.assert_no_5xx();
+}
+
+#[tokio::test]
+async fn login_row() {
+    let api = Api::new().await;
+    assert_eq!(
+        api.register("ana@example.com").await.status,
+        StatusCode::CREATED
+    );
+    let answer = api.login("ANA@example.com", PASSWORD).await;
+    assert_eq!(answer.header("cache-control"), "no-store");
+    assert_eq!(answer.body["tokenType"], "Bearer");
+    assert_eq!(answer.body["expiresIn"], 900);
+    let (access, refresh) = tokens(&answer);
+    assert!(refresh.starts_with("rt_"));
+    let header: Value = serde_json::from_slice(
+        &URL_SAFE_NO_PAD
+            .decode(access.split('.').next().unwrap())
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(header["alg"], "HS256");
+    assert_eq!(header["typ"], "at+jwt");
+    let c = claims(&access);
+    for claim in ["sub", "iat", "exp", "jti", "iss", "aud", "roles"] {
+        assert!(!c[claim].is_null(), "{claim} missing: {c}");
+    }
+    assert_eq!(c["exp"].as_u64().unwrap() - c["iat"].as_u64().unwrap(), 900);
+    assert_eq!(
+        (c["iss"].as_str(), c["aud"].as_str()),
+        (Some("warden-api"), Some("warden-api"))
+    );
+    assert_eq!(c["roles"], json!(["user"]));
+
+    // Unknown email and wrong password: the same answer.
+    let wrong = api.login("ana@example.com", "Wr0ng&Password").await;
+    let unknown = api.login("nobody@example.com", PASSWORD).await;
+    wrong.assert_problem(StatusCode::UNAUTHORIZED, "invalid_credentials");
+    assert_eq!(wrong.body, unknown.body);
+    assert_eq!(wrong.status, unknown.status);
+    // A malformed body is a 400.
+    api.post("/login", json!({"email": "a@b.co"}), &[])
+        .await
+        .assert_problem(StatusCode::BAD_REQUEST, "validation_failed");
+    api.assert_no_5xx();
+}
+
+#[tokio::test]
+async fn five_failed_logins_then_429_while_successes_never_count() {
+    let api = Api::new().await;
+    assert_eq!(
+        api.register("ana@example.com").await.status,
+        StatusCode::CREATED
+    );
+    for _ in 0..8 {
+        assert_eq!(
+            api.login("ana@example.com", PASSWORD).await.status,
+            StatusCode::OK
+        );
+    }
+    // Two failures so far (the 400 and the wrong password count).
+    assert_eq!(
+        api.post("/login", json!({"email": ""}), &[]).await.status,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        api.login("ana@example.com", "Wr0ng&Password").await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    for _ in 0..3 {
+        assert_eq!(
+            api.login("nobody@example.com", PASSWORD).await.status,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    // Limit reached: even the right password waits, and says how long.
+    let answer = api.login("ana@example.com", PASSWORD).await;
+    answer.assert_problem(StatusCode::TOO_MANY_REQUESTS, "rate_limited");
+    assert!(answer.header("retry-after").parse::<u64>().unwrap() > 0);
+    assert!(
+        !answer.header("ratelimit").is_empty() && !answer.header("ratelimit-policy").is_empty()
+    );
+    assert_hardened(&answer);
+    // A forged X-Forwarded-For from an untrusted peer does not reset it.
+    let forged = api
+        .post(
+            "/login",
+            json!({"email": "ana@example.com", "password": PASSWORD}),
+            &[("x-forwarded-for", "198.51.100.77")],
+        )
+        .await;
+    assert_eq!(forged.status, StatusCode::TOO_MANY_REQUESTS);
+    api.assert_no_5xx();
+}
+
+#[tokio::test]
+async fn refresh_rotates_and_reuse_revokes_the_family() {
+    let api = Api::new().await;
+    api.register("ana@example.com").await;
+    let (_, first) = tokens(&api.login("ana@example.com", PASSWORD).await);
+    let answer = api.refresh(&first).await;
+    assert_eq!(answer.header("cache-control"), "no-store");
+    let (access, second) = tokens(&answer);
+    assert_eq!(
+        api.get("/api/data", Some(&access)).await.status,
+        StatusCode::OK
+    );
+    // The used token is spent: presenting it again is reuse...
+    api.refresh(&first)
+        .await
+        .assert_problem(StatusCode::UNAUTHORIZED, "invalid_refresh_token");
+    // ...which revoked the whole family, the new token too.
+    api.refresh(&second)
+        .await
+        .assert_problem(StatusCode::UNAUTHORIZED, "invalid_refresh_token");
+    // Unknown and malformed tokens, and an access token, are 401 too.
+    api.refresh("rt_unknown")
+        .await
+        .assert_problem(StatusCode::UNAUTHORIZED, "invalid_refresh_token");
+    api.refresh(&access)
+        .await
+        .assert_problem(StatusCode::UNAUTHORIZED, "invalid_refresh_token");
+    // ...and a refresh token is no access token.
+    let (access_again, refresh_again) = tokens(&api.login("ana@example.com", PASSWORD).await);
+    let answer = api.get("/api/data", Some(&refresh_again)).await;
+    answer.assert_problem(StatusCode::UNAUTHORIZED, "invalid_token");
+    assert_hardened(&answer);
+    assert_eq!(
+        api.get("/api/data", Some(&access_again)).await.status,
+        StatusCode::OK
+    );
+    // Another login is untouched.
+    let (_, other) = tokens(&api.login("ana@example.com", PASSWORD).await);
+    assert_eq!(api.refresh(&other).await.status, StatusCode::OK);
+    api.assert_no_5xx();
+}
+
+#[tokio::test]
+async fn of_two_concurrent_refreshes_one_wins_and_the_replay_revokes_it() {
+    let api = Api::new().await;
+    api.register("ana@example.com").await;
+    let (_, token) = tokens(&api.login("ana@example.com", PASSWORD).await);
+    let (a, b) = tokio::join!(api.refresh(&token), api.refresh(&token));
+    let mut statuses = [a.status, b.status];
+    statuses.sort();
+    assert_eq!(statuses, [StatusCode::OK, StatusCode::UNAUTHORIZED]);
+    let winner = if a.status == StatusCode::OK { a } else { b };
+    let (_, next) = tokens(&winner);
+    api.refresh(&next)
+        .await
+        .assert_problem(StatusCode::UNAUTHORIZED, "invalid_refresh_token");
+    api.assert_no_5xx();
+}
+
+#[tokio::test]
+async fn logout_revokes_the_login() {
+    let api = Api::new().await;
+    api.register("ana@example.com").await;
+    let (access, refresh) = tokens(&api.login("ana@example.com", PASSWORD).await);
+    let request = |token: Option<&str>| {
+        let mut request = Request::post("/logout");
+        if let Some(token) = token {
+            request = request.header("authorization", format!("Bearer {token}"));
+        }
+        request.body(Body::empty()).unwrap()
+    };
+    let answer = api.send(request(None)).await;
+    answer.assert_problem(StatusCode::UNAUTHORIZED, "missing_token");
+    assert_eq!(answer.header("www-authenticate"), "Bearer");
+    assert_eq!(
+        api.send(request(Some(&access))).await.status,
+        StatusCode::NO_CONTENT
+    );
+    api.refresh(&refresh)
+        .await
+        .assert_problem(StatusCode::UNAUTHORIZED, "invalid_refresh_token");
+    api.assert_no_5xx();
+}
+
+#[tokio::test]
+async fn data_row_and_exactly_30_of_200_concurrent_calls() {
+    let api = Api::new().await;
+    api.register("ana@example.com").await;
+    let (access, _) = tokens(&api.login("ana@example.com", PASSWORD).await);
+    let answer = api.get("/api/data", None).await;
+    answer.assert_problem(StatusCode::UNAUTHORIZED, "missing_token");
+    assert!(answer.header("www-authenticate").starts_with("Bearer"));
+    let answer = api.get("/api/data", Some("garbage")).await;
+    assert!(
+        answer
+            .header("www-authenticate")
+            .contains(r#"error="invalid_token""#)
+    );
+
+    let mut calls = tokio::task::JoinSet::new();
+    for _ in 0..200 {
+        let (api, access) = (api.clone(), access.clone());
+        calls.spawn(async move { api.get("/api/data", Some(&access)).await });
+    }
+    let mut ok = 0;
+    let mut limited = 0;
+    while let Some(answer) = calls.join_next().await {
+        let answer = answer.unwrap();
+        match answer.status {
+            StatusCode::OK => {
+                ok += 1;
+                assert_eq!(answer.body["email"], "ana@example.com");
+                assert_eq!(answer.body["roles"], json!(["user"]));
+                assert!(answer.body["userId"].as_str().is_some());
+                assert!(!answer.header("ratelimit").is_empty());
+            }
+            StatusCode::TOO_MANY_REQUESTS => limited += 1,
+            other => panic!("unexpected {other}"),
+        }
+    }
+    assert_eq!((ok, limited), (30, 170));
+    api.assert_no_5xx();
+}
+
+#[tokio::test]
+async fn admin_row() {
+    let mut config = api::Config::for_tests();
+    config.admin_emails = vec!["Boss@Example.com".into()];
+    let api = Api::start(config).await;
+    api.register("boss@EXAMPLE.com").await;
+    api.register("ana@example.com").await;
+    let (boss, _) = tokens(&api.login("boss@example.com", PASSWORD).await);
+    let (ana, _) = tokens(&api.login("ana@example.com", PASSWORD).await);
+    let answer = api.get("/api/admin", Some(&boss)).await;
+    assert_eq!(answer.status, StatusCode::OK, "{answer:?}");
+    assert_eq!(answer.body, json!({"users": 2}));
+    api.get("/api/admin", Some(&ana))
+        .await
+        .assert_problem(StatusCode::FORBIDDEN, "insufficient_scope");
+    api.get("/api/admin", None)
+        .await
+        .assert_problem(StatusCode::UNAUTHORIZED, "missing_token");
+    api.assert_no_5xx();
+}
+
+#[tokio::test]
+async fn cors_allows_only_the_listed_origins() {
+    let mut config = api::Config::for_tests();
+    config.allowed_origins = vec!["https://app.example.com".into()];
+    let api = Api::start(config).await;
+    let preflight = |origin: &str| {
+        Request::builder()
+            .method("OPTIONS")
+            .uri("/api/data")
+            .header("origin", origin)
+            .header("access-control-request-method", "GET")
+            .body(Body::empty())
+            .unwrap()
+    };
+    let allowed = api.send(preflight("https://app.example.com")).await;
+    assert_eq!(
+        allowed.header("access-control-allow-origin"),
+        "https://app.example.com"
+    );
+    let refused = api.send(preflight("https://evil.example")).await;
+    assert!(refused.headers.get("access-control-allow-origin").is_none());
+    api.assert_no_5xx();
+}
+
+#[tokio::test]
+async fn redis_url_is_refused_until_the_redis_store_exists() {
+    let mut config = api::Config::for_tests();
+    config.redis_url = Some("redis://127.0.0.1:6379".into());
+    let error = api::app(&config).await.err().unwrap();
+    assert!(error.contains("REDIS_URL"), "{error}");
+}
+
+#[tokio::test]
+async fn users_persist_in_a_sqlite_file() {
+    let dir = std::env::temp_dir().join(format!("warden-api-{}", std::process::id()));
+    let path = dir.join("nested").join("users.db");
+    let mut config = api::Config::for_tests();
+    config.database_url = format!("sqlite://{}?mode=rwc", path.display());
+    {
+        let api = Api::start(config.clone()).await;
+        assert_eq!(
+            api.register("ana@example.com").await.status,
+            StatusCode::CREATED
+        );
+    }
+    assert!(
+        path.exists(),
+        "the database file and its folder were created"
+    );
+    // A second instance on the same file sees the user.
+    let api = Api::start(config).await;
+    assert_eq!(
+        api.login("ana@example.com", PASSWORD).await.status,
+        StatusCode::OK
+    );
+    api.register("ana@example.com")
+        .await
+        .assert_problem(StatusCode::CONFLICT, "email_taken");
+    let _ = std::fs::remove_dir_all(dir);
+}
