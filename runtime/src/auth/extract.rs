@@ -168,8 +168,11 @@ fn bearer_token(value: &HeaderValue) -> Result<&str, AuthRejection> {
         return Err(AuthRejection::MissingToken);
     }
     let token = rest.trim_matches(' ');
-    let b64token = |c: char| c.is_ascii_alphanumeric() || "-._~+/=".contains(c);
-    if token.is_empty() || !token.chars().all(b64token) {
+    // RFC 6750 b64token: ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/", then "="s.
+    let b64token = |b: &u8| {
+        b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/' | b'=')
+    };
+    if token.is_empty() || !token.as_bytes().iter().all(b64token) {
         return Err(AuthRejection::InvalidToken(TokenError::Malformed));
     }
     Ok(token)

@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# Load test over loopback: warden's bench-server (A) against the hand-wired
+# twin (B, benches/handwired-server), route by route, interleaved A, B, A,
+# B... for several rounds. Both servers are pinned to core 0 and wrk to
+# core 1. Prints requests/s, p50 and p99 per run, then the median ratios.
+#
+# Usage: scripts/loadtest.sh [rounds (3)] [seconds per run (10)]
+# Environment: CONNECTIONS (32).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+ROUNDS=${1:-3}
+RUN_SECONDS=${2:-10}
+CONNECTIONS=${CONNECTIONS:-32}
+
+if ! command -v wrk >/dev/null; then
+    echo "installing wrk from the distribution's packages" >&2
+    apt-get install -y wrk >/dev/null || { apt-get update >/dev/null && apt-get install -y wrk >/dev/null; }
+fi
+cargo build --release -q -p bench-server -p handwired-server
+
+export BENCH_JWT_SECRET="a load-test secret of at least 32 bytes"
+TOKEN=$(python3 - <<'PY'
+import base64, hashlib, hmac, json, os, time
+b64 = lambda b: base64.urlsafe_b64encode(b).rstrip(b"=")
+header = b64(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
+claims = b64(json.dumps({"sub": "load-user", "iss": "bench", "aud": "bench",
+                         "exp": int(time.time()) + 3600, "roles": ["user"]}).encode())
+message = header + b"." + claims
+signature = b64(hmac.new(os.environ["BENCH_JWT_SECRET"].encode(), message, hashlib.sha256).digest())
+print((message + b"." + signature).decode())
+PY
+)
+
+work=$(mktemp -d)
+pids=()
+cleanup() {
+    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+PORT=3101 taskset -c 0 target/release/bench-server & pids+=($!)
+PORT=3102 taskset -c 0 target/release/handwired-server & pids+=($!)
+for port in 3101 3102; do
+    for _ in $(seq 1 50); do
+        curl -sf "http://127.0.0.1:$port/health" >/dev/null && break
+        sleep 0.1
+    done
+done
+
+cat > "$work/protected.lua" <<LUA
+wrk.headers["Authorization"] = "Bearer $TOKEN"
+LUA
+cat > "$work/validate.lua" <<'LUA'
+wrk.method = "POST"
+wrk.body = '{"email":"ana@example.com","password":"Str0ng&Secure!","name":"José Ñúñez"}'
+wrk.headers["Content-Type"] = "application/json"
+LUA
+touch "$work/none.lua"
+
+results="$work/results.tsv"
+run() { # route server port script
+    local out
+    out=$(taskset -c 1 wrk -t1 -c"$CONNECTIONS" -d"${RUN_SECONDS}s" --latency -s "$work/$4.lua" "http://127.0.0.1:$3/bench/$1")
+    local rps p50 p99
+    rps=$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")
+    p50=$(awk '$1 == "50%" {print $2}' <<<"$out")
+    p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
+    printf '%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$rps" "$p50" "$p99" | tee -a "$results"
+}
+
+printf 'route\tserver\treq/s\tp50\tp99\n'
+for round in $(seq 1 "$ROUNDS"); do
+    for spec in "plain none" "protected protected" "limited none" "validate validate"; do
+        set -- $spec
+        run "$1" A 3101 "$2"
+        run "$1" B 3102 "$2"
+    done
+done
+
+python3 - "$results" <<'PY'
+import statistics, sys
+def micros(text):
+    for unit, factor in (("us", 1), ("ms", 1000), ("s", 1_000_000)):
+        if text.endswith(unit):
+            return float(text[: -len(unit)]) * factor
+    return float(text)
+runs = {}
+for line in open(sys.argv[1]):
+    route, server, rps, p50, p99 = line.split()
+    runs.setdefault((route, server), []).append((float(rps), micros(p50), micros(p99)))
+print()
+print("route       A req/s   B req/s   A/B req/s   A p99 us   B p99 us   A/B p99")
+for route in ("plain", "protected", "limited", "validate"):
+    a, b = runs[(route, "A")], runs[(route, "B")]
+    ar, br = statistics.median(r for r, _, _ in a), statistics.median(r for r, _, _ in b)
+    ap, bp = statistics.median(p for _, _, p in a), statistics.median(p for _, _, p in b)
+    print(f"{route:<11} {ar:>8.0f}  {br:>8.0f}   {ar / br:>8.3f}   {ap:>8.0f}   {bp:>8.0f}   {ap / bp:>7.3f}")
+plain = statistics.median(r for r, _, _ in runs[("plain", "A")])
+protected = statistics.median(r for r, _, _ in runs[("protected", "A")])
+print(f"\nA: /bench/protected / /bench/plain throughput: {protected / plain:.3f}")
+PY
