@@ -187,15 +187,6 @@ pub async fn send(router: &Router, request: Request<Body>) -> Answer {
     Answer::new(status, headers, &bytes)
 }
 
-/// `GET path` with an optional `Authorization: Bearer token`.
-pub async fn get(router: &Router, path: &str, token: Option<&str>) -> Answer {
-    let mut request = Request::get(path);
-    if let Some(token) = token {
-        request = request.header("authorization", format!("Bearer {token}"));
-    }
-    send(router, request.body(Body::empty()).expect("request")).await
-}
-
 /// How a test reaches the router under test.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Transport {

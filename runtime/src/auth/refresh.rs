@@ -507,13 +507,15 @@ impl TokenStore for MemoryTokenStore {
     }
 
     fn revoke_family_of(&self, hash: TokenHash) -> StoreFuture<'_, Result<(), StoreError>> {
-        let mut state = self.lock();
-        if let Some(family) = state.tokens.get(&hash).map(|e| e.record.family.clone())
-            && let Some(f) = state.families.get_mut(&family)
-        {
-            f.revoked = true;
+        let family = self
+            .lock()
+            .tokens
+            .get(&hash)
+            .map(|e| e.record.family.clone());
+        match family {
+            Some(family) => self.revoke_family(&family),
+            None => StoreFuture::ready(Ok(())),
         }
-        StoreFuture::ready(Ok(()))
     }
 }
 
