@@ -12,13 +12,19 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
-use axum::Router;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, FromRef, FromRequestParts};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use criterion::{Criterion, criterion_group, criterion_main};
+use governor::clock::DefaultClock;
+use governor::middleware::StateInformationMiddleware;
+use governor::state::keyed::DefaultKeyedStateStore;
 use governor::{Quota, RateLimiter};
+use hmac::{Hmac, KeyInit, Mac};
 use http::request::Parts;
 use http::{HeaderValue, Request, StatusCode, header};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
@@ -28,7 +34,7 @@ use tower_governor::GovernorLayer;
 use tower_governor::governor::GovernorConfigBuilder;
 use warden::auth::{AccessToken, Jwt, Key};
 use warden::limit::{LimitCheck, MemoryStore, Rate, Store};
-use warden::{Auth, Warden, protected, rate_limit};
+use warden::{Auth, Warden, protected, rate_limit, validate};
 
 const SECRET: &[u8] = b"benchmark secret, at least 32 bytes long";
 
@@ -114,6 +120,39 @@ async fn limited() -> &'static str {
     "ok"
 }
 
+/// Authentication and a per-user limit that always admits, as on the
+/// bench server's `/bench/protected`.
+#[protected]
+#[rate_limit(1_000_000_000, "1s", key = user)]
+async fn guarded_limited(user: Auth) -> &'static str {
+    black_box(&user.sub);
+    "ok"
+}
+
+/// The register body, validated on its way through the router.
+#[validate]
+async fn registered(Json(body): Json<register::Warden>) -> &'static str {
+    black_box(&body.email);
+    "ok"
+}
+
+/// The same route wired by hand: axum's `Json`, then validator, with a
+/// problem+json answer for either failure.
+async fn hand_registered(
+    body: Result<Json<register::WithValidator>, axum::extract::rejection::JsonRejection>,
+) -> Response {
+    let Ok(Json(body)) = body else {
+        return (StatusCode::BAD_REQUEST, "invalid body").into_response();
+    };
+    match validator::Validate::validate(&body) {
+        Ok(()) => {
+            black_box(&body.email);
+            "ok".into_response()
+        }
+        Err(errors) => (StatusCode::BAD_REQUEST, errors.to_string()).into_response(),
+    }
+}
+
 /// The claims the hand-wired extractor decodes: the same fields as warden's.
 #[derive(Deserialize)]
 #[allow(dead_code)]
@@ -138,7 +177,13 @@ struct HandKeys {
     kid: String,
     key: DecodingKey,
     validation: Arc<Validation>,
+    per_user: Arc<PerUser>,
 }
+
+/// governor's keyed limiter, with the state snapshot that the `RateLimit`
+/// field needs.
+type PerUser =
+    RateLimiter<String, DefaultKeyedStateStore<String>, DefaultClock, StateInformationMiddleware>;
 
 struct HandAuth(HandClaims);
 
@@ -186,6 +231,32 @@ async fn hand_guarded(HandAuth(claims): HandAuth) -> &'static str {
     "ok"
 }
 
+/// The per-user limit by hand: governor keyed by subject after the
+/// jsonwebtoken extractor, a 429 past it, and the `RateLimit` field the
+/// contract asks of every limited response.
+async fn hand_guarded_limited(
+    axum::extract::State(keys): axum::extract::State<HandKeys>,
+    HandAuth(claims): HandAuth,
+) -> Response {
+    match keys.per_user.check_key(&claims.sub) {
+        Ok(snapshot) => {
+            let remaining = snapshot.remaining_burst_capacity();
+            let quota = snapshot.quota();
+            let reset = quota.replenish_interval() * (quota.burst_size().get() - remaining);
+            let mut response = "ok".into_response();
+            let value = format!(
+                "\"per-user\";r={remaining};t={}",
+                reset.as_secs() + u64::from(reset.subsec_nanos() > 0)
+            );
+            if let Ok(value) = HeaderValue::try_from(value) {
+                response.headers_mut().insert("ratelimit", value);
+            }
+            response
+        }
+        Err(_) => StatusCode::TOO_MANY_REQUESTS.into_response(),
+    }
+}
+
 fn hand_validation() -> Validation {
     let mut validation = Validation::new(Algorithm::HS256);
     validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
@@ -194,6 +265,17 @@ fn hand_validation() -> Validation {
     validation.set_issuer(&["bench"]);
     validation.set_audience(&["bench"]);
     validation
+}
+
+fn post_json(path: &str, body: &'static str) -> Request<Body> {
+    let mut request = Request::post(path)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(body))
+        .expect("request");
+    request
+        .extensions_mut()
+        .insert(ConnectInfo(SocketAddr::from(([203, 0, 113, 7], 40000))));
+    request
 }
 
 fn request(path: &str, authorization: &HeaderValue) -> Request<Body> {
@@ -242,10 +324,24 @@ fn guards(c: &mut Criterion) {
         kid: "k1".into(),
         key: DecodingKey::from_secret(SECRET).expect("key"),
         validation: Arc::new(hand_validation()),
+        per_user: Arc::new(
+            RateLimiter::keyed(Quota::per_second(
+                std::num::NonZeroU32::new(1_000_000_000).expect("non-zero"),
+            ))
+            .with_middleware::<StateInformationMiddleware>(),
+        ),
     };
     let hand_router = Router::new()
         .route("/hand", get(hand_guarded))
+        .route("/hand-limited", get(hand_guarded_limited))
         .with_state(hand_keys.clone());
+    let warden_limited_user = Router::new()
+        .route("/protected-limited", get(guarded_limited))
+        .with_state(warden.clone());
+    let warden_validate = Router::new()
+        .route("/register", post(registered))
+        .with_state(warden.clone());
+    let hand_validate = Router::new().route("/register", post(hand_registered));
     let limited_router = Router::new()
         .route("/limited", get(limited))
         .with_state(warden.clone());
@@ -264,6 +360,8 @@ fn guards(c: &mut Criterion) {
         (&bare_router, "/bare"),
         (&warden_router, "/protected"),
         (&hand_router, "/hand"),
+        (&warden_limited_user, "/protected-limited"),
+        (&hand_router, "/hand-limited"),
         (&limited_router, "/limited"),
         (&governor_router, "/governed"),
     ] {
@@ -273,8 +371,42 @@ fn guards(c: &mut Criterion) {
         assert_eq!(response.status(), StatusCode::OK, "{path}");
     }
 
+    let register_body =
+        r#"{"email":"ana@example.com","password":"Str0ng&Secure!","name":"José Ñúñez"}"#;
+    for router in [&warden_validate, &hand_validate] {
+        let response = runtime
+            .block_on(
+                router
+                    .clone()
+                    .oneshot(post_json("/register", register_body)),
+            )
+            .expect("response");
+        assert_eq!(response.status(), StatusCode::OK, "/register");
+    }
+
+    // The floor: HMAC-SHA256 over the token's signing input, compared with
+    // its signature, and nothing else (no base64, no JSON, no claims). Two
+    // forms: absorbing the key on every call, as jsonwebtoken does, and
+    // from a state with the key already absorbed, as warden does.
+    let (message, signature) = token.rsplit_once('.').expect("three segments");
+    let signature = URL_SAFE_NO_PAD.decode(signature).expect("base64url");
+    let keyed = Hmac::<sha2::Sha256>::new_from_slice(SECRET).expect("key");
     let mut group = c.benchmark_group("guards");
-    group.bench_function("hmac_verify_floor", |b| {
+    group.bench_function("hmac_floor_key_per_call", |b| {
+        b.iter(|| {
+            let mut mac = Hmac::<sha2::Sha256>::new_from_slice(SECRET).expect("key");
+            mac.update(black_box(message.as_bytes()));
+            mac.verify_slice(black_box(&signature)).expect("valid")
+        })
+    });
+    group.bench_function("hmac_floor_key_absorbed", |b| {
+        b.iter(|| {
+            let mut mac = keyed.clone();
+            mac.update(black_box(message.as_bytes()));
+            mac.verify_slice(black_box(&signature)).expect("valid")
+        })
+    });
+    group.bench_function("jsonwebtoken_decode", |b| {
         b.iter(|| {
             jsonwebtoken::decode::<HandClaims>(
                 black_box(&token),
@@ -288,6 +420,16 @@ fn guards(c: &mut Criterion) {
         ("bare", &bare_router, "/bare"),
         ("protected_warden", &warden_router, "/protected"),
         ("protected_handwired", &hand_router, "/hand"),
+        (
+            "protected_user_limit_warden",
+            &warden_limited_user,
+            "/protected-limited",
+        ),
+        (
+            "protected_user_limit_handwired",
+            &hand_router,
+            "/hand-limited",
+        ),
         ("rate_limit_warden", &limited_router, "/limited"),
         ("rate_limit_tower_governor", &governor_router, "/governed"),
     ] {
@@ -295,6 +437,18 @@ fn guards(c: &mut Criterion) {
             b.to_async(&runtime).iter(|| {
                 let router = router.clone();
                 let request = request(path, &authorization);
+                async move { router.oneshot(request).await.expect("response") }
+            })
+        });
+    }
+    for (name, router) in [
+        ("validate_route_warden", &warden_validate),
+        ("validate_route_handwired", &hand_validate),
+    ] {
+        group.bench_function(name, |b| {
+            b.to_async(&runtime).iter(|| {
+                let router = router.clone();
+                let request = post_json("/register", register_body);
                 async move { router.oneshot(request).await.expect("response") }
             })
         });

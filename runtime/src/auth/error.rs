@@ -231,24 +231,6 @@ impl TokenError {
             _ => "the access token is invalid",
         }
     }
-
-    pub(crate) fn from_jwt(error: &jsonwebtoken::errors::Error) -> Self {
-        use jsonwebtoken::errors::ErrorKind as K;
-        match error.kind() {
-            K::InvalidSignature => Self::BadSignature,
-            K::InvalidAlgorithm | K::MissingAlgorithm | K::InvalidAlgorithmName => {
-                Self::WrongAlgorithm
-            }
-            K::ExpiredSignature => Self::Expired,
-            K::ImmatureSignature => Self::NotYetValid,
-            K::InvalidIssuer => Self::WrongIssuer,
-            K::InvalidAudience => Self::WrongAudience,
-            K::MissingRequiredClaim(_) => Self::MissingClaim,
-            K::InvalidClaimFormat(_) | K::InvalidSubject => Self::InvalidClaim,
-            K::Json(_) => Self::InvalidClaim,
-            _ => Self::Malformed,
-        }
-    }
 }
 
 impl fmt::Display for TokenError {

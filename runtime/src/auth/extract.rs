@@ -159,23 +159,53 @@ pub(crate) fn authenticate(warden: &Warden, parts: &Parts) -> Result<Verified, A
 /// The token of an `Authorization: Bearer <token>` header. The scheme is
 /// case-insensitive (RFC 9110 section 11.1); another scheme counts as no
 /// bearer token at all (RFC 6750 section 3.1).
+/// Whether every byte is of an RFC 6750 b64token: ALPHA / DIGIT / "-" /
+/// "." / "_" / "~" / "+" / "/", or "=" (the grammar puts the "="s last; the
+/// verifier's strict base64url decoding refuses them anywhere). Written
+/// without an early exit so that the compiler checks many bytes per
+/// instruction: tokens are some hundreds of bytes, on every request.
+fn is_b64token(token: &[u8]) -> bool {
+    let refused = token.iter().fold(0u8, |refused, &b| {
+        let ok = b.is_ascii_alphanumeric()
+            | (b == b'-')
+            | (b == b'.')
+            | (b == b'_')
+            | (b == b'~')
+            | (b == b'+')
+            | (b == b'/')
+            | (b == b'=');
+        refused | u8::from(!ok)
+    });
+    refused == 0
+}
+
 fn bearer_token(value: &HeaderValue) -> Result<&str, AuthRejection> {
-    let value = value
-        .to_str()
-        .map_err(|_| AuthRejection::InvalidToken(TokenError::Malformed))?;
-    let (scheme, rest) = value.split_once(' ').unwrap_or((value, ""));
-    if !scheme.eq_ignore_ascii_case("bearer") {
-        return Err(AuthRejection::MissingToken);
-    }
-    let token = rest.trim_matches(' ');
-    // RFC 6750 b64token: ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/", then "="s.
-    let b64token = |b: &u8| {
-        b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/' | b'=')
+    let malformed = AuthRejection::InvalidToken(TokenError::Malformed);
+    // Read as bytes: the grammar admits only ASCII, so one pass over the
+    // token both checks it and makes it a `str`.
+    let bytes = value.as_bytes();
+    let (scheme, rest) = match bytes.iter().position(|&b| b == b' ') {
+        Some(space) => (&bytes[..space], &bytes[space + 1..]),
+        None => (bytes, &[][..]),
     };
-    if token.is_empty() || !token.as_bytes().iter().all(b64token) {
-        return Err(AuthRejection::InvalidToken(TokenError::Malformed));
+    if !scheme.eq_ignore_ascii_case(b"bearer") {
+        // A value that is not visible ASCII is malformed whatever its scheme.
+        return Err(if value.to_str().is_ok() {
+            AuthRejection::MissingToken
+        } else {
+            malformed
+        });
     }
-    Ok(token)
+    let start = rest.iter().position(|&b| b != b' ').unwrap_or(rest.len());
+    let end = rest
+        .iter()
+        .rposition(|&b| b != b' ')
+        .map_or(start, |last| last + 1);
+    let token = &rest[start..end];
+    if token.is_empty() || !is_b64token(token) {
+        return Err(malformed);
+    }
+    std::str::from_utf8(token).map_err(|_| malformed)
 }
 
 /// The answer of an object-level `check = ...` function.
@@ -230,6 +260,41 @@ mod tests {
         assert_eq!(token_of("Bearer "), malformed);
         assert_eq!(token_of("Bearer a b"), malformed);
         assert_eq!(token_of("Bearer a\"b"), malformed);
+    }
+
+    #[test]
+    fn the_b64token_grammar_is_exact() {
+        let allowed: Vec<u8> = (0..=255u8)
+            .filter(|&b| is_b64token(&[b'a', b, b'z']))
+            .collect();
+        let mut expected: Vec<u8> = (b'0'..=b'9')
+            .chain(b'A'..=b'Z')
+            .chain(b'a'..=b'z')
+            .chain(*b"-._~+/=")
+            .collect();
+        expected.sort_unstable();
+        assert_eq!(allowed, expected);
+        assert!(is_b64token(&[b'x'; 1000]));
+        let mut long = vec![b'x'; 1000];
+        long[777] = b' ';
+        assert!(!is_b64token(&long));
+    }
+
+    #[test]
+    fn values_that_are_not_visible_ascii_are_malformed_whatever_the_scheme() {
+        for raw in [
+            &b"Basic \xff\xfe"[..],
+            b"Bearer abc\xff",
+            b"Bearer a\tb",
+            b"Bearer \x80",
+        ] {
+            let value = HeaderValue::from_bytes(raw).unwrap();
+            assert_eq!(
+                bearer_token(&value),
+                Err(AuthRejection::InvalidToken(TokenError::Malformed)),
+                "{raw:?}"
+            );
+        }
     }
 
     #[test]

@@ -3,7 +3,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use jsonwebtoken::{Header, Validation};
+use jsonwebtoken::Header;
 use serde::Deserialize;
 
 use super::claims::{AccessToken, Claims, IssuedToken};
@@ -153,24 +153,11 @@ impl Jwt {
                 None => default = Some(i),
             }
         }
-        let keys = self
-            .keys
-            .into_iter()
-            .map(|key| {
-                let mut validation = Validation::new(key.algorithm);
-                validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
-                validation.leeway = self.leeway.as_secs();
-                validation.validate_exp = true;
-                validation.validate_nbf = true;
-                validation.validate_aud = true;
-                validation.set_issuer(&[&issuer]);
-                validation.set_audience(&[&audience]);
-                VerifyingKey { key, validation }
-            })
-            .collect();
+        let leeway = self.leeway.as_secs();
         Ok(Authenticator {
-            keys,
+            keys: self.keys,
             default,
+            leeway,
             issuer,
             audience,
             access_ttl: self.access_ttl,
@@ -180,15 +167,11 @@ impl Jwt {
     }
 }
 
-struct VerifyingKey {
-    key: Key,
-    validation: Validation,
-}
-
 /// A checked [`Jwt`] configuration, ready to verify and issue.
 pub(crate) struct Authenticator {
-    keys: Vec<VerifyingKey>,
+    keys: Vec<Key>,
     default: Option<usize>,
+    leeway: u64,
     issuer: String,
     audience: String,
     access_ttl: Duration,
@@ -196,55 +179,157 @@ pub(crate) struct Authenticator {
     max_token_bytes: usize,
 }
 
-/// The header fields read before choosing a key. Everything else in the
-/// header is left to `jsonwebtoken`, which parses and checks it again.
+/// The protected header. `crit` is read only to refuse it: this verifier
+/// understands no extension, so RFC 7515 section 4.1.11 says reject.
 #[derive(Deserialize)]
-struct PeekedHeader<'a> {
+struct JoseHeader<'a> {
     #[serde(borrow)]
     alg: Cow<'a, str>,
     #[serde(borrow, default)]
     typ: Option<Cow<'a, str>>,
     #[serde(borrow, default)]
     kid: Option<Cow<'a, str>>,
+    #[serde(default)]
+    crit: Option<serde::de::IgnoredAny>,
+}
+
+/// The payload as sent: every registered claim optional, so that a
+/// missing one is told apart from a malformed one. Unknown claims are
+/// skipped here and read by `Auth<C>` for custom claim types.
+#[derive(Deserialize)]
+struct Payload {
+    #[serde(default)]
+    sub: Option<String>,
+    #[serde(default)]
+    iss: Option<String>,
+    #[serde(default, deserialize_with = "super::claims::optional_audience")]
+    aud: Option<Vec<String>>,
+    #[serde(default)]
+    exp: Option<u64>,
+    #[serde(default)]
+    iat: Option<u64>,
+    #[serde(default)]
+    nbf: Option<u64>,
+    #[serde(default)]
+    jti: Option<String>,
+    #[serde(default)]
+    roles: Option<Vec<String>>,
+    #[serde(default)]
+    scope: Option<String>,
+}
+
+/// Decodes one base64url segment (no padding, canonical trailing bits)
+/// into `stack` when it fits, else into `heap`, and checks that it is UTF-8
+/// (once, so that the JSON parser need not check each string again).
+fn segment<'b>(
+    encoded: &str,
+    stack: &'b mut [u8],
+    heap: &'b mut Vec<u8>,
+) -> Result<&'b str, TokenError> {
+    let most = encoded.len().div_ceil(4) * 3;
+    let out: &'b mut [u8] = if most <= stack.len() {
+        &mut stack[..most]
+    } else {
+        heap.resize(most, 0);
+        heap
+    };
+    let len = URL_SAFE_NO_PAD
+        .decode_slice(encoded, out)
+        .map_err(|_| TokenError::Malformed)?;
+    std::str::from_utf8(&out[..len]).map_err(|_| TokenError::Malformed)
+}
+
+/// Whether decoded JSON is an object. serde's derive would also read a
+/// struct from an array, by position; a JOSE header and a claims set are
+/// objects (RFC 7515 section 4, RFC 7519 section 7.2).
+fn is_object(json: &str) -> bool {
+    json.trim_ascii_start().starts_with('{')
 }
 
 impl Authenticator {
-    /// Verifies a compact JWT and returns its claims.
+    /// Verifies a compact JWS access token and returns its claims.
+    ///
+    /// One pass, in the order of the cheapest refusal: the size bound, the
+    /// three segments, the header (`typ`, `kid`, and `alg`, which must be
+    /// the chosen key's own), the signature, then the claims: `exp`, `iss`,
+    /// `aud` and a non-empty `sub` required, `exp` and `nbf` within the
+    /// leeway, `iss` and `aud` equal to the configured ones.
     pub(crate) fn verify(&self, token: &str) -> Result<Claims, TokenError> {
         if token.len() > self.max_token_bytes {
             return Err(TokenError::TooLarge);
         }
-        let mut segments = token.split('.');
-        let (Some(header), Some(_), Some(_), None) = (
-            segments.next(),
-            segments.next(),
-            segments.next(),
-            segments.next(),
-        ) else {
+        let (message, signature) = token.rsplit_once('.').ok_or(TokenError::Malformed)?;
+        let (header, payload) = message.split_once('.').ok_or(TokenError::Malformed)?;
+        if payload.contains('.') {
             return Err(TokenError::Malformed);
-        };
-        let header = URL_SAFE_NO_PAD
-            .decode(header)
-            .map_err(|_| TokenError::Malformed)?;
-        let header: PeekedHeader<'_> =
-            serde_json::from_slice(&header).map_err(|_| TokenError::Malformed)?;
+        }
+        let (mut header_stack, mut header_heap) = ([0u8; 128], Vec::new());
+        let header = segment(header, &mut header_stack, &mut header_heap)?;
+        if !is_object(header) {
+            return Err(TokenError::Malformed);
+        }
+        let header: JoseHeader<'_> =
+            serde_json::from_str(header).map_err(|_| TokenError::Malformed)?;
+        if header.crit.is_some() {
+            return Err(TokenError::Malformed);
+        }
         if !self.typ_accepted(header.typ.as_deref()) {
             return Err(TokenError::WrongType);
         }
         let key = match header.kid.as_deref() {
-            Some(kid) => self.keys.iter().find(|k| k.key.kid.as_deref() == Some(kid)),
+            Some(kid) => self.keys.iter().find(|k| k.kid.as_deref() == Some(kid)),
             None => self.default.map(|i| &self.keys[i]),
         }
         .ok_or(TokenError::UnknownKey)?;
-        if header.alg != alg_name(key.key.algorithm) {
+        if header.alg != alg_name(key.algorithm) {
             return Err(TokenError::WrongAlgorithm);
         }
-        let data = jsonwebtoken::decode::<Claims>(token, &key.key.decoding, &key.validation)
-            .map_err(|e| TokenError::from_jwt(&e))?;
-        if data.claims.sub.is_empty() {
+        if !key.verifies(message.as_bytes(), signature) {
+            return Err(TokenError::BadSignature);
+        }
+
+        let (mut payload_stack, mut payload_heap) = ([0u8; 512], Vec::new());
+        let payload = segment(payload, &mut payload_stack, &mut payload_heap)?;
+        if !is_object(payload) {
             return Err(TokenError::InvalidClaim);
         }
-        Ok(data.claims)
+        let payload: Payload =
+            serde_json::from_str(payload).map_err(|_| TokenError::InvalidClaim)?;
+        let (Some(sub), Some(iss), Some(aud), Some(exp)) =
+            (payload.sub, payload.iss, payload.aud, payload.exp)
+        else {
+            return Err(TokenError::MissingClaim);
+        };
+        let now = unix_now();
+        if exp.saturating_add(self.leeway) < now {
+            return Err(TokenError::Expired);
+        }
+        if payload
+            .nbf
+            .is_some_and(|nbf| nbf > now.saturating_add(self.leeway))
+        {
+            return Err(TokenError::NotYetValid);
+        }
+        if sub.is_empty() {
+            return Err(TokenError::InvalidClaim);
+        }
+        if iss != self.issuer {
+            return Err(TokenError::WrongIssuer);
+        }
+        if !aud.contains(&self.audience) {
+            return Err(TokenError::WrongAudience);
+        }
+        Ok(Claims {
+            sub,
+            iss,
+            aud,
+            exp,
+            iat: payload.iat,
+            nbf: payload.nbf,
+            jti: payload.jti,
+            roles: payload.roles.unwrap_or_default(),
+            scope: payload.scope,
+        })
     }
 
     fn typ_accepted(&self, typ: Option<&str>) -> bool {
@@ -266,7 +351,7 @@ impl Authenticator {
         if request.subject.is_empty() {
             return Err(IssueError::EmptySubject);
         }
-        let signing = &self.keys[0].key;
+        let signing = &self.keys[0];
         let encoding = signing.encoding.as_ref().ok_or(IssueError::NoSigningKey)?;
         let ttl = request.ttl.unwrap_or(self.access_ttl).as_secs().max(1);
         let now = unix_now();
@@ -459,5 +544,159 @@ mod tests {
         assert!(lenient.typ_accepted(Some("JWT")));
         assert!(lenient.typ_accepted(None));
         assert!(!lenient.typ_accepted(Some("refresh+jwt")));
+    }
+
+    /// A token over exactly these header and payload bytes, signed with
+    /// the test secret.
+    fn signed(header: &str, payload: &str) -> String {
+        use hmac::{Hmac, KeyInit, Mac};
+        let message = format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(header),
+            URL_SAFE_NO_PAD.encode(payload)
+        );
+        let mut mac = Hmac::<sha2::Sha256>::new_from_slice(SECRET).unwrap();
+        mac.update(message.as_bytes());
+        let signature = URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes());
+        format!("{message}.{signature}")
+    }
+
+    const HEADER: &str = r#"{"alg":"HS256","typ":"at+jwt"}"#;
+
+    fn payload(extra: &str) -> String {
+        let exp = unix_now() + 600;
+        format!(r#"{{"sub":"u","iss":"iss","aud":"aud","exp":{exp}{extra}}}"#)
+    }
+
+    #[test]
+    fn hand_signed_tokens_verify_with_every_audience_form() {
+        let auth = jwt().compile().unwrap();
+        let claims = auth.verify(&signed(HEADER, &payload(""))).unwrap();
+        assert_eq!((claims.sub.as_str(), claims.roles.len()), ("u", 0));
+        let exp = unix_now() + 600;
+        let listed = format!(r#"{{"sub":"u","iss":"iss","aud":["x","aud"],"exp":{exp}}}"#);
+        assert_eq!(
+            auth.verify(&signed(HEADER, &listed)).unwrap().aud,
+            ["x", "aud"]
+        );
+        let other = format!(r#"{{"sub":"u","iss":"iss","aud":["x"],"exp":{exp}}}"#);
+        assert_eq!(
+            auth.verify(&signed(HEADER, &other)).err(),
+            Some(TokenError::WrongAudience)
+        );
+    }
+
+    #[test]
+    fn missing_claims_are_told_from_malformed_ones() {
+        let auth = jwt().compile().unwrap();
+        let exp = unix_now() + 600;
+        for payload in [
+            format!(r#"{{"iss":"iss","aud":"aud","exp":{exp}}}"#),
+            format!(r#"{{"sub":"u","aud":"aud","exp":{exp}}}"#),
+            format!(r#"{{"sub":"u","iss":"iss","exp":{exp}}}"#),
+            format!(r#"{{"sub":"u","iss":"iss","aud":null,"exp":{exp}}}"#),
+            r#"{"sub":"u","iss":"iss","aud":"aud"}"#.to_owned(),
+        ] {
+            assert_eq!(
+                auth.verify(&signed(HEADER, &payload)).err(),
+                Some(TokenError::MissingClaim),
+                "{payload}"
+            );
+        }
+        for payload in [
+            format!(r#"{{"sub":"u","iss":"iss","aud":"aud","exp":"{exp}"}}"#),
+            format!(r#"{{"sub":"u","iss":"iss","aud":"aud","exp":{exp}.5}}"#),
+            format!(r#"{{"sub":"u","iss":"iss","aud":7,"exp":{exp}}}"#),
+            format!(r#"{{"sub":"","iss":"iss","aud":"aud","exp":{exp}}}"#),
+            format!(r#"{{"sub":"u","sub":"v","iss":"iss","aud":"aud","exp":{exp}}}"#),
+            payload(r#","roles":"admin""#),
+            "[]".to_owned(),
+            format!(r#"["u","iss","aud",{exp}]"#),
+            "not json".to_owned(),
+        ] {
+            assert_eq!(
+                auth.verify(&signed(HEADER, &payload)).err(),
+                Some(TokenError::InvalidClaim),
+                "{payload}"
+            );
+        }
+    }
+
+    #[test]
+    fn time_claims_honour_the_leeway() {
+        let auth = jwt().compile().unwrap();
+        let now = unix_now();
+        let at = |exp: u64, nbf: u64| {
+            let payload =
+                format!(r#"{{"sub":"u","iss":"iss","aud":"aud","exp":{exp},"nbf":{nbf}}}"#);
+            auth.verify(&signed(HEADER, &payload)).err()
+        };
+        assert_eq!(at(now - 10, now - 100), None);
+        assert_eq!(at(now - 40, now - 100), Some(TokenError::Expired));
+        assert_eq!(at(now + 600, now + 10), None);
+        assert_eq!(at(now + 600, now + 40), Some(TokenError::NotYetValid));
+        assert_eq!(at(0, 0), Some(TokenError::Expired));
+        assert_eq!(at(u64::MAX, 0), None);
+    }
+
+    #[test]
+    fn a_header_must_be_an_object() {
+        let auth = jwt().compile().unwrap();
+        assert_eq!(
+            auth.verify(&signed(r#"["HS256"]"#, &payload(""))).err(),
+            Some(TokenError::Malformed)
+        );
+    }
+
+    #[test]
+    fn critical_extensions_are_refused() {
+        let auth = jwt().compile().unwrap();
+        let header = r#"{"alg":"HS256","typ":"at+jwt","crit":["b64"],"b64":false}"#;
+        assert_eq!(
+            auth.verify(&signed(header, &payload(""))).err(),
+            Some(TokenError::Malformed)
+        );
+    }
+
+    #[test]
+    fn signatures_must_be_exact() {
+        let auth = jwt().compile().unwrap();
+        let token = signed(HEADER, &payload(""));
+        let (message, signature) = token.rsplit_once('.').unwrap();
+        let truncated = &signature[..signature.len() - 1];
+        let mut flipped = signature.as_bytes().to_vec();
+        flipped[0] = if flipped[0] == b'A' { b'B' } else { b'A' };
+        let flipped = String::from_utf8(flipped).unwrap();
+        // The last character carries 2 unused bits: setting them makes a
+        // non-canonical encoding of the same bytes.
+        let last = signature.as_bytes()[signature.len() - 1];
+        let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+        let index = alphabet.iter().position(|&c| c == last).unwrap();
+        let loose = format!(
+            "{}{}",
+            &signature[..signature.len() - 1],
+            alphabet[index | 1] as char
+        );
+        for bad in [
+            String::new(),
+            truncated.to_owned(),
+            flipped,
+            format!("{signature}="),
+            format!("{signature}AAAA"),
+            "A".repeat(200),
+            loose,
+        ] {
+            assert_eq!(
+                auth.verify(&format!("{message}.{bad}")).err(),
+                Some(TokenError::BadSignature),
+                "{bad:?}"
+            );
+        }
+        let other = Jwt::new(Key::hs384([9u8; 48]).unwrap())
+            .issuer("iss")
+            .audience("aud")
+            .compile()
+            .unwrap();
+        assert_eq!(other.verify(&token).err(), Some(TokenError::WrongAlgorithm));
     }
 }

@@ -1,6 +1,10 @@
 use std::fmt;
 
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use hmac::{Hmac, KeyInit, Mac};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey};
+use sha2::{Sha256, Sha384, Sha512};
 
 use super::error::KeyError;
 
@@ -33,6 +37,18 @@ pub struct Key {
     pub(crate) kid: Option<String>,
     pub(crate) decoding: DecodingKey,
     pub(crate) encoding: Option<EncodingKey>,
+    verifier: Verifier,
+}
+
+/// How a signature is checked. An HMAC key keeps the MAC state with the
+/// key already absorbed, so a verification hashes only the token; a public
+/// key verifies through jsonwebtoken's crypto provider.
+#[derive(Clone)]
+enum Verifier {
+    Hs256(Hmac<Sha256>),
+    Hs384(Hmac<Sha384>),
+    Hs512(Hmac<Sha512>),
+    Public,
 }
 
 impl fmt::Debug for Key {
@@ -75,11 +91,20 @@ impl Key {
         let encoding = EncodingKey::from_secret(secret).map_err(|_| KeyError::Invalid {
             algorithm: alg_name(algorithm),
         })?;
+        let invalid = |_| KeyError::Invalid {
+            algorithm: alg_name(algorithm),
+        };
+        let verifier = match algorithm {
+            Algorithm::HS256 => Verifier::Hs256(Hmac::new_from_slice(secret).map_err(invalid)?),
+            Algorithm::HS384 => Verifier::Hs384(Hmac::new_from_slice(secret).map_err(invalid)?),
+            _ => Verifier::Hs512(Hmac::new_from_slice(secret).map_err(invalid)?),
+        };
         Ok(Self {
             algorithm,
             kid: None,
             decoding,
             encoding: Some(encoding),
+            verifier,
         })
     }
 
@@ -119,6 +144,33 @@ impl Key {
             kid: None,
             decoding,
             encoding: None,
+            verifier: Verifier::Public,
+        }
+    }
+
+    /// Whether `signature` (the token's third segment, base64url) signs
+    /// `message` (its first two segments with the dot between them).
+    pub(crate) fn verifies(&self, message: &[u8], signature: &str) -> bool {
+        fn mac<M: Mac + Clone>(state: &M, message: &[u8], signature: &str) -> bool {
+            // The longest HMAC output is 64 bytes; anything longer fails to
+            // decode into the buffer and so fails the check.
+            let mut decoded = [0u8; 64];
+            let Ok(len) = URL_SAFE_NO_PAD.decode_slice(signature, &mut decoded) else {
+                return false;
+            };
+            let mut state = state.clone();
+            state.update(message);
+            // Constant-time, and the length must be the full output.
+            state.verify_slice(&decoded[..len]).is_ok()
+        }
+        match &self.verifier {
+            Verifier::Hs256(state) => mac(state, message, signature),
+            Verifier::Hs384(state) => mac(state, message, signature),
+            Verifier::Hs512(state) => mac(state, message, signature),
+            Verifier::Public => {
+                jsonwebtoken::crypto::verify(signature, message, &self.decoding, self.algorithm)
+                    .unwrap_or(false)
+            }
         }
     }
 

@@ -2,7 +2,6 @@
 //! `RateLimit` fields (draft-ietf-httpapi-ratelimit-headers, draft 10
 //! syntax), `Retry-After`, and the 429 and 503 problems.
 
-use std::fmt::Write as _;
 use std::time::Duration;
 
 use axum::response::Response;
@@ -56,6 +55,24 @@ pub(crate) fn ceil_secs(duration: Duration) -> u64 {
 }
 
 /// Adds `RateLimit-Policy` and `RateLimit` for `limits` to `response`.
+/// Appends `n` in decimal: on every limited response, so without the
+/// formatting machinery.
+fn push_decimal(out: &mut String, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut start = digits.len();
+    loop {
+        start -= 1;
+        digits[start] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    for &digit in &digits[start..] {
+        out.push(char::from(digit));
+    }
+}
+
 pub(crate) fn add_headers(response: &mut Response, limits: &[Shown<'_>]) {
     let policy = match limits {
         [] => return,
@@ -68,13 +85,12 @@ pub(crate) fn add_headers(response: &mut Response, limits: &[Shown<'_>]) {
                     policy.push_str(", ");
                 }
                 if limit.policy_field.is_empty() {
-                    let _ = write!(
-                        policy,
-                        "\"{}\";q={};w={}",
-                        limit.name,
-                        limit.rate.count(),
-                        ceil_secs(limit.rate.window())
-                    );
+                    policy.push('"');
+                    policy.push_str(limit.name);
+                    policy.push_str("\";q=");
+                    push_decimal(&mut policy, u64::from(limit.rate.count()));
+                    policy.push_str(";w=");
+                    push_decimal(&mut policy, ceil_secs(limit.rate.window()));
                 } else {
                     policy.push_str(limit.policy_field);
                 }
@@ -82,16 +98,17 @@ pub(crate) fn add_headers(response: &mut Response, limits: &[Shown<'_>]) {
             HeaderValue::try_from(policy)
         }
     };
-    let mut current = String::with_capacity(32 * limits.len());
+    let mut current = String::with_capacity(48 * limits.len());
     for (i, limit) in limits.iter().enumerate() {
-        let sep = if i == 0 { "" } else { ", " };
-        let _ = write!(
-            current,
-            "{sep}\"{}\";r={};t={}",
-            limit.name,
-            limit.remaining,
-            ceil_secs(limit.reset)
-        );
+        if i > 0 {
+            current.push_str(", ");
+        }
+        current.push('"');
+        current.push_str(limit.name);
+        current.push_str("\";r=");
+        push_decimal(&mut current, u64::from(limit.remaining));
+        current.push_str(";t=");
+        push_decimal(&mut current, ceil_secs(limit.reset));
     }
     let headers = response.headers_mut();
     if let (Ok(policy), Ok(current)) = (policy, HeaderValue::try_from(current)) {
@@ -127,6 +144,15 @@ mod tests {
     use axum::response::IntoResponse;
 
     use super::*;
+
+    #[test]
+    fn decimals_are_written_without_formatting() {
+        for n in [0, 7, 10, 99, 100, 1_000_000_007, u64::MAX] {
+            let mut out = String::from("x");
+            push_decimal(&mut out, n);
+            assert_eq!(out, format!("x{n}"));
+        }
+    }
 
     #[test]
     fn headers_use_the_structured_field_syntax() {
