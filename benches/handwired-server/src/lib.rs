@@ -1,7 +1,9 @@
 //! The routes of the benchmark server, wired by hand the way a careful
 //! engineer would without warden: jsonwebtoken in a custom extractor,
 //! governor's keyed limiters, validator on the body. Same contract, same
-//! checks, so that the two servers can be load-tested side by side.
+//! checks and the same response fields (`RateLimit-Policy` and `RateLimit`
+//! on limited routes, `Retry-After` and a problem body on a 429), so that
+//! the two servers can be load-tested side by side.
 
 use std::net::{IpAddr, SocketAddr};
 use std::num::NonZeroU32;
@@ -9,11 +11,15 @@ use std::sync::{Arc, LazyLock};
 
 use axum::Router;
 use axum::extract::{ConnectInfo, FromRequestParts, Json, State};
+use axum::http::HeaderValue;
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use governor::clock::{Clock, DefaultClock};
+use governor::middleware::{StateInformationMiddleware, StateSnapshot};
+use governor::state::keyed::DefaultKeyedStateStore;
+use governor::{NotUntil, Quota, RateLimiter};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use regex::Regex;
 use serde::Deserialize;
@@ -25,8 +31,74 @@ use validator::Validate;
 pub struct AppState {
     key: Arc<DecodingKey>,
     validation: Arc<Validation>,
-    per_user: Arc<DefaultKeyedRateLimiter<String>>,
-    per_ip: Arc<DefaultKeyedRateLimiter<IpAddr>>,
+    per_user: Arc<Limiter<String>>,
+    per_ip: Arc<Limiter<IpAddr>>,
+}
+
+/// governor's keyed limiter, with the state snapshot the `RateLimit`
+/// field needs.
+type Limiter<K> =
+    RateLimiter<K, DefaultKeyedStateStore<K>, DefaultClock, StateInformationMiddleware>;
+
+const USER_POLICY: &str = "\"1000000000-per-1s\";q=1000000000;w=1";
+const USER_LIMIT: &str = "1000000000-per-1s";
+const IP_POLICY: &str = "\"100-per-1m\";q=100;w=60";
+const IP_LIMIT: &str = "100-per-1m";
+
+fn ceil_secs(duration: std::time::Duration) -> u64 {
+    duration.as_secs() + u64::from(duration.subsec_nanos() > 0)
+}
+
+/// `RateLimit-Policy` and `RateLimit` on an admitted response.
+fn admitted(
+    mut response: Response,
+    policy: &'static str,
+    name: &str,
+    state: &StateSnapshot,
+) -> Response {
+    let remaining = state.remaining_burst_capacity();
+    let quota = state.quota();
+    let reset = quota.replenish_interval() * (quota.burst_size().get() - remaining);
+    let current = format!("\"{name}\";r={remaining};t={}", ceil_secs(reset));
+    let headers = response.headers_mut();
+    headers.insert("ratelimit-policy", HeaderValue::from_static(policy));
+    if let Ok(current) = HeaderValue::try_from(current) {
+        headers.insert("ratelimit", current);
+    }
+    response
+}
+
+/// The 429: `Retry-After`, both fields, and a problem body naming the limit.
+fn refused(
+    policy: &'static str,
+    name: &str,
+    quota: Quota,
+    not_until: &NotUntil<<DefaultClock as Clock>::Instant>,
+) -> Response {
+    let retry = ceil_secs(not_until.wait_time_from(DefaultClock::default().now())).max(1);
+    let reset = ceil_secs(quota.replenish_interval() * quota.burst_size().get());
+    let body = json!({
+        "type": "about:blank",
+        "title": "Too Many Requests",
+        "status": 429,
+        "detail": format!("too many requests; retry in {retry} s"),
+        "code": "rate_limited",
+        "limit": name,
+        "retryAfter": retry,
+    });
+    let mut response = (
+        StatusCode::TOO_MANY_REQUESTS,
+        [(header::CONTENT_TYPE, "application/problem+json")],
+        body.to_string(),
+    )
+        .into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::RETRY_AFTER, HeaderValue::from(retry));
+    headers.insert("ratelimit-policy", HeaderValue::from_static(policy));
+    if let Ok(current) = HeaderValue::try_from(format!("\"{name}\";r=0;t={reset}")) {
+        headers.insert("ratelimit", current);
+    }
+    response
 }
 
 #[derive(Deserialize)]
@@ -34,7 +106,7 @@ struct Claims {
     sub: String,
 }
 
-struct User(String);
+struct User(String, StateSnapshot);
 
 fn problem(status: StatusCode, code: &str) -> Response {
     let body = json!({"type": "about:blank", "status": status.as_u16(), "code": code});
@@ -71,10 +143,15 @@ impl FromRequestParts<AppState> for User {
         }
         let data = jsonwebtoken::decode::<Claims>(token, &state.key, &state.validation)
             .map_err(|_| problem(StatusCode::UNAUTHORIZED, "invalid_token"))?;
-        if state.per_user.check_key(&data.claims.sub).is_err() {
-            return Err(problem(StatusCode::TOO_MANY_REQUESTS, "rate_limited"));
+        match state.per_user.check_key(&data.claims.sub) {
+            Ok(snapshot) => Ok(User(data.claims.sub, snapshot)),
+            Err(not_until) => Err(refused(
+                USER_POLICY,
+                USER_LIMIT,
+                not_until.quota(),
+                &not_until,
+            )),
         }
-        Ok(User(data.claims.sub))
     }
 }
 
@@ -86,8 +163,9 @@ async fn plain() -> Json<Value> {
     Json(json!({"userId": "anonymous"}))
 }
 
-async fn protected(User(sub): User) -> Json<Value> {
-    Json(json!({"userId": sub}))
+async fn protected(User(sub, limit): User) -> Response {
+    let response = Json(json!({"userId": sub})).into_response();
+    admitted(response, USER_POLICY, USER_LIMIT, &limit)
 }
 
 async fn limited(
@@ -95,8 +173,13 @@ async fn limited(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
 ) -> Response {
     match state.per_ip.check_key(&peer.ip()) {
-        Ok(()) => Json(json!({"ok": true})).into_response(),
-        Err(_) => problem(StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
+        Ok(snapshot) => admitted(
+            Json(json!({"ok": true})).into_response(),
+            IP_POLICY,
+            IP_LIMIT,
+            &snapshot,
+        ),
+        Err(not_until) => refused(IP_POLICY, IP_LIMIT, not_until.quota(), &not_until),
     }
 }
 
@@ -168,8 +251,12 @@ pub fn app(secret: &[u8]) -> Result<Router, String> {
     let state = AppState {
         key: Arc::new(DecodingKey::from_secret(secret).map_err(|e| e.to_string())?),
         validation: Arc::new(validation),
-        per_user: Arc::new(RateLimiter::keyed(per_user)),
-        per_ip: Arc::new(RateLimiter::keyed(per_ip)),
+        per_user: Arc::new(
+            RateLimiter::keyed(per_user).with_middleware::<StateInformationMiddleware>(),
+        ),
+        per_ip: Arc::new(
+            RateLimiter::keyed(per_ip).with_middleware::<StateInformationMiddleware>(),
+        ),
     };
     Ok(Router::new()
         .route("/health", get(health))
