@@ -508,6 +508,11 @@ async fn every_rejection_is_problem_json_and_the_handler_never_runs() {
     )
     .await;
     assert_eq!(answer.status, StatusCode::BAD_REQUEST);
+    assert_eq!(answer.body["code"], "malformed_json");
+    assert_eq!(
+        answer.body["detail"],
+        "the body has data after the JSON value"
+    );
 
     let answer = post_json(
         &app,

@@ -173,8 +173,20 @@ where
             ));
         }
         let bytes = body(request, state).await?;
-        let mut deserializer = serde_json::Deserializer::from_slice(&bytes);
-        let value: T = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
+        // The common case parses once, untracked; only a body that fails is
+        // parsed again with its path tracked, to say where it failed.
+        let value: T = serde_json::from_slice(&bytes).map_err(|_| json_rejection::<T>(&bytes))?;
+        Ok(Self(Json(validated(value)?)))
+    }
+}
+
+/// Why `bytes` is not a `T`: the JSON is malformed, or a value is missing,
+/// unknown or of the wrong type at a path. Parses again with the path
+/// tracked, which costs an allocation per key, so only after a failure.
+fn json_rejection<T: DeserializeOwned>(bytes: &[u8]) -> ValidationRejection {
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    match serde_path_to_error::deserialize::<_, T>(&mut deserializer) {
+        Err(error) => {
             let inner = error.inner();
             if inner.is_syntax() || inner.is_eof() {
                 ValidationRejection::new(
@@ -189,19 +201,21 @@ where
             } else {
                 data_rejection(data_issue(error.path().to_string(), &inner.to_string()))
             }
-        })?;
-        deserializer.end().map_err(|_| {
-            ValidationRejection::new(
-                StatusCode::BAD_REQUEST,
-                "malformed_json",
-                "the body has data after the JSON value",
-            )
-        })?;
-        Ok(Self(Json(validated(value)?)))
+        }
+        // The value parsed: what failed the untracked parse came after it.
+        Ok(_) => ValidationRejection::new(
+            StatusCode::BAD_REQUEST,
+            "malformed_json",
+            "the body has data after the JSON value",
+        ),
     }
 }
 
 fn from_urlencoded<T: DeserializeOwned>(input: &[u8]) -> Result<T, ValidationRejection> {
+    // As for JSON: untracked first, tracked only to explain a failure.
+    if let Ok(value) = serde_urlencoded::from_bytes(input) {
+        return Ok(value);
+    }
     let deserializer = serde_urlencoded::Deserializer::new(form_urlencoded::parse(input));
     serde_path_to_error::deserialize(deserializer).map_err(|error| {
         data_rejection(data_issue(
