@@ -1,4 +1,5 @@
 use std::borrow::Cow;
+use std::sync::OnceLock;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
@@ -163,6 +164,7 @@ impl Jwt {
             access_ttl: self.access_ttl,
             accept_foreign_typ: self.accept_foreign_typ,
             max_token_bytes: self.max_token_bytes,
+            known_headers: Default::default(),
         })
     }
 }
@@ -177,6 +179,23 @@ pub(crate) struct Authenticator {
     access_ttl: Duration,
     accept_foreign_typ: bool,
     max_token_bytes: usize,
+    known_headers: [OnceLock<KnownHeader>; KNOWN_HEADERS],
+}
+
+/// How many distinct header segments are remembered. An issuer sends one
+/// header per signing key, so a handful covers rotation.
+const KNOWN_HEADERS: usize = 8;
+
+/// A header segment, exactly as sent, that has already passed every header
+/// check on a token that verified, and the index of the key it chose.
+/// What the header checks conclude is a function of these bytes and of the
+/// (immutable) configuration alone, so a later token with the same bytes
+/// skips decoding and parsing them; its signature and claims are checked as
+/// always. Only tokens that verified fill a slot, and once the slots are
+/// full, further headers are simply parsed every time.
+struct KnownHeader {
+    segment: Box<str>,
+    key: usize,
 }
 
 /// The protected header. `crit` is read only to refuse it: this verifier
@@ -263,27 +282,11 @@ impl Authenticator {
         if payload.contains('.') {
             return Err(TokenError::Malformed);
         }
-        let (mut header_stack, mut header_heap) = ([0u8; 128], Vec::new());
-        let header = segment(header, &mut header_stack, &mut header_heap)?;
-        if !is_object(header) {
-            return Err(TokenError::Malformed);
-        }
-        let header: JoseHeader<'_> =
-            serde_json::from_str(header).map_err(|_| TokenError::Malformed)?;
-        if header.crit.is_some() {
-            return Err(TokenError::Malformed);
-        }
-        if !self.typ_accepted(header.typ.as_deref()) {
-            return Err(TokenError::WrongType);
-        }
-        let key = match header.kid.as_deref() {
-            Some(kid) => self.keys.iter().find(|k| k.kid.as_deref() == Some(kid)),
-            None => self.default.map(|i| &self.keys[i]),
-        }
-        .ok_or(TokenError::UnknownKey)?;
-        if header.alg != alg_name(key.algorithm) {
-            return Err(TokenError::WrongAlgorithm);
-        }
+        let (key_index, known) = match self.known_key(header) {
+            Some(index) => (index, true),
+            None => (self.header_key(header)?, false),
+        };
+        let key = &self.keys[key_index];
         if !key.verifies(message.as_bytes(), signature) {
             return Err(TokenError::BadSignature);
         }
@@ -319,6 +322,9 @@ impl Authenticator {
         if !aud.contains(&self.audience) {
             return Err(TokenError::WrongAudience);
         }
+        if !known {
+            self.remember(header, key_index);
+        }
         Ok(Claims {
             sub,
             iss,
@@ -330,6 +336,64 @@ impl Authenticator {
             roles: payload.roles.unwrap_or_default(),
             scope: payload.scope,
         })
+    }
+
+    /// The key a remembered header segment chose, if it is remembered.
+    fn known_key(&self, segment: &str) -> Option<usize> {
+        self.known_headers
+            .iter()
+            .map_while(OnceLock::get)
+            .find(|known| *known.segment == *segment)
+            .map(|known| known.key)
+    }
+
+    /// Remembers a header segment of a token that verified, in the first
+    /// free slot, if any is left.
+    fn remember(&self, segment: &str, key: usize) {
+        if segment.len() > 256 {
+            return;
+        }
+        for slot in &self.known_headers {
+            match slot.get() {
+                Some(known) if *known.segment == *segment => return,
+                Some(_) => {}
+                None => {
+                    let _ = slot.set(KnownHeader {
+                        segment: segment.into(),
+                        key,
+                    });
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Decodes and checks the header segment: JSON object, no `crit`, an
+    /// accepted `typ`, a known `kid`, and the chosen key's own `alg`.
+    /// Returns the index of that key.
+    fn header_key(&self, header: &str) -> Result<usize, TokenError> {
+        let (mut stack, mut heap) = ([0u8; 128], Vec::new());
+        let header = segment(header, &mut stack, &mut heap)?;
+        if !is_object(header) {
+            return Err(TokenError::Malformed);
+        }
+        let header: JoseHeader<'_> =
+            serde_json::from_str(header).map_err(|_| TokenError::Malformed)?;
+        if header.crit.is_some() {
+            return Err(TokenError::Malformed);
+        }
+        if !self.typ_accepted(header.typ.as_deref()) {
+            return Err(TokenError::WrongType);
+        }
+        let index = match header.kid.as_deref() {
+            Some(kid) => self.keys.iter().position(|k| k.kid.as_deref() == Some(kid)),
+            None => self.default,
+        }
+        .ok_or(TokenError::UnknownKey)?;
+        if header.alg != alg_name(self.keys[index].algorithm) {
+            return Err(TokenError::WrongAlgorithm);
+        }
+        Ok(index)
     }
 
     fn typ_accepted(&self, typ: Option<&str>) -> bool {
@@ -698,5 +762,105 @@ mod tests {
             .compile()
             .unwrap();
         assert_eq!(other.verify(&token).err(), Some(TokenError::WrongAlgorithm));
+    }
+
+    fn remembered(auth: &Authenticator) -> usize {
+        auth.known_headers
+            .iter()
+            .filter(|s| s.get().is_some())
+            .count()
+    }
+
+    #[test]
+    fn a_remembered_header_still_has_its_signature_and_claims_checked() {
+        let auth = jwt().compile().unwrap();
+        assert_eq!(remembered(&auth), 0);
+        assert!(auth.verify(&signed(HEADER, &payload(""))).is_ok());
+        assert_eq!(remembered(&auth), 1);
+
+        let token = signed(HEADER, &payload(""));
+        let (message, _) = token.rsplit_once('.').unwrap();
+        let forged = format!("{message}.{}", URL_SAFE_NO_PAD.encode([0u8; 32]));
+        assert_eq!(auth.verify(&forged).err(), Some(TokenError::BadSignature));
+        let expired = r#"{"sub":"u","iss":"iss","aud":"aud","exp":1}"#;
+        assert_eq!(
+            auth.verify(&signed(HEADER, expired)).err(),
+            Some(TokenError::Expired)
+        );
+        let foreign = r#"{"sub":"u","iss":"other","aud":"aud","exp":99999999999}"#;
+        assert_eq!(
+            auth.verify(&signed(HEADER, foreign)).err(),
+            Some(TokenError::WrongIssuer)
+        );
+        assert!(auth.verify(&signed(HEADER, &payload(""))).is_ok());
+        assert_eq!(remembered(&auth), 1);
+    }
+
+    #[test]
+    fn only_headers_of_tokens_that_verified_are_remembered_and_slots_are_bounded() {
+        let auth = jwt().compile().unwrap();
+        let wrong_typ = r#"{"alg":"HS256","typ":"JWT"}"#;
+        for _ in 0..2 {
+            assert_eq!(
+                auth.verify(&signed(wrong_typ, &payload(""))).err(),
+                Some(TokenError::WrongType)
+            );
+        }
+        // A header that passes its checks on a token that fails later.
+        let other = r#"{"alg":"HS256","typ":"at+jwt","x":1}"#;
+        let expired = r#"{"sub":"u","iss":"iss","aud":"aud","exp":1}"#;
+        assert_eq!(
+            auth.verify(&signed(other, expired)).err(),
+            Some(TokenError::Expired)
+        );
+        assert_eq!(remembered(&auth), 0);
+
+        for i in 0..(KNOWN_HEADERS + 4) {
+            let header = format!(r#"{{"alg":"HS256","typ":"at+jwt","n":{i}}}"#);
+            assert!(auth.verify(&signed(&header, &payload(""))).is_ok());
+            assert!(auth.verify(&signed(&header, &payload(""))).is_ok());
+        }
+        assert_eq!(remembered(&auth), KNOWN_HEADERS);
+    }
+
+    #[test]
+    fn remembered_headers_keep_their_own_key() {
+        let a = Key::hs256([1u8; 32]).unwrap().with_kid("a");
+        let b = Key::hs256([2u8; 32]).unwrap().with_kid("b");
+        let auth = Jwt::new(a)
+            .verification_key(b)
+            .issuer("iss")
+            .audience("aud")
+            .compile()
+            .unwrap();
+        let sign = |secret: [u8; 32], header: &str| {
+            use hmac::{Hmac, KeyInit, Mac};
+            let message = format!(
+                "{}.{}",
+                URL_SAFE_NO_PAD.encode(header),
+                URL_SAFE_NO_PAD.encode(payload(""))
+            );
+            let mut mac = Hmac::<sha2::Sha256>::new_from_slice(&secret).unwrap();
+            mac.update(message.as_bytes());
+            format!(
+                "{message}.{}",
+                URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+            )
+        };
+        let header_a = r#"{"alg":"HS256","typ":"at+jwt","kid":"a"}"#;
+        let header_b = r#"{"alg":"HS256","typ":"at+jwt","kid":"b"}"#;
+        for _ in 0..2 {
+            assert!(auth.verify(&sign([1u8; 32], header_a)).is_ok());
+            assert!(auth.verify(&sign([2u8; 32], header_b)).is_ok());
+            assert_eq!(
+                auth.verify(&sign([2u8; 32], header_a)).err(),
+                Some(TokenError::BadSignature)
+            );
+            assert_eq!(
+                auth.verify(&sign([1u8; 32], header_b)).err(),
+                Some(TokenError::BadSignature)
+            );
+        }
+        assert_eq!(remembered(&auth), 2);
     }
 }
