@@ -267,6 +267,9 @@ fn hand_validation() -> Validation {
     validation
 }
 
+/// Makes the request a route is measured with.
+type MakeRequest = Box<dyn Fn() -> Request<Body>>;
+
 fn post_json(path: &str, body: &'static str) -> Request<Body> {
     let mut request = Request::post(path)
         .header(header::CONTENT_TYPE, "application/json")
@@ -416,39 +419,48 @@ fn guards(c: &mut Criterion) {
             .expect("valid")
         })
     });
-    for (name, router, path) in [
-        ("bare", &bare_router, "/bare"),
-        ("protected_warden", &warden_router, "/protected"),
-        ("protected_handwired", &hand_router, "/hand"),
+    // Every route as (name, router, request).
+    let get = |path: &'static str| {
+        let authorization = authorization.clone();
+        Box::new(move || request(path, &authorization)) as MakeRequest
+    };
+    let routes: Vec<(&str, &Router, MakeRequest)> = vec![
+        ("bare", &bare_router, get("/bare")),
+        ("protected_warden", &warden_router, get("/protected")),
+        ("protected_handwired", &hand_router, get("/hand")),
         (
             "protected_user_limit_warden",
             &warden_limited_user,
-            "/protected-limited",
+            get("/protected-limited"),
         ),
         (
             "protected_user_limit_handwired",
             &hand_router,
-            "/hand-limited",
+            get("/hand-limited"),
         ),
-        ("rate_limit_warden", &limited_router, "/limited"),
-        ("rate_limit_tower_governor", &governor_router, "/governed"),
-    ] {
-        group.bench_function(name, |b| {
+        ("rate_limit_warden", &limited_router, get("/limited")),
+        (
+            "rate_limit_tower_governor",
+            &governor_router,
+            get("/governed"),
+        ),
+        (
+            "validate_route_warden",
+            &warden_validate,
+            Box::new(move || post_json("/register", register_body)),
+        ),
+        (
+            "validate_route_handwired",
+            &hand_validate,
+            Box::new(move || post_json("/register", register_body)),
+        ),
+    ];
+
+    for (name, router, make) in &routes {
+        group.bench_function(*name, |b| {
             b.to_async(&runtime).iter(|| {
-                let router = router.clone();
-                let request = request(path, &authorization);
-                async move { router.oneshot(request).await.expect("response") }
-            })
-        });
-    }
-    for (name, router) in [
-        ("validate_route_warden", &warden_validate),
-        ("validate_route_handwired", &hand_validate),
-    ] {
-        group.bench_function(name, |b| {
-            b.to_async(&runtime).iter(|| {
-                let router = router.clone();
-                let request = post_json("/register", register_body);
+                let router = (*router).clone();
+                let request = make();
                 async move { router.oneshot(request).await.expect("response") }
             })
         });
