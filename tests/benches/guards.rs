@@ -10,7 +10,7 @@ use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::extract::{ConnectInfo, FromRef, FromRequestParts};
@@ -467,6 +467,12 @@ fn guards(c: &mut Criterion) {
     }
     group.finish();
 
+    paired(&runtime, &routes, || {
+        let mut mac = keyed.clone();
+        mac.update(black_box(message.as_bytes()));
+        mac.verify_slice(black_box(&signature)).expect("valid");
+    });
+
     // Validating the register body: warden against validator and garde,
     // the same rules, a valid body (the common case) and an invalid one.
     let mut group = c.benchmark_group("validate_register");
@@ -520,6 +526,101 @@ fn guards(c: &mut Criterion) {
         b.iter(|| keyed.check_key(black_box(&ip)).expect("admitted"))
     });
     group.finish();
+}
+
+/// Nanoseconds per request of one route, over `n` requests.
+fn per_request(
+    runtime: &tokio::runtime::Runtime,
+    router: &Router,
+    make: &MakeRequest,
+    n: u32,
+) -> f64 {
+    let start = Instant::now();
+    runtime.block_on(async {
+        for _ in 0..n {
+            let response = router.clone().oneshot(make()).await.expect("response");
+            black_box(response);
+        }
+    });
+    start.elapsed().as_nanos() as f64 / f64::from(n)
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
+/// Ratios measured pair by pair in alternation: each round times warden's
+/// route and its hand-wired twin back to back, so a machine whose speed
+/// drifts over minutes (a shared VM) moves both alike; the median of the
+/// per-round ratios is the figure. Also the cost of `#[protected]` plus a
+/// per-user limit beyond the bare route and the HMAC floor, per round.
+fn paired(
+    runtime: &tokio::runtime::Runtime,
+    routes: &[(&str, &Router, MakeRequest)],
+    floor: impl Fn(),
+) {
+    const ROUNDS: usize = 41;
+    const N: u32 = 2_000;
+    let route = |name: &str| {
+        let (_, router, make) = routes.iter().find(|(n, _, _)| *n == name).expect("route");
+        (*router, make)
+    };
+    println!("\npaired ratios ({ROUNDS} alternating rounds of {N} requests each):");
+    println!(
+        "{:<32} {:>10} {:>10} {:>8}",
+        "warden / hand-wired", "warden ns", "hand ns", "ratio"
+    );
+    for (ours, theirs) in [
+        ("bare", "bare"),
+        ("protected_warden", "protected_handwired"),
+        (
+            "protected_user_limit_warden",
+            "protected_user_limit_handwired",
+        ),
+        ("rate_limit_warden", "rate_limit_tower_governor"),
+        ("validate_route_warden", "validate_route_handwired"),
+    ] {
+        let (a, make_a) = route(ours);
+        let (b, make_b) = route(theirs);
+        let (mut xs, mut ys, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
+        for _ in 0..ROUNDS {
+            let x = per_request(runtime, a, make_a, N);
+            let y = per_request(runtime, b, make_b, N);
+            xs.push(x);
+            ys.push(y);
+            ratios.push(x / y);
+        }
+        println!(
+            "{:<32} {:>10.0} {:>10.0} {:>8.3}",
+            ours,
+            median(xs),
+            median(ys),
+            median(ratios)
+        );
+    }
+
+    let (bare, make_bare) = route("bare");
+    let (guarded, make_guarded) = route("protected_user_limit_warden");
+    let (mut beyond, mut floors, mut costs) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..ROUNDS {
+        let start = Instant::now();
+        for _ in 0..N {
+            floor();
+        }
+        let floor_ns = start.elapsed().as_nanos() as f64 / f64::from(N);
+        let cost = per_request(runtime, guarded, make_guarded, N)
+            - per_request(runtime, bare, make_bare, N);
+        floors.push(floor_ns);
+        costs.push(cost);
+        beyond.push(cost - floor_ns);
+    }
+    println!(
+        "#[protected] + per-user limit: {:.0} ns over the bare route; HMAC floor {:.0} ns; {:.0} ns beyond the floor",
+        median(costs),
+        median(floors),
+        median(beyond)
+    );
 }
 
 criterion_group!(benches, guards);

@@ -68,9 +68,8 @@ fn push_decimal(out: &mut String, mut n: u64) {
             break;
         }
     }
-    for &digit in &digits[start..] {
-        out.push(char::from(digit));
-    }
+    // Only ASCII digits were written, so this cannot fail.
+    out.push_str(std::str::from_utf8(&digits[start..]).unwrap_or("0"));
 }
 
 pub(crate) fn add_headers(response: &mut Response, limits: &[Shown<'_>]) {
