@@ -2,7 +2,8 @@
 # Load test over loopback: warden's bench-server (A) against the hand-wired
 # twin (B, benches/handwired-server), route by route, interleaved A, B, A,
 # B... for several rounds. Both servers are pinned to core 0 and wrk to
-# core 1. Prints requests/s, p50 and p99 per run, then the median ratios.
+# core 1. Prints requests/s, p50 and p99 per run, then the median over
+# rounds of each round's A/B ratio.
 #
 # Usage: scripts/loadtest.sh [rounds (3)] [seconds per run (10)]
 # Environment: CONNECTIONS (32).
@@ -60,9 +61,9 @@ LUA
 touch "$work/none.lua"
 
 results="$work/results.tsv"
-run() { # route server port script
+run() { # label server port script [route (the label)]
     local out
-    out=$(taskset -c 1 wrk -t1 -c"$CONNECTIONS" -d"${RUN_SECONDS}s" --latency -s "$work/$4.lua" "http://127.0.0.1:$3/bench/$1")
+    out=$(taskset -c 1 wrk -t1 -c"$CONNECTIONS" -d"${RUN_SECONDS}s" --latency -s "$work/$4.lua" "http://127.0.0.1:$3/bench/${5:-$1}")
     local rps p50 p99
     rps=$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")
     p50=$(awk '$1 == "50%" {print $2}' <<<"$out")
@@ -72,10 +73,12 @@ run() { # route server port script
 
 printf 'route\tserver\treq/s\tp50\tp99\n'
 for round in $(seq 1 "$ROUNDS"); do
-    for spec in "plain none" "protected protected" "limited none" "validate validate"; do
+    # "tokenplain" is /bench/plain sent with the same Authorization header
+    # as /bench/protected: what carrying the token costs with no guard.
+    for spec in "plain none" "tokenplain protected plain" "protected protected" "limited none" "validate validate"; do
         set -- $spec
-        run "$1" A 3101 "$2"
-        run "$1" B 3102 "$2"
+        run "$1" A 3101 "$2" "${3:-$1}"
+        run "$1" B 3102 "$2" "${3:-$1}"
     done
 done
 
@@ -90,14 +93,21 @@ runs = {}
 for line in open(sys.argv[1]):
     route, server, rps, p50, p99 = line.split()
     runs.setdefault((route, server), []).append((float(rps), micros(p50), micros(p99)))
+# A and B of one round ran back to back: the ratio of each round is taken
+# first, then the median over rounds, so that drift between rounds (a
+# shared machine) cancels out.
 print()
 print("route       A req/s   B req/s   A/B req/s   A p99 us   B p99 us   A/B p99")
-for route in ("plain", "protected", "limited", "validate"):
+for route in ("plain", "tokenplain", "protected", "limited", "validate"):
     a, b = runs[(route, "A")], runs[(route, "B")]
     ar, br = statistics.median(r for r, _, _ in a), statistics.median(r for r, _, _ in b)
     ap, bp = statistics.median(p for _, _, p in a), statistics.median(p for _, _, p in b)
-    print(f"{route:<11} {ar:>8.0f}  {br:>8.0f}   {ar / br:>8.3f}   {ap:>8.0f}   {bp:>8.0f}   {ap / bp:>7.3f}")
-plain = statistics.median(r for r, _, _ in runs[("plain", "A")])
-protected = statistics.median(r for r, _, _ in runs[("protected", "A")])
-print(f"\nA: /bench/protected / /bench/plain throughput: {protected / plain:.3f}")
+    rps_ratio = statistics.median(x[0] / y[0] for x, y in zip(a, b))
+    p99_ratio = statistics.median(x[2] / y[2] for x, y in zip(a, b))
+    print(f"{route:<11} {ar:>8.0f}  {br:>8.0f}   {rps_ratio:>8.3f}   {ap:>8.0f}   {bp:>8.0f}   {p99_ratio:>7.3f}")
+plain = runs[("plain", "A")]
+print()
+for route, what in (("protected", "/bench/protected"), ("tokenplain", "/bench/plain with the token header")):
+    ratio = statistics.median(p[0] / q[0] for p, q in zip(runs[(route, "A")], plain))
+    print(f"A: {what} / /bench/plain throughput: {ratio:.3f}")
 PY

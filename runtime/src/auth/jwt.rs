@@ -35,6 +35,14 @@ pub const DEFAULT_MAX_TOKEN_BYTES: usize = 8 * 1024;
 /// header is `at+jwt` (RFC 9068) unless
 /// [`Jwt::accept_foreign_token_types`] is called.
 ///
+/// A token is verified in one pass: its size bound, exactly three base64url
+/// segments (strict: no padding, no stray bits), a header that is a JSON
+/// object with no `crit` extension and an `alg` equal to the chosen key's
+/// own, then the signature (HMAC keys keep their MAC state with the key
+/// already absorbed and compare in constant time), and only then the
+/// claims, parsed once. A missing claim and a malformed one are told apart
+/// in [`TokenError`] (and in the audit log), never to the client.
+///
 /// ```
 /// use std::time::Duration;
 /// use warden::auth::{Jwt, Key};
