@@ -871,4 +871,28 @@ mod tests {
         }
         assert_eq!(remembered(&auth), 2);
     }
+
+    #[test]
+    fn segments_longer_than_the_stack_buffers_decode_on_the_heap() {
+        let auth = jwt().compile().unwrap();
+        let long_header = format!(
+            r#"{{"alg":"HS256","typ":"at+jwt","note":"{}"}}"#,
+            "h".repeat(300)
+        );
+        let long_claim = format!(r#","note":"{}""#, "p".repeat(3000));
+        let claims = auth
+            .verify(&signed(&long_header, &payload(&long_claim)))
+            .unwrap();
+        assert_eq!(claims.sub, "u");
+        // Headers this long are parsed every time rather than remembered.
+        assert_eq!(remembered(&auth), 0);
+        let long_foreign = format!(
+            r#"{{"alg":"HS256","typ":"JWT","note":"{}"}}"#,
+            "h".repeat(300)
+        );
+        assert_eq!(
+            auth.verify(&signed(&long_foreign, &payload(""))).err(),
+            Some(TokenError::WrongType)
+        );
+    }
 }
