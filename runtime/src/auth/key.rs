@@ -35,7 +35,6 @@ pub const MIN_RSA_BITS: usize = 2048;
 pub struct Key {
     pub(crate) algorithm: Algorithm,
     pub(crate) kid: Option<String>,
-    pub(crate) decoding: DecodingKey,
     pub(crate) encoding: Option<EncodingKey>,
     verifier: Verifier,
 }
@@ -48,7 +47,7 @@ enum Verifier {
     Hs256(Hmac<Sha256>),
     Hs384(Hmac<Sha384>),
     Hs512(Hmac<Sha512>),
-    Public,
+    Public(DecodingKey),
 }
 
 impl fmt::Debug for Key {
@@ -85,9 +84,6 @@ impl Key {
                 got_bytes: secret.len(),
             });
         }
-        let decoding = DecodingKey::from_secret(secret).map_err(|_| KeyError::Invalid {
-            algorithm: alg_name(algorithm),
-        })?;
         let encoding = EncodingKey::from_secret(secret).map_err(|_| KeyError::Invalid {
             algorithm: alg_name(algorithm),
         })?;
@@ -102,7 +98,6 @@ impl Key {
         Ok(Self {
             algorithm,
             kid: None,
-            decoding,
             encoding: Some(encoding),
             verifier,
         })
@@ -142,9 +137,8 @@ impl Key {
         Self {
             algorithm,
             kid: None,
-            decoding,
             encoding: None,
-            verifier: Verifier::Public,
+            verifier: Verifier::Public(decoding),
         }
     }
 
@@ -167,8 +161,8 @@ impl Key {
             Verifier::Hs256(state) => mac(state, message, signature),
             Verifier::Hs384(state) => mac(state, message, signature),
             Verifier::Hs512(state) => mac(state, message, signature),
-            Verifier::Public => {
-                jsonwebtoken::crypto::verify(signature, message, &self.decoding, self.algorithm)
+            Verifier::Public(decoding) => {
+                jsonwebtoken::crypto::verify(signature, message, decoding, self.algorithm)
                     .unwrap_or(false)
             }
         }
@@ -193,10 +187,7 @@ impl Key {
         let probe = b"warden key pair probe";
         let signature = jsonwebtoken::crypto::sign(probe, &encoding, self.algorithm)
             .map_err(|_| KeyError::Invalid { algorithm })?;
-        let verified =
-            jsonwebtoken::crypto::verify(&signature, probe, &self.decoding, self.algorithm)
-                .unwrap_or(false);
-        if !verified {
+        if !self.verifies(probe, &signature) {
             return Err(KeyError::Mismatch { algorithm });
         }
         self.encoding = Some(encoding);
