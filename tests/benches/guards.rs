@@ -20,14 +20,11 @@ use axum::{Json, Router};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use criterion::{Criterion, criterion_group, criterion_main};
-use governor::clock::DefaultClock;
-use governor::middleware::StateInformationMiddleware;
-use governor::state::keyed::DefaultKeyedStateStore;
 use governor::{Quota, RateLimiter};
 use hmac::{Hmac, KeyInit, Mac};
 use http::request::Parts;
 use http::{HeaderValue, Request, StatusCode, header};
-use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use jsonwebtoken::{DecodingKey, Validation};
 use serde::Deserialize;
 use tower::ServiceExt;
 use tower_governor::GovernorLayer;
@@ -177,13 +174,8 @@ struct HandKeys {
     kid: String,
     key: DecodingKey,
     validation: Arc<Validation>,
-    per_user: Arc<PerUser>,
+    per_user: Arc<handwired_server::Limiter<String>>,
 }
-
-/// governor's keyed limiter, with the state snapshot that the `RateLimit`
-/// field needs.
-type PerUser =
-    RateLimiter<String, DefaultKeyedStateStore<String>, DefaultClock, StateInformationMiddleware>;
 
 struct HandAuth(HandClaims);
 
@@ -232,39 +224,22 @@ async fn hand_guarded(HandAuth(claims): HandAuth) -> &'static str {
 }
 
 /// The per-user limit by hand: governor keyed by subject after the
-/// jsonwebtoken extractor, a 429 past it, and the `RateLimit` field the
-/// contract asks of every limited response.
+/// jsonwebtoken extractor, a 429 past it, and the `RateLimit-Policy` and
+/// `RateLimit` fields the contract asks of every limited response, written
+/// as the hand-wired twin server writes them.
 async fn hand_guarded_limited(
     axum::extract::State(keys): axum::extract::State<HandKeys>,
     HandAuth(claims): HandAuth,
 ) -> Response {
     match keys.per_user.check_key(&claims.sub) {
-        Ok(snapshot) => {
-            let remaining = snapshot.remaining_burst_capacity();
-            let quota = snapshot.quota();
-            let reset = quota.replenish_interval() * (quota.burst_size().get() - remaining);
-            let mut response = "ok".into_response();
-            let value = format!(
-                "\"per-user\";r={remaining};t={}",
-                reset.as_secs() + u64::from(reset.subsec_nanos() > 0)
-            );
-            if let Ok(value) = HeaderValue::try_from(value) {
-                response.headers_mut().insert("ratelimit", value);
-            }
-            response
-        }
+        Ok(snapshot) => handwired_server::admitted(
+            "ok".into_response(),
+            handwired_server::USER_POLICY,
+            handwired_server::USER_LIMIT,
+            &snapshot,
+        ),
         Err(_) => StatusCode::TOO_MANY_REQUESTS.into_response(),
     }
-}
-
-fn hand_validation() -> Validation {
-    let mut validation = Validation::new(Algorithm::HS256);
-    validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
-    validation.leeway = 30;
-    validation.validate_nbf = true;
-    validation.set_issuer(&["bench"]);
-    validation.set_audience(&["bench"]);
-    validation
 }
 
 /// Makes the request a route is measured with.
@@ -326,13 +301,8 @@ fn guards(c: &mut Criterion) {
     let hand_keys = HandKeys {
         kid: "k1".into(),
         key: DecodingKey::from_secret(SECRET).expect("key"),
-        validation: Arc::new(hand_validation()),
-        per_user: Arc::new(
-            RateLimiter::keyed(Quota::per_second(
-                std::num::NonZeroU32::new(1_000_000_000).expect("non-zero"),
-            ))
-            .with_middleware::<StateInformationMiddleware>(),
-        ),
+        validation: Arc::new(handwired_server::validation()),
+        per_user: Arc::new(handwired_server::per_user_limiter()),
     };
     let hand_router = Router::new()
         .route("/hand", get(hand_guarded))

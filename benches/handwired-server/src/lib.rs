@@ -37,11 +37,13 @@ pub struct AppState {
 
 /// governor's keyed limiter, with the state snapshot the `RateLimit`
 /// field needs.
-type Limiter<K> =
+pub type Limiter<K> =
     RateLimiter<K, DefaultKeyedStateStore<K>, DefaultClock, StateInformationMiddleware>;
 
-const USER_POLICY: &str = "\"1000000000-per-1s\";q=1000000000;w=1";
-const USER_LIMIT: &str = "1000000000-per-1s";
+/// The `RateLimit-Policy` value of the per-user limit.
+pub const USER_POLICY: &str = "\"1000000000-per-1s\";q=1000000000;w=1";
+/// The per-user limit's name, as the `RateLimit` field gives it.
+pub const USER_LIMIT: &str = "1000000000-per-1s";
 const IP_POLICY: &str = "\"100-per-1m\";q=100;w=60";
 const IP_LIMIT: &str = "100-per-1m";
 
@@ -50,7 +52,7 @@ fn ceil_secs(duration: std::time::Duration) -> u64 {
 }
 
 /// `RateLimit-Policy` and `RateLimit` on an admitted response.
-fn admitted(
+pub fn admitted(
     mut response: Response,
     policy: &'static str,
     name: &str,
@@ -235,25 +237,35 @@ async fn validated(
     }
 }
 
-/// The router, given the HS256 secret.
-pub fn app(secret: &[u8]) -> Result<Router, String> {
-    if secret.len() < 32 {
-        return Err("BENCH_JWT_SECRET must be at least 32 bytes".into());
-    }
+/// jsonwebtoken's validation for the bench tokens: HS256, `exp`, `iss`,
+/// `aud` and `sub` required, `nbf` honoured, 30 s of leeway, `iss` and
+/// `aud` both `bench`.
+pub fn validation() -> Validation {
     let mut validation = Validation::new(Algorithm::HS256);
     validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
     validation.leeway = 30;
     validation.validate_nbf = true;
     validation.set_issuer(&["bench"]);
     validation.set_audience(&["bench"]);
-    let per_user = Quota::per_second(NonZeroU32::new(1_000_000_000).expect("non-zero"));
+    validation
+}
+
+/// The per-user limiter: 1,000,000,000 per second, which always admits.
+pub fn per_user_limiter() -> Limiter<String> {
+    let quota = Quota::per_second(NonZeroU32::new(1_000_000_000).expect("non-zero"));
+    RateLimiter::keyed(quota).with_middleware::<StateInformationMiddleware>()
+}
+
+/// The router, given the HS256 secret.
+pub fn app(secret: &[u8]) -> Result<Router, String> {
+    if secret.len() < 32 {
+        return Err("BENCH_JWT_SECRET must be at least 32 bytes".into());
+    }
     let per_ip = Quota::per_minute(NonZeroU32::new(100).expect("non-zero"));
     let state = AppState {
         key: Arc::new(DecodingKey::from_secret(secret).map_err(|e| e.to_string())?),
-        validation: Arc::new(validation),
-        per_user: Arc::new(
-            RateLimiter::keyed(per_user).with_middleware::<StateInformationMiddleware>(),
-        ),
+        validation: Arc::new(validation()),
+        per_user: Arc::new(per_user_limiter()),
         per_ip: Arc::new(
             RateLimiter::keyed(per_ip).with_middleware::<StateInformationMiddleware>(),
         ),
