@@ -71,3 +71,14 @@ pub(crate) fn store_failed(handler: &str, parts: &Parts, error: &crate::limit::S
         "rate-limit store unavailable; request refused"
     );
 }
+
+pub(crate) fn limits_bypassed(handler: &str, parts: &Parts, error: &crate::limit::StoreError) {
+    tracing::error!(
+        target: "warden::audit",
+        event = "limits_bypassed",
+        handler,
+        route = route(parts),
+        error = %error,
+        "rate-limit store unavailable; request admitted uncounted (StoreFailure::FailOpen)"
+    );
+}

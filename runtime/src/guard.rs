@@ -198,6 +198,11 @@ impl<P: Policy> LimitedGuard<P> {
             .collect();
         let verdict = match warden.store().check(&checks).await {
             Ok(verdict) => verdict,
+            Err(error) if warden.fails_open() => {
+                // Explicitly chosen: admitted uncounted, and audited.
+                audit::limits_bypassed(P::HANDLER, parts, &error);
+                return Ok(());
+            }
             Err(error) => {
                 audit::store_failed(P::HANDLER, parts, &error);
                 return Err(store_unavailable().into_response());
@@ -319,13 +324,7 @@ fn key_of(spec: &LimitSpec, parts: &Parts, client: Option<ClientIp>, warden: &Wa
         key.extend_from_slice(value);
         key
     };
-    let by_ip = || match client {
-        Some(ClientIp(ip)) => {
-            let (bytes, len) = ip_key(ip, warden.ipv6_prefix());
-            LimitKey::from_slice(&bytes[..len])
-        }
-        None => LimitKey::from_slice(b"?unknown-peer"),
-    };
+    let by_ip = || ip_limit_key(client, warden);
     match spec.key {
         KeySpec::Ip => by_ip(),
         KeySpec::User => parts
@@ -337,6 +336,18 @@ fn key_of(spec: &LimitSpec, parts: &Parts, client: Option<ClientIp>, warden: &Wa
             .get(name)
             .map_or_else(by_ip, |v| tagged(b'h', v.as_bytes())),
         KeySpec::Custom(f) => f(parts).map_or_else(by_ip, |k| tagged(b'c', k.as_bytes())),
+    }
+}
+
+/// The key of a per-address limit: the client address under the IPv6
+/// prefix, or one shared key when the server records no peer addresses.
+pub(crate) fn ip_limit_key(client: Option<ClientIp>, warden: &Warden) -> LimitKey {
+    match client {
+        Some(ClientIp(ip)) => {
+            let (bytes, len) = ip_key(ip, warden.ipv6_prefix());
+            LimitKey::from_slice(&bytes[..len])
+        }
+        None => LimitKey::from_slice(b"?unknown-peer"),
     }
 }
 

@@ -95,12 +95,14 @@ pub mod http;
 pub mod limit;
 mod manifest;
 pub mod password;
+#[cfg(feature = "redis")]
+pub mod redis;
 mod runtime;
 pub mod validate;
 
 pub use crate::auth::{Auth, Role};
 pub use crate::manifest::{HandlerPolicy, manifest};
-pub use crate::runtime::{BuildError, DEFAULT_IPV6_PREFIX, Warden, WardenBuilder};
+pub use crate::runtime::{BuildError, DEFAULT_IPV6_PREFIX, StoreFailure, Warden, WardenBuilder};
 pub use crate::validate::{Valid, Validate};
 pub use warden_macros::Role;
 #[doc = include_str!("derive_validate.md")]

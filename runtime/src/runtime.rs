@@ -13,6 +13,7 @@ use crate::http::{
     ClientIp, Cors, CorsError, DEFAULT_BODY_LIMIT, ForwardedHeader, HttpDefaults, InvalidProxy,
     SecurityHeaders, TrustedProxies, WardenLayer,
 };
+use crate::limit::global::GlobalLimit;
 use crate::limit::{MemoryStore, Rate, RateSpec, Store};
 use crate::manifest::manifest;
 
@@ -38,6 +39,8 @@ struct Inner {
     proxies: TrustedProxies,
     ipv6_prefix: u8,
     named: HashMap<String, Rate>,
+    store_failure: StoreFailure,
+    global: Option<GlobalLimit>,
     warned_untrusted_forwarding: AtomicBool,
     warned_no_peer: AtomicBool,
     http: Arc<HttpDefaults>,
@@ -49,6 +52,8 @@ impl fmt::Debug for Warden {
             .field("trusted_proxies", &self.inner.proxies)
             .field("ipv6_prefix", &self.inner.ipv6_prefix)
             .field("limit_policies", &self.inner.named)
+            .field("store_failure", &self.inner.store_failure)
+            .field("global_limit", &self.inner.global.as_ref().map(|g| g.rate))
             .finish_non_exhaustive()
     }
 }
@@ -63,6 +68,9 @@ impl Warden {
             forwarded_header: ForwardedHeader::default(),
             ipv6_prefix: DEFAULT_IPV6_PREFIX,
             named: Vec::new(),
+            store_failure: StoreFailure::default(),
+            global: None,
+            global_exempt: Vec::new(),
             security_headers: SecurityHeaders::default(),
             cors: Cors::default(),
             body_limit: DEFAULT_BODY_LIMIT,
@@ -71,8 +79,9 @@ impl Warden {
 
     /// The hardened HTTP defaults, as one layer for the whole router:
     /// security headers on every response, CORS from the allow-list, the
-    /// request body limit (413), and problem+json for every error response
-    /// that is not JSON already (axum's rejections, unmatched routes).
+    /// request body limit (413), problem+json for every error response
+    /// that is not JSON already (axum's rejections, unmatched routes), and
+    /// the [global limit](WardenBuilder::global_limit) when there is one.
     ///
     /// ```
     /// # use axum::{Router, routing::get};
@@ -83,7 +92,7 @@ impl Warden {
     ///     .layer(warden.layer());
     /// ```
     pub fn layer(&self) -> WardenLayer {
-        WardenLayer::new(Arc::clone(&self.inner.http))
+        WardenLayer::new(Arc::clone(&self.inner.http), self.clone())
     }
 
     /// Signs an access token.
@@ -152,6 +161,15 @@ impl Warden {
         &*self.inner.store
     }
 
+    /// Whether limits admit requests while their store cannot answer.
+    pub(crate) fn fails_open(&self) -> bool {
+        self.inner.store_failure == StoreFailure::FailOpen
+    }
+
+    pub(crate) fn global_limit(&self) -> Option<&GlobalLimit> {
+        self.inner.global.as_ref()
+    }
+
     pub(crate) fn ipv6_prefix(&self) -> u8 {
         self.inner.ipv6_prefix
     }
@@ -170,9 +188,29 @@ pub struct WardenBuilder {
     forwarded_header: ForwardedHeader,
     ipv6_prefix: u8,
     named: Vec<(String, Rate)>,
+    store_failure: StoreFailure,
+    global: Option<Rate>,
+    global_exempt: Vec<String>,
     security_headers: SecurityHeaders,
     cors: Cors,
     body_limit: usize,
+}
+
+/// What rate limits do while their [`Store`] cannot answer (Redis is down,
+/// say).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum StoreFailure {
+    /// Refuse the request with 503 problem+json and `Retry-After` (the
+    /// default): an outage of the store never lifts a limit, so a login
+    /// cannot be brute-forced while Redis is down.
+    #[default]
+    FailClosed,
+    /// Admit the request uncounted, and emit an audit event
+    /// (`limits_bypassed`, at error level) for each one. The limits are
+    /// off while the store is down: choose this only where availability
+    /// matters more than the protection the limits give.
+    FailOpen,
 }
 
 impl fmt::Debug for WardenBuilder {
@@ -233,6 +271,40 @@ impl WardenBuilder {
         self
     }
 
+    /// What limits do while the store cannot answer: fail closed (503, the
+    /// default) or, explicitly, [`StoreFailure::FailOpen`].
+    pub fn store_failure(mut self, failure: StoreFailure) -> Self {
+        self.store_failure = failure;
+        self
+    }
+
+    /// One limit per client address over every request that passes
+    /// through [`Warden::layer`], unknown routes included, on the same
+    /// store and with the same headers and 429 body as `#[rate_limit]`
+    /// (named `"global"` in them). Counted before anything else, and on
+    /// top of the routes' own limits.
+    ///
+    /// ```
+    /// # use warden::{Warden, auth::Jwt, limit::Rate};
+    /// let warden = Warden::builder()
+    /// #   .jwt(Jwt::hs256([7u8; 32])?.issuer("i").audience("a"))
+    ///     .global_limit("1000/15m".parse::<Rate>()?)
+    ///     .global_limit_exempt("/health")          // for load balancers
+    ///     .build()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn global_limit(mut self, rate: Rate) -> Self {
+        self.global = Some(rate);
+        self
+    }
+
+    /// A path the global limit does not count (compared exactly, such as
+    /// `"/health"`).
+    pub fn global_limit_exempt(mut self, path: impl Into<String>) -> Self {
+        self.global_exempt.push(path.into());
+        self
+    }
+
     /// Replaces the security headers of [`Warden::layer`].
     pub fn security_headers(mut self, headers: SecurityHeaders) -> Self {
         self.security_headers = headers;
@@ -277,6 +349,12 @@ impl WardenBuilder {
                 return Err(BuildError::DuplicatePolicy(name));
             }
         }
+        if !self.global_exempt.is_empty() && self.global.is_none() {
+            return Err(BuildError::ExemptWithoutGlobalLimit);
+        }
+        if let Some(path) = self.global_exempt.iter().find(|p| !p.starts_with('/')) {
+            return Err(BuildError::ExemptPath(path.clone()));
+        }
         for handler in manifest() {
             if handler.protected.is_some() && auth.is_none() {
                 return Err(BuildError::NoJwt {
@@ -301,6 +379,11 @@ impl WardenBuilder {
                 proxies,
                 ipv6_prefix: self.ipv6_prefix,
                 named,
+                store_failure: self.store_failure,
+                global: self.global.map(|rate| GlobalLimit {
+                    rate,
+                    exempt: self.global_exempt,
+                }),
                 warned_untrusted_forwarding: AtomicBool::new(false),
                 warned_no_peer: AtomicBool::new(false),
                 http: Arc::new(HttpDefaults {
@@ -351,6 +434,10 @@ pub enum BuildError {
     PolicyName(String),
     /// An unsafe or malformed CORS configuration.
     Cors(CorsError),
+    /// `global_limit_exempt` without a `global_limit`.
+    ExemptWithoutGlobalLimit,
+    /// An exempt path that does not start with `/`.
+    ExemptPath(String),
 }
 
 impl fmt::Display for BuildError {
@@ -371,6 +458,13 @@ impl fmt::Display for BuildError {
                 write!(f, "the rate-limit policy {name:?} is defined twice")
             }
             Self::Cors(error) => error.fmt(f),
+            Self::ExemptWithoutGlobalLimit => f.write_str(
+                "global_limit_exempt(..) was called but there is no global limit: call .global_limit(..)",
+            ),
+            Self::ExemptPath(path) => write!(
+                f,
+                "{path:?} cannot be exempted from the global limit: a path starts with '/'"
+            ),
             Self::PolicyName(name) => write!(
                 f,
                 "{name:?} is not a valid policy name: 1 to 64 printable ASCII characters without '\"' or '\\'"

@@ -15,7 +15,9 @@ use serde::Deserialize;
 use warden::auth::{AccessToken, Jwt};
 use warden::limit::{LimitCheck, MemoryStore, Rate, Store, StoreError, StoreFuture, Verdict};
 use warden::{Auth, BuildError, Warden, protected, rate_limit};
-use warden_tests::{Answer, AppState, Captured, Client, Hits, Transport, jwt, keys};
+use warden_tests::{
+    Answer, AppState, Backend, Captured, Client, Hits, Transport, jwt, keys, on_both_stores,
+};
 
 #[rate_limit(5, "1m")]
 async fn per_ip(State(hits): State<Hits>) -> &'static str {
@@ -154,15 +156,15 @@ fn router(warden: &Warden, hits: &Hits) -> Router {
         })
 }
 
-async fn app_with(builder: warden::WardenBuilder) -> (Client, Hits, Warden) {
-    let warden = builder.build().unwrap();
+async fn app_with(backend: &Backend, builder: warden::WardenBuilder) -> (Client, Hits, Warden) {
+    let warden = backend.store(builder).await.build().unwrap();
     let hits = Hits::default();
     let client = Client::new(router(&warden, &hits), Transport::Socket).await;
     (client, hits, warden)
 }
 
-async fn app() -> (Client, Hits, Warden) {
-    app_with(builder()).await
+async fn app(backend: &Backend) -> (Client, Hits, Warden) {
+    app_with(backend, builder()).await
 }
 
 async fn get_with(client: &Client, path: &str, headers: &[(&str, &str)]) -> Answer {
@@ -197,9 +199,8 @@ fn assert_limited(answer: &Answer) {
     assert!(!answer.header("ratelimit-policy").is_empty(), "{answer:?}");
 }
 
-#[tokio::test]
-async fn a_burst_of_n_then_429_with_standard_headers() {
-    let (app, hits, _) = app().await;
+async fn a_burst_of_n_then_429_with_standard_headers(backend: Backend) {
+    let (app, hits, _) = app(&backend).await;
     for remaining in (0..5).rev() {
         let answer = app.get("/ip", None).await;
         assert_eq!(answer.status, StatusCode::OK);
@@ -219,9 +220,8 @@ async fn a_burst_of_n_then_429_with_standard_headers() {
     assert_eq!(hits.count(), 5);
 }
 
-#[tokio::test]
-async fn exactly_n_of_200_concurrent_requests_are_admitted() {
-    let (app, hits, _) = app().await;
+async fn exactly_n_of_200_concurrent_requests_are_admitted(backend: Backend) {
+    let (app, hits, _) = app(&backend).await;
     let mut tasks = tokio::task::JoinSet::new();
     for _ in 0..200 {
         let app = app.clone();
@@ -240,9 +240,8 @@ async fn exactly_n_of_200_concurrent_requests_are_admitted() {
     assert_eq!(hits.count(), 30);
 }
 
-#[tokio::test]
-async fn retry_after_is_accurate() {
-    let (app, hits, _) = app().await;
+async fn retry_after_is_accurate(backend: Backend) {
+    let (app, hits, _) = app(&backend).await;
     assert_eq!(app.get("/slow", None).await.status, StatusCode::OK);
     let answer = app.get("/slow", None).await;
     assert_limited(&answer);
@@ -257,11 +256,10 @@ async fn retry_after_is_accurate() {
     assert_eq!(hits.count(), 2);
 }
 
-#[tokio::test]
-async fn a_spoofed_forwarding_header_from_an_untrusted_peer_is_ignored() {
+async fn a_spoofed_forwarding_header_from_an_untrusted_peer_is_ignored(backend: Backend) {
     let captured = Captured::default();
     let _guard = captured.install();
-    let (app, hits, _) = app().await;
+    let (app, hits, _) = app(&backend).await;
     for i in 0..5 {
         let forged = format!("198.51.100.{i}");
         let answer = get_with(&app, "/ip", &[("x-forwarded-for", &forged)]).await;
@@ -278,13 +276,16 @@ async fn a_spoofed_forwarding_header_from_an_untrusted_peer_is_ignored() {
     assert_eq!(warnings, 1, "one warning, not one per request: {text}");
 }
 
-async fn proxied() -> (Client, Hits, Warden) {
-    app_with(builder().trusted_proxies(["127.0.0.1/32", "10.0.0.0/8"])).await
+async fn proxied(backend: &Backend) -> (Client, Hits, Warden) {
+    app_with(
+        backend,
+        builder().trusted_proxies(["127.0.0.1/32", "10.0.0.0/8"]),
+    )
+    .await
 }
 
-#[tokio::test]
-async fn a_trusted_proxy_chain_is_honoured() {
-    let (app, hits, _) = proxied().await;
+async fn a_trusted_proxy_chain_is_honoured(backend: Backend) {
+    let (app, hits, _) = proxied(&backend).await;
     for _ in 0..5 {
         let answer = get_with(&app, "/ip", &[("x-forwarded-for", "198.51.100.1")]).await;
         assert_eq!(answer.status, StatusCode::OK);
@@ -306,9 +307,8 @@ async fn a_trusted_proxy_chain_is_honoured() {
     assert_eq!(hits.count(), 7);
 }
 
-#[tokio::test]
-async fn ipv6_clients_are_keyed_by_their_56_prefix() {
-    let (app, hits, _) = proxied().await;
+async fn ipv6_clients_are_keyed_by_their_56_prefix(backend: Backend) {
+    let (app, hits, _) = proxied(&backend).await;
     let same_subscriber = [
         "2001:db8:1:ab00::1",
         "2001:db8:1:ab00::2",
@@ -327,9 +327,8 @@ async fn ipv6_clients_are_keyed_by_their_56_prefix() {
     assert_eq!(hits.count(), 6);
 }
 
-#[tokio::test]
-async fn ipv4_mapped_addresses_are_keyed_as_ipv4() {
-    let (app, hits, _) = proxied().await;
+async fn ipv4_mapped_addresses_are_keyed_as_ipv4(backend: Backend) {
+    let (app, hits, _) = proxied(&backend).await;
     for i in 0..5 {
         let address = if i % 2 == 0 {
             "198.51.100.7"
@@ -346,9 +345,8 @@ async fn ipv4_mapped_addresses_are_keyed_as_ipv4() {
     assert_eq!(hits.count(), 5);
 }
 
-#[tokio::test]
-async fn skip_successful_counts_only_failures() {
-    let (app, hits, _) = app().await;
+async fn skip_successful_counts_only_failures(backend: Backend) {
+    let (app, hits, _) = app(&backend).await;
     // Successes never count.
     for _ in 0..20 {
         assert_eq!(post_to(&app, "/login/good").await.status, StatusCode::OK);
@@ -365,9 +363,8 @@ async fn skip_successful_counts_only_failures() {
     assert_eq!(hits.count(), 25);
 }
 
-#[tokio::test]
-async fn skip_successful_under_a_concurrent_burst_of_successes_and_failures() {
-    let (app, hits, _) = app().await;
+async fn skip_successful_under_a_concurrent_burst_of_successes_and_failures(backend: Backend) {
+    let (app, hits, _) = app(&backend).await;
     let mut tasks = tokio::task::JoinSet::new();
     for i in 0..60 {
         let app = app.clone();
@@ -410,9 +407,8 @@ async fn skip_successful_under_a_concurrent_burst_of_successes_and_failures() {
     assert_limited(&post_to(&app, "/login/good").await);
 }
 
-#[tokio::test]
-async fn skip_failed_counts_only_successes() {
-    let (app, hits, _) = app().await;
+async fn skip_failed_counts_only_successes(backend: Backend) {
+    let (app, hits, _) = app(&backend).await;
     for _ in 0..10 {
         assert_eq!(
             post_to(&app, "/successes/bad").await.status,
@@ -430,9 +426,8 @@ async fn skip_failed_counts_only_successes() {
     assert_eq!(hits.count(), 13);
 }
 
-#[tokio::test]
-async fn stacked_limits_all_apply_and_a_refusal_consumes_none() {
-    let (app, hits, _) = app().await;
+async fn stacked_limits_all_apply_and_a_refusal_consumes_none(backend: Backend) {
+    let (app, hits, _) = app(&backend).await;
     for _ in 0..3 {
         assert_eq!(app.get("/stacked", None).await.status, StatusCode::OK);
     }
@@ -469,9 +464,8 @@ fn token(warden: &Warden, sub: &str) -> String {
         .token
 }
 
-#[tokio::test]
-async fn per_user_limits_follow_the_user_not_the_address() {
-    let (app, hits, warden) = proxied().await;
+async fn per_user_limits_follow_the_user_not_the_address(backend: Backend) {
+    let (app, hits, warden) = proxied(&backend).await;
     let alice = token(&warden, "alice");
     let bob = token(&warden, "bob");
     for i in 0..3 {
@@ -499,9 +493,8 @@ async fn per_user_limits_follow_the_user_not_the_address() {
     assert_eq!(hits.count(), 4);
 }
 
-#[tokio::test]
-async fn per_ip_limits_run_before_authentication() {
-    let (app, hits, warden) = app().await;
+async fn per_ip_limits_run_before_authentication(backend: Backend) {
+    let (app, hits, warden) = app(&backend).await;
     for _ in 0..3 {
         let answer = app.get("/ip-then-auth", Some("guessed.token.value")).await;
         assert_eq!(answer.status, StatusCode::UNAUTHORIZED);
@@ -513,9 +506,8 @@ async fn per_ip_limits_run_before_authentication() {
     assert_eq!(hits.count(), 0);
 }
 
-#[tokio::test]
-async fn header_and_custom_keys() {
-    let (app, hits, _) = app().await;
+async fn header_and_custom_keys(backend: Backend) {
+    let (app, hits, _) = app(&backend).await;
     for _ in 0..2 {
         let answer = get_with(&app, "/api-key", &[("x-api-key", "key-1")]).await;
         assert_eq!(answer.status, StatusCode::OK);
@@ -548,9 +540,8 @@ async fn header_and_custom_keys() {
     assert_eq!(hits.count(), 7);
 }
 
-#[tokio::test]
-async fn named_policies_come_from_the_builder_and_are_shared() {
-    let (app, hits, _) = app().await;
+async fn named_policies_come_from_the_builder_and_are_shared(backend: Backend) {
+    let (app, hits, _) = app(&backend).await;
     assert_eq!(app.get("/named-a", None).await.status, StatusCode::OK);
     assert_eq!(app.get("/named-b", None).await.status, StatusCode::OK);
     let answer = app.get("/named-a", None).await;
@@ -564,6 +555,7 @@ async fn named_policies_come_from_the_builder_and_are_shared() {
 
     // Operators can retune without a rebuild.
     let (app, _, _) = app_with(
+        &backend,
         Warden::builder()
             .jwt(Jwt::hs256(keys::SECRET).unwrap().issuer("i").audience("a"))
             .limit_policy(
@@ -600,9 +592,8 @@ fn a_named_policy_missing_from_the_builder_is_a_build_error() {
     );
 }
 
-#[tokio::test]
-async fn refused_requests_never_reach_the_handler_or_its_extractors() {
-    let (app, hits, _) = app().await;
+async fn refused_requests_never_reach_the_handler_or_its_extractors(backend: Backend) {
+    let (app, hits, _) = app(&backend).await;
     let ok = http::Request::post("/body")
         .header("content-type", "application/json")
         .body(axum::body::Body::from(r#"{"text":"first"}"#))
@@ -624,6 +615,7 @@ async fn refused_requests_never_reach_the_handler_or_its_extractors() {
 async fn memory_stays_bounded_when_keys_rotate() {
     let store = Arc::new(MemoryStore::with_max_keys(1024));
     let (app, hits, _) = app_with(
+        &Backend::Memory,
         builder()
             .trusted_proxies(["127.0.0.1"])
             .ipv6_prefix(128)
@@ -662,7 +654,7 @@ impl Store for Unreachable {
 
 #[tokio::test]
 async fn an_unreachable_store_fails_closed() {
-    let (app, hits, _) = app_with(builder().store(Unreachable)).await;
+    let (app, hits, _) = app_with(&Backend::Memory, builder().store(Unreachable)).await;
     let answer = app.get("/ip", None).await;
     answer.assert_problem(StatusCode::SERVICE_UNAVAILABLE, "limits_unavailable");
     assert_eq!(answer.header("retry-after"), "1");
@@ -670,11 +662,10 @@ async fn an_unreachable_store_fails_closed() {
     assert_eq!(hits.count(), 0);
 }
 
-#[tokio::test]
-async fn every_refusal_is_audited() {
+async fn every_refusal_is_audited(backend: Backend) {
     let captured = Captured::default();
     let _guard = captured.install();
-    let (app, _, _) = app().await;
+    let (app, _, _) = app(&backend).await;
     for _ in 0..2 {
         let _ = get_with(&app, "/api-key", &[("x-api-key", "secret-api-key-value")]).await;
     }
@@ -731,7 +722,7 @@ async fn the_manifest_lists_every_policy() {
 
 #[tokio::test]
 async fn the_client_ip_extractor_resolves_like_the_guards() {
-    let (behind_proxy, _, _) = proxied().await;
+    let (behind_proxy, _, _) = proxied(&Backend::Memory).await;
     let answer = get_with(
         &behind_proxy,
         "/whoami",
@@ -746,16 +737,15 @@ async fn the_client_ip_extractor_resolves_like_the_guards() {
     )
     .await;
     assert_eq!(answer.body, "198.51.100.9");
-    let (direct, _, _) = app().await;
+    let (direct, _, _) = app(&Backend::Memory).await;
     let answer = get_with(&direct, "/whoami", &[("x-forwarded-for", "198.51.100.9")]).await;
     assert_eq!(answer.body, "127.0.0.1");
 }
 
-#[tokio::test]
-async fn without_peer_addresses_clients_share_one_count_and_a_warning_says_why() {
+async fn without_peer_addresses_clients_share_one_count_and_a_warning_says_why(backend: Backend) {
     let captured = Captured::default();
     let _guard = captured.install();
-    let warden = builder().build().unwrap();
+    let warden = backend.store(builder()).await.build().unwrap();
     let hits = Hits::default();
     // In process, with no ConnectInfo: the server recorded no peer address.
     let app = Client::new(router(&warden, &hits), Transport::InProcess).await;
@@ -771,3 +761,101 @@ async fn without_peer_addresses_clients_share_one_count_and_a_warning_says_why()
         "{text}"
     );
 }
+
+async fn a_global_limit_counts_every_request_but_the_exempt_ones(backend: Backend) {
+    let warden = backend
+        .store(
+            builder()
+                .global_limit("3/1m".parse().unwrap())
+                .global_limit_exempt("/health"),
+        )
+        .await
+        .build()
+        .unwrap();
+    let hits = Hits::default();
+    let router = router(&warden, &hits)
+        .route("/health", get(|| async { "ok" }))
+        .layer(warden.layer());
+    let app = Client::new(router, Transport::Socket).await;
+
+    let answer = app.get("/ip", None).await;
+    assert_eq!(answer.status, StatusCode::OK);
+    // The route's own limit and the global one, as one list each.
+    assert_eq!(
+        answer.header("ratelimit-policy"),
+        r#""5-per-1m";q=5;w=60, "global";q=3;w=60"#
+    );
+    assert_eq!(
+        answer.header("ratelimit"),
+        r#""5-per-1m";r=4;t=12, "global";r=2;t=20"#
+    );
+    // Unknown routes count too.
+    let answer = app.get("/no-such-route", None).await;
+    answer.assert_problem(StatusCode::NOT_FOUND, "not_found");
+    assert_eq!(answer.header("ratelimit"), r#""global";r=1;t=40"#);
+    assert_eq!(app.get("/whoami", None).await.status, StatusCode::OK);
+
+    for path in ["/ip", "/no-such-route", "/whoami"] {
+        let answer = app.get(path, None).await;
+        assert_limited(&answer);
+        assert_eq!(answer.body["limit"], "global");
+        assert_eq!(answer.header("retry-after"), "20");
+        assert_eq!(answer.header("ratelimit"), r#""global";r=0;t=60"#);
+        // The hardened defaults still apply to the refusal.
+        assert_eq!(answer.header("x-content-type-options"), "nosniff");
+    }
+    // The exempt path is never counted nor refused.
+    for _ in 0..5 {
+        let answer = app.get("/health", None).await;
+        assert_eq!(answer.status, StatusCode::OK);
+        assert_eq!(answer.header("ratelimit"), "");
+    }
+    assert_eq!(hits.count(), 1, "refused requests never reach a handler");
+}
+
+#[test]
+fn global_limit_settings_are_checked_at_build() {
+    let error = Warden::builder()
+        .global_limit_exempt("/health")
+        .build()
+        .unwrap_err();
+    assert_eq!(error, BuildError::ExemptWithoutGlobalLimit);
+    let error = Warden::builder()
+        .global_limit("10/1m".parse().unwrap())
+        .global_limit_exempt("health")
+        .build()
+        .unwrap_err();
+    assert_eq!(error, BuildError::ExemptPath("health".into()));
+    for (text, reason) in [
+        ("1000 15m", "not a rate"),
+        ("x/15m", "not a count"),
+        ("0/15m", "at least one"),
+        ("10/15x", "malformed window"),
+        ("10/0s", "is zero"),
+    ] {
+        let error = text.parse::<Rate>().unwrap_err().to_string();
+        assert!(error.contains(reason), "{text}: {error}");
+    }
+}
+
+on_both_stores!(
+    a_global_limit_counts_every_request_but_the_exempt_ones,
+    a_burst_of_n_then_429_with_standard_headers,
+    exactly_n_of_200_concurrent_requests_are_admitted,
+    retry_after_is_accurate,
+    a_spoofed_forwarding_header_from_an_untrusted_peer_is_ignored,
+    a_trusted_proxy_chain_is_honoured,
+    ipv6_clients_are_keyed_by_their_56_prefix,
+    ipv4_mapped_addresses_are_keyed_as_ipv4,
+    skip_successful_counts_only_failures,
+    skip_successful_under_a_concurrent_burst_of_successes_and_failures,
+    skip_failed_counts_only_successes,
+    stacked_limits_all_apply_and_a_refusal_consumes_none,
+    per_user_limits_follow_the_user_not_the_address,
+    per_ip_limits_run_before_authentication,
+    header_and_custom_keys,
+    named_policies_come_from_the_builder_and_are_shared,
+    refused_requests_never_reach_the_handler_or_its_extractors,
+    every_refusal_is_audited,
+    without_peer_addresses_clients_share_one_count_and_a_warning_says_why,
+);

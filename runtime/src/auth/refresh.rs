@@ -129,6 +129,46 @@ impl TokenHash {
     }
 }
 
+/// A second digest of a token, independent of its [`TokenHash`]: a store
+/// may use it to encrypt what it keeps for that token (the Redis store
+/// seals the family's subject with it), and never stores it, so what a
+/// store holds cannot be read without the token.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct TokenSeal(pub [u8; 32]);
+
+impl fmt::Debug for TokenSeal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("TokenSeal(..)")
+    }
+}
+
+impl TokenSeal {
+    fn of(token: &str) -> Self {
+        let mut digest = Sha256::new();
+        digest.update(b"warden refresh-token seal\0");
+        digest.update(token.as_bytes());
+        Self(digest.finalize().into())
+    }
+}
+
+/// One rotation, as [`TokenStore::rotate`] receives it.
+#[derive(Debug, Clone, Copy)]
+pub struct Rotation {
+    /// The hash of the token presented.
+    pub presented: TokenHash,
+    /// Its seal.
+    pub presented_seal: TokenSeal,
+    /// The hash of the token that replaces it.
+    pub next: TokenHash,
+    /// Its seal.
+    pub next_seal: TokenSeal,
+    /// When the next token expires (Unix seconds), before the family's
+    /// lifetime caps it.
+    pub next_expires_at: u64,
+    /// Now (Unix seconds).
+    pub now: u64,
+}
+
 /// A token as a store keeps it.
 #[derive(Debug, Clone)]
 pub struct TokenRecord {
@@ -169,19 +209,18 @@ pub enum RotateOutcome {
 /// Where refresh-token state lives. `rotate` must be atomic: of two
 /// concurrent rotations of one token, exactly one finds it live.
 pub trait TokenStore: Send + Sync + 'static {
-    /// Stores the first token of a new family.
-    fn insert(&self, record: TokenRecord) -> StoreFuture<'_, Result<(), StoreError>>;
+    /// Stores the first token of a new family; `seal` is that token's
+    /// [`TokenSeal`].
+    fn insert(
+        &self,
+        record: TokenRecord,
+        seal: TokenSeal,
+    ) -> StoreFuture<'_, Result<(), StoreError>>;
 
-    /// Spends the token `hash` and stores `next_hash` in its family,
+    /// Spends the presented token and stores the next one in its family,
     /// expiring at `next_expires_at` (capped by the family's lifetime), or
     /// says why not; a spent token revokes its family.
-    fn rotate(
-        &self,
-        hash: TokenHash,
-        next_hash: TokenHash,
-        next_expires_at: u64,
-        now: u64,
-    ) -> StoreFuture<'_, Result<RotateOutcome, StoreError>>;
+    fn rotate(&self, rotation: Rotation) -> StoreFuture<'_, Result<RotateOutcome, StoreError>>;
 
     /// Revokes the family of `hash` (logout); unknown tokens are ignored.
     fn revoke_family_of(&self, hash: TokenHash) -> StoreFuture<'_, Result<(), StoreError>>;
@@ -208,12 +247,12 @@ impl fmt::Debug for RefreshTokens {
     }
 }
 
-fn new_token() -> Result<(RefreshToken, TokenHash), RefreshError> {
+fn new_token() -> Result<(RefreshToken, TokenHash, TokenSeal), RefreshError> {
     let mut bytes = [0u8; 32];
     getrandom::fill(&mut bytes).map_err(|_| RefreshError::Randomness)?;
     let token = format!("{PREFIX}{}", URL_SAFE_NO_PAD.encode(bytes));
-    let hash = TokenHash::of(&token);
-    Ok((RefreshToken(token), hash))
+    let (hash, seal) = (TokenHash::of(&token), TokenSeal::of(&token));
+    Ok((RefreshToken(token), hash, seal))
 }
 
 impl RefreshTokens {
@@ -240,7 +279,7 @@ impl RefreshTokens {
 
     /// The first token of a new family (a login).
     pub async fn issue(&self, subject: &str) -> Result<Issued, RefreshError> {
-        let (token, hash) = new_token()?;
+        let (token, hash, seal) = new_token()?;
         let mut family = [0u8; 16];
         getrandom::fill(&mut family).map_err(|_| RefreshError::Randomness)?;
         let family = FamilyId(URL_SAFE_NO_PAD.encode(family));
@@ -248,13 +287,16 @@ impl RefreshTokens {
         let family_expires_at = now + self.family_ttl.as_secs();
         let expires_at = (now + self.ttl.as_secs()).min(family_expires_at);
         self.store
-            .insert(TokenRecord {
-                hash,
-                subject: subject.to_owned(),
-                family: family.clone(),
-                expires_at,
-                family_expires_at,
-            })
+            .insert(
+                TokenRecord {
+                    hash,
+                    subject: subject.to_owned(),
+                    family: family.clone(),
+                    expires_at,
+                    family_expires_at,
+                },
+                seal,
+            )
             .await
             .map_err(RefreshError::Store)?;
         Ok(Issued {
@@ -271,16 +313,18 @@ impl RefreshTokens {
         if !token.starts_with(PREFIX) || token.len() != PREFIX.len() + 43 {
             return Err(RefreshError::Unknown);
         }
-        let (next, next_hash) = new_token()?;
+        let (next, next_hash, next_seal) = new_token()?;
         let now = unix_now();
         let outcome = self
             .store
-            .rotate(
-                TokenHash::of(token),
-                next_hash,
-                now + self.ttl.as_secs(),
+            .rotate(Rotation {
+                presented: TokenHash::of(token),
+                presented_seal: TokenSeal::of(token),
+                next: next_hash,
+                next_seal,
+                next_expires_at: now + self.ttl.as_secs(),
                 now,
-            )
+            })
             .await
             .map_err(RefreshError::Store)?;
         match outcome {
@@ -433,7 +477,7 @@ impl TokenStore for MemoryTokenStore {
         StoreFuture::ready(Ok(()))
     }
 
-    fn insert(&self, record: TokenRecord) -> StoreFuture<'_, Result<(), StoreError>> {
+    fn insert(&self, record: TokenRecord, _: TokenSeal) -> StoreFuture<'_, Result<(), StoreError>> {
         let mut state = self.lock();
         state.make_room(self.max_tokens, unix_now());
         state.families.insert(
@@ -453,13 +497,14 @@ impl TokenStore for MemoryTokenStore {
         StoreFuture::ready(Ok(()))
     }
 
-    fn rotate(
-        &self,
-        hash: TokenHash,
-        next_hash: TokenHash,
-        next_expires_at: u64,
-        now: u64,
-    ) -> StoreFuture<'_, Result<RotateOutcome, StoreError>> {
+    fn rotate(&self, rotation: Rotation) -> StoreFuture<'_, Result<RotateOutcome, StoreError>> {
+        let Rotation {
+            presented: hash,
+            next: next_hash,
+            next_expires_at,
+            now,
+            ..
+        } = rotation;
         let mut state = self.lock();
         let outcome = (|| {
             let Some(entry) = state.tokens.get(&hash) else {
@@ -597,14 +642,24 @@ mod tests {
         let store = MemoryTokenStore::new();
         let now = unix_now();
         let hash = TokenHash::of("rt_x");
-        store.insert(TokenRecord {
-            hash,
-            subject: "u".into(),
-            family: FamilyId("f".into()),
-            expires_at: now - 1,
-            family_expires_at: now + 100,
-        });
-        let outcome = ready(store.rotate(hash, TokenHash::of("rt_y"), now + 10, now));
+        store.insert(
+            TokenRecord {
+                hash,
+                subject: "u".into(),
+                family: FamilyId("f".into()),
+                expires_at: now - 1,
+                family_expires_at: now + 100,
+            },
+            TokenSeal::of("rt_x"),
+        );
+        let outcome = ready(store.rotate(Rotation {
+            presented: hash,
+            presented_seal: TokenSeal::of("rt_x"),
+            next: TokenHash::of("rt_y"),
+            next_seal: TokenSeal::of("rt_y"),
+            next_expires_at: now + 10,
+            now,
+        }));
         assert_eq!(outcome, RotateOutcome::Expired);
         // The family's absolute lifetime caps every rotation.
         let tokens = tokens().family_ttl(Duration::from_secs(60));
@@ -684,13 +739,16 @@ mod tests {
         let store = MemoryTokenStore::with_max_tokens(100);
         let now = unix_now();
         for i in 0..1000u32 {
-            store.insert(TokenRecord {
-                hash: TokenHash::of(&format!("rt_{i}")),
-                subject: "u".into(),
-                family: FamilyId(i.to_string()),
-                expires_at: now + 1000 + u64::from(i),
-                family_expires_at: now + 5000,
-            });
+            store.insert(
+                TokenRecord {
+                    hash: TokenHash::of(&format!("rt_{i}")),
+                    subject: "u".into(),
+                    family: FamilyId(i.to_string()),
+                    expires_at: now + 1000 + u64::from(i),
+                    family_expires_at: now + 5000,
+                },
+                TokenSeal::of(&format!("rt_{i}")),
+            );
         }
         assert!(store.len() <= 100, "{}", store.len());
     }

@@ -16,6 +16,8 @@ use tower_layer::Layer;
 use tower_service::Service;
 
 use super::Problem;
+use crate::Warden;
+use crate::limit::global;
 
 /// The default request body limit: 64 KiB.
 pub const DEFAULT_BODY_LIMIT: usize = 64 * 1024;
@@ -197,11 +199,12 @@ pub(crate) struct HttpDefaults {
 #[derive(Debug, Clone)]
 pub struct WardenLayer {
     defaults: Arc<HttpDefaults>,
+    warden: Warden,
 }
 
 impl WardenLayer {
-    pub(crate) fn new(defaults: Arc<HttpDefaults>) -> Self {
-        Self { defaults }
+    pub(crate) fn new(defaults: Arc<HttpDefaults>, warden: Warden) -> Self {
+        Self { defaults, warden }
     }
 }
 
@@ -212,6 +215,7 @@ impl<S> Layer<S> for WardenLayer {
         WardenService {
             inner: self.defaults.cors.clone().layer(inner),
             defaults: Arc::clone(&self.defaults),
+            warden: self.warden.clone(),
         }
     }
 }
@@ -221,6 +225,7 @@ impl<S> Layer<S> for WardenLayer {
 pub struct WardenService<S> {
     inner: S,
     defaults: Arc<HttpDefaults>,
+    warden: Warden,
 }
 
 impl<S> Service<Request<Body>> for WardenService<S>
@@ -249,9 +254,28 @@ where
             return Box::pin(async move { Ok(finish(response, &defaults)) });
         }
         let request = request.map(|body| Body::new(http_body_util::Limited::new(body, limit)));
-        let future = self.inner.call(request);
+        if self.warden.global_limit().is_none() {
+            let future = self.inner.call(request);
+            return Box::pin(async move {
+                let response = future.await?;
+                Ok(finish(response, &defaults))
+            });
+        }
+        // The global limit waits on the store before the inner service is
+        // called: take the service that was made ready, leave a clone.
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let warden = self.warden.clone();
         Box::pin(async move {
-            let response = future.await?;
+            let (parts, body) = request.into_parts();
+            let counted = match global::count(&warden, &parts).await {
+                Ok(counted) => counted,
+                Err(refused) => return Ok(finish(refused, &defaults)),
+            };
+            let mut response = inner.call(Request::from_parts(parts, body)).await?;
+            if let (Some(outcome), Some(limit)) = (counted, warden.global_limit()) {
+                global::show(&mut response, limit.rate, &outcome);
+            }
             Ok(finish(response, &defaults))
         })
     }

@@ -1,6 +1,30 @@
-//! The GCRA arithmetic, on nanosecond timestamps. Stores keep one number
-//! per key (the theoretical arrival time, TAT) and call these functions
-//! under whatever atomicity they have.
+//! The GCRA arithmetic, on nanosecond timestamps, for every [`Store`]
+//! to share.
+//!
+//! A store keeps one number per key, the theoretical arrival time (TAT),
+//! and calls these functions under whatever atomicity it has: a lock for
+//! [`MemoryStore`](super::MemoryStore); the Redis store runs the same
+//! steps in its script, then reads the outcome through [`check`] from the
+//! state the script saw, so what clients are told comes from this code.
+//!
+//! ```
+//! use std::time::Duration;
+//! use warden::limit::{Rate, gcra};
+//!
+//! let rate = Rate::new(2, Duration::from_secs(60))?;
+//! let (first, tat) = gcra::check(None, 0, rate, 1);
+//! assert!(first.admitted && first.remaining == 1);
+//! let (second, tat) = gcra::check(tat, 0, rate, 1);
+//! let (third, unchanged) = gcra::check(tat, 0, rate, 1);
+//! assert!(second.admitted && !third.admitted && unchanged.is_none());
+//! assert_eq!(third.retry_after, Duration::from_secs(30));
+//! // A refund gives one slot back.
+//! let back = gcra::refund(tat.unwrap(), 0, rate, 1);
+//! assert!(gcra::check(back, 0, rate, 1).0.admitted);
+//! # Ok::<(), warden::limit::LimitError>(())
+//! ```
+//!
+//! [`Store`]: super::Store
 
 use std::time::Duration;
 
@@ -19,9 +43,13 @@ pub struct Outcome {
     pub retry_after: Duration,
 }
 
-/// Checks a request of `cost` against the state `tat` (None: no state, the
-/// burst is whole). Returns the outcome and, when admitted, the new TAT.
-pub(crate) fn check(tat: Option<u64>, now: u64, rate: Rate, cost: u32) -> (Outcome, Option<u64>) {
+/// Checks a request of `cost` at time `now` against the state `tat` (None:
+/// no state, the burst is whole). Returns the outcome and, when admitted,
+/// the new TAT to store. A state is never written on a refusal.
+///
+/// The steps: `tat = max(tat, now)`; `new = tat + interval * cost`;
+/// admitted when `new - now <= tolerance` (see [`Rate::tolerance_ns`]).
+pub fn check(tat: Option<u64>, now: u64, rate: Rate, cost: u32) -> (Outcome, Option<u64>) {
     let interval = rate.interval_ns();
     let tolerance = rate.tolerance_ns();
     let tat = tat.unwrap_or(now).max(now);
@@ -63,15 +91,17 @@ pub(crate) fn check(tat: Option<u64>, now: u64, rate: Rate, cost: u32) -> (Outco
     }
 }
 
-/// Gives back `cost` requests to the state `tat`. Returns None when the
-/// state is then fully recovered and can be dropped.
-pub(crate) fn refund(tat: u64, now: u64, rate: Rate, cost: u32) -> Option<u64> {
+/// Gives back `cost` requests to the state `tat`: `tat - interval * cost`.
+/// Returns None when the state is then fully recovered (no later than
+/// `now`) and can be dropped.
+pub fn refund(tat: u64, now: u64, rate: Rate, cost: u32) -> Option<u64> {
     let back = tat.saturating_sub(rate.interval_ns().saturating_mul(u64::from(cost)));
     (back > now).then_some(back)
 }
 
-/// Whether a state no longer restricts anything.
-pub(crate) fn recovered(tat: u64, now: u64) -> bool {
+/// Whether a state no longer restricts anything: it equals "never seen",
+/// so a store may drop it (or let it expire at `tat`).
+pub fn recovered(tat: u64, now: u64) -> bool {
     tat <= now
 }
 

@@ -10,18 +10,20 @@
 //! against none of them. Refused requests never reach the handler or any of
 //! its extractors.
 
-mod gcra;
+pub mod gcra;
+pub(crate) mod global;
 mod memory;
 mod rate;
 pub(crate) mod response;
 mod spec;
 mod store;
+mod window;
 
 use std::fmt;
 
 pub use gcra::Outcome;
 pub use memory::{DEFAULT_MAX_KEYS, MemoryStore};
-pub use rate::{MAX_WINDOW, Rate};
+pub use rate::{MAX_WINDOW, ParseRateError, Rate};
 pub use response::{RATELIMIT, RATELIMIT_POLICY};
 pub use spec::{KeySpec, LimitSpec, RateSpec, Skip};
 pub use store::{LimitCheck, Store, StoreError, StoreFuture, Verdict};

@@ -1,7 +1,9 @@
 use std::fmt;
+use std::str::FromStr;
 use std::time::Duration;
 
 use super::LimitError;
+use super::window::parse_window;
 
 /// The longest window a rate may have.
 pub const MAX_WINDOW: Duration = Duration::from_secs(366 * 24 * 3600);
@@ -71,15 +73,66 @@ impl Rate {
         Duration::from_nanos(self.interval_ns())
     }
 
-    pub(crate) fn interval_ns(&self) -> u64 {
+    /// The emission interval in nanoseconds: what one request adds to the
+    /// theoretical arrival time (see [`gcra`](super::gcra)).
+    pub fn interval_ns(&self) -> u64 {
         self.window_ns / u64::from(self.count)
     }
 
-    /// The largest lead the theoretical arrival time may take over now.
-    pub(crate) fn tolerance_ns(&self) -> u64 {
+    /// The largest lead, in nanoseconds, the theoretical arrival time may
+    /// take over now: `count` emission intervals.
+    pub fn tolerance_ns(&self) -> u64 {
         self.interval_ns() * u64::from(self.count)
     }
 }
+
+/// `"1000/15m"`: a count, a slash, and a window in the grammar of
+/// `#[rate_limit]` (units d, h, m, s, largest first, such as `"1h30m"`).
+///
+/// ```
+/// use std::time::Duration;
+/// use warden::limit::Rate;
+///
+/// let rate: Rate = "1000/15m".parse()?;
+/// assert_eq!((rate.count(), rate.window()), (1000, Duration::from_secs(900)));
+/// assert!("1000 per 15m".parse::<Rate>().is_err());
+/// assert!("0/1m".parse::<Rate>().is_err());
+/// # Ok::<(), warden::limit::ParseRateError>(())
+/// ```
+impl FromStr for Rate {
+    type Err = ParseRateError;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let error = |reason: String| ParseRateError { reason };
+        let (count, window) = text.trim().split_once('/').ok_or_else(|| {
+            error(format!(
+                "{text:?} is not a rate: write a count and a window, such as \"1000/15m\""
+            ))
+        })?;
+        let count: u32 = count.trim().parse().map_err(|_| {
+            error(format!(
+                "{count:?} is not a count of requests (a whole number from 1 to {})",
+                u32::MAX
+            ))
+        })?;
+        let window_ns = parse_window(window.trim()).map_err(error)?;
+        Self::new(count, Duration::from_nanos(window_ns)).map_err(|e| error(e.to_string()))
+    }
+}
+
+/// A rate that [`Rate::from_str`] cannot read; the message says why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParseRateError {
+    reason: String,
+}
+
+impl fmt::Display for ParseRateError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.reason)
+    }
+}
+
+impl std::error::Error for ParseRateError {}
 
 impl fmt::Display for Rate {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

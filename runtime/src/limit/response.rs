@@ -111,9 +111,28 @@ pub(crate) fn add_headers(response: &mut Response, limits: &[Shown<'_>]) {
     }
     let headers = response.headers_mut();
     if let (Ok(policy), Ok(current)) = (policy, HeaderValue::try_from(current)) {
-        headers.insert(RATELIMIT_POLICY, policy);
-        headers.insert(RATELIMIT, current);
+        // Limits counted elsewhere (the route's, under a global limit)
+        // are kept: the fields are lists.
+        merge(headers, RATELIMIT_POLICY, policy);
+        merge(headers, RATELIMIT, current);
     }
+}
+
+fn merge(headers: &mut http::HeaderMap, name: HeaderName, value: HeaderValue) {
+    let merged = match headers.get(&name) {
+        None => value,
+        Some(existing) => {
+            let mut joined = Vec::with_capacity(existing.len() + 2 + value.len());
+            joined.extend_from_slice(existing.as_bytes());
+            joined.extend_from_slice(b", ");
+            joined.extend_from_slice(value.as_bytes());
+            match HeaderValue::from_bytes(&joined) {
+                Ok(joined) => joined,
+                Err(_) => value,
+            }
+        }
+    };
+    headers.insert(name, merged);
 }
 
 /// 429 with `Retry-After` (whole seconds, at least 1).
