@@ -477,11 +477,74 @@ async fn cors_allows_only_the_listed_origins() {
 }
 
 #[tokio::test]
-async fn redis_url_is_refused_until_the_redis_store_exists() {
+async fn a_malformed_redis_url_is_refused_without_repeating_it() {
     let mut config = api::Config::for_tests();
-    config.redis_url = Some("redis://127.0.0.1:6379".into());
+    config.redis_url = Some("http://user:hunter2@example.com".into());
     let error = api::app(&config).await.err().unwrap();
-    assert!(error.contains("REDIS_URL"), "{error}");
+    assert!(error.starts_with("REDIS_URL: "), "{error}");
+    assert!(!error.contains("hunter2"), "{error}");
+}
+
+#[tokio::test]
+async fn with_redis_url_limits_and_refresh_tokens_live_in_redis() {
+    let server = warden_tests::RedisServer::start();
+    let mut config = api::Config::for_tests();
+    config.redis_url = Some(server.url());
+    let api = Api::start(config).await;
+    assert_eq!(
+        api.register("redis@example.com").await.status,
+        StatusCode::CREATED
+    );
+    let pair = api.login("redis@example.com", PASSWORD).await;
+    assert_eq!(pair.status, StatusCode::OK);
+    let first = pair.body["refreshToken"].as_str().unwrap().to_owned();
+    let next = api.refresh(&first).await;
+    assert_eq!(next.status, StatusCode::OK);
+    api.refresh(&first)
+        .await
+        .assert_problem(StatusCode::UNAUTHORIZED, "invalid_refresh_token");
+    let second = next.body["refreshToken"].as_str().unwrap();
+    api.refresh(second)
+        .await
+        .assert_problem(StatusCode::UNAUTHORIZED, "invalid_refresh_token");
+    let keys: Vec<String> = redis::Commands::keys(&mut server.client(), "warden:*").unwrap();
+    assert!(keys.iter().any(|k| k.starts_with("warden:l:")), "{keys:?}");
+    assert!(
+        keys.iter().any(|k| k.starts_with("warden:rt:f:")),
+        "{keys:?}"
+    );
+    api.assert_no_5xx();
+}
+
+#[tokio::test]
+async fn global_rate_limit_counts_every_request_but_health() {
+    let mut config = api::Config::for_tests();
+    config.global_rate_limit = Some("3/15m".parse().unwrap());
+    let api = Api::start(config).await;
+    assert_eq!(
+        api.get("/api/data", None).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        api.get("/nowhere", None).await.status,
+        StatusCode::NOT_FOUND
+    );
+    let answer = api.register("global@example.com").await;
+    assert_eq!(answer.status, StatusCode::CREATED);
+    assert!(
+        answer.header("ratelimit").contains(r#""global";r=0"#),
+        "{answer:?}"
+    );
+    for path in ["/nowhere", "/api/data", "/openapi.json"] {
+        let answer = api.get(path, None).await;
+        answer.assert_problem(StatusCode::TOO_MANY_REQUESTS, "rate_limited");
+        assert_eq!(answer.body["limit"], "global");
+        assert!(answer.header("retry-after").parse::<u64>().unwrap() >= 1);
+    }
+    for _ in 0..5 {
+        assert_eq!(api.get("/health", None).await.status, StatusCode::OK);
+    }
+    api.assert_no_5xx();
 }
 
 #[tokio::test]

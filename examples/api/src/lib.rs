@@ -19,7 +19,9 @@ use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions};
 use warden::auth::refresh::{FamilyId, Issued, MemoryTokenStore, RefreshError, RefreshTokens};
 use warden::auth::{AccessToken, Jwt};
 use warden::http::{Cors, Problem};
+use warden::limit::Rate;
 use warden::password::{Passwords, Verification};
+use warden::redis::{Redis, RedisStore, RedisTokenStore};
 use warden::{Auth, Warden, protected, rate_limit, validate};
 
 /// The roles of the API.
@@ -50,8 +52,12 @@ pub struct Config {
     pub admin_emails: Vec<String>,
     /// `$TRUSTED_PROXIES`, comma-separated IPs or CIDRs.
     pub trusted_proxies: Vec<String>,
-    /// `$REDIS_URL`.
+    /// `$REDIS_URL`: limits and refresh tokens in Redis, shared by every
+    /// instance on it; in memory when unset.
     pub redis_url: Option<String>,
+    /// `$GLOBAL_RATE_LIMIT` (`1000/15m`): one per-address limit over every
+    /// request but `GET /health`; none when unset.
+    pub global_rate_limit: Option<Rate>,
 }
 
 fn list(value: Option<String>) -> Vec<String> {
@@ -85,6 +91,9 @@ impl Config {
             admin_emails: list(var("ADMIN_EMAILS")),
             trusted_proxies: list(var("TRUSTED_PROXIES")),
             redis_url: var("REDIS_URL"),
+            global_rate_limit: var("GLOBAL_RATE_LIMIT")
+                .map(|rate| rate.parse().map_err(|e| format!("GLOBAL_RATE_LIMIT: {e}")))
+                .transpose()?,
         })
     }
 
@@ -100,6 +109,7 @@ impl Config {
             admin_emails: Vec::new(),
             trusted_proxies: Vec::new(),
             redis_url: None,
+            global_rate_limit: None,
         }
     }
 }
@@ -147,18 +157,22 @@ pub async fn database(url: &str) -> Result<SqlitePool, String> {
     .connect_with(options)
     .await
     .map_err(|e| format!("cannot open the database: {e}"))?;
-    sqlx::migrate!("./migrations")
-        .run(&pool)
-        .await
-        .map_err(|e| format!("cannot migrate the database: {e}"))?;
+    // Instances started together on one new file race to apply the same
+    // migration; the loser finds it applied when it tries again.
+    let migrator = sqlx::migrate!("./migrations");
+    let mut attempt = 0;
+    while let Err(error) = migrator.run(&pool).await {
+        attempt += 1;
+        if attempt == 5 {
+            return Err(format!("cannot migrate the database: {error}"));
+        }
+        tokio::time::sleep(Duration::from_millis(50 * attempt)).await;
+    }
     Ok(pool)
 }
 
 /// Builds the API.
 pub async fn app(config: &Config) -> Result<Router, String> {
-    if config.redis_url.is_some() {
-        return Err("REDIS_URL is set, but this build keeps limits and refresh tokens in memory only; unset it".into());
-    }
     let secret = match &config.jwt_secret {
         Some(secret) => secret.clone().into_bytes(),
         None => {
@@ -174,17 +188,38 @@ pub async fn app(config: &Config) -> Result<Router, String> {
         .map_err(|e| format!("JWT_SECRET: {e}"))?
         .issuer(&config.issuer)
         .audience(&config.audience);
-    let warden = Warden::builder()
+    let mut builder = Warden::builder()
         .jwt(jwt)
         .trusted_proxies(&config.trusted_proxies)
-        .cors(Cors::allow_origins(config.allowed_origins.clone()))
-        .build()
-        .map_err(|e| e.to_string())?;
+        .cors(Cors::allow_origins(config.allowed_origins.clone()));
+    if let Some(rate) = config.global_rate_limit {
+        builder = builder.global_limit(rate).global_limit_exempt("/health");
+    }
+    let refresh_tokens = match &config.redis_url {
+        Some(url) => {
+            let mut redis = Redis::config(url.as_str());
+            // Every instance shares the JWT secret, so it can key the limit
+            // digests alike on all of them.
+            if config.jwt_secret.is_some() {
+                redis = redis.key_secret(&secret);
+            }
+            // Reports an outage once and starts all the same: routes that
+            // need Redis answer 503 until it is back.
+            let redis = redis
+                .connect()
+                .await
+                .map_err(|e| format!("REDIS_URL: {e}"))?;
+            builder = builder.store(RedisStore::new(&redis));
+            RefreshTokens::new(RedisTokenStore::new(&redis))
+        }
+        None => RefreshTokens::new(MemoryTokenStore::new()),
+    };
+    let warden = builder.build().map_err(|e| e.to_string())?;
     let state = AppState {
         warden: warden.clone(),
         db: database(&config.database_url).await?,
         passwords: Passwords::new(),
-        refresh: RefreshTokens::new(MemoryTokenStore::new()),
+        refresh: refresh_tokens,
         admins: Arc::new(
             config
                 .admin_emails

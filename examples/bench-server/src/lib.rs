@@ -7,6 +7,7 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use warden::auth::Jwt;
+use warden::limit::{MemoryStore, Store};
 use warden::{Auth, Warden, protected, rate_limit, validate};
 
 /// The issuer and audience tokens must carry.
@@ -54,6 +55,12 @@ async fn validated(Json(body): Json<Register>) -> Json<Value> {
 /// `iss` and `aud` `bench`; their `typ` may be `JWT` or absent, so that any
 /// JWT library can mint them.
 pub fn app(secret: &[u8]) -> Result<Router, String> {
+    app_with_store(secret, MemoryStore::new())
+}
+
+/// The router with its limits in `store` (a
+/// [`RedisStore`](warden::redis::RedisStore) when `$REDIS_URL` is set).
+pub fn app_with_store(secret: &[u8], store: impl Store) -> Result<Router, String> {
     let jwt = Jwt::hs256(secret)
         .map_err(|e| format!("BENCH_JWT_SECRET: {e}"))?
         .issuer(ISSUER)
@@ -61,6 +68,7 @@ pub fn app(secret: &[u8]) -> Result<Router, String> {
         .accept_foreign_token_types();
     let warden = Warden::builder()
         .jwt(jwt)
+        .store(store)
         .build()
         .map_err(|e| e.to_string())?;
     Ok(Router::new()

@@ -1,5 +1,6 @@
 //! `cargo run -p bench-server`: the benchmark server on `127.0.0.1:$PORT`
-//! (3001), with `$BENCH_JWT_SECRET` as the HS256 secret (required).
+//! (3001), with `$BENCH_JWT_SECRET` as the HS256 secret (required), and its
+//! limits in Redis when `$REDIS_URL` is set.
 
 use std::net::SocketAddr;
 
@@ -21,7 +22,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .map_err(|_| format!("PORT is not a port number: {port:?}"))?,
         Err(_) => 3001,
     };
-    let app = bench_server::app(secret.as_bytes())?;
+    let app = match std::env::var("REDIS_URL").ok().filter(|u| !u.is_empty()) {
+        Some(url) => {
+            let redis = warden::redis::Redis::config(url)
+                .connect()
+                .await
+                .map_err(|e| format!("REDIS_URL: {e}"))?;
+            bench_server::app_with_store(secret.as_bytes(), warden::redis::RedisStore::new(&redis))?
+        }
+        None => bench_server::app(secret.as_bytes())?,
+    };
     let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], port))).await?;
     axum::serve(
         listener,
