@@ -5,8 +5,12 @@
 # core 1. Prints requests/s, p50 and p99 per run, then the median over
 # rounds of each round's A/B ratio.
 #
+# With COMPARE=redis, A is the bench-server with its limits in Redis (a
+# redis-server of the script's own, also on core 0) and B the same server
+# with its limits in memory, on the routes that have limits.
+#
 # Usage: scripts/loadtest.sh [rounds (3)] [seconds per run (10)]
-# Environment: CONNECTIONS (32).
+# Environment: CONNECTIONS (32), COMPARE (handwired | redis).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -41,8 +45,21 @@ cleanup() {
 }
 trap cleanup EXIT
 
-PORT=3101 taskset -c 0 target/release/bench-server & pids+=($!)
-PORT=3102 taskset -c 0 target/release/handwired-server & pids+=($!)
+COMPARE=${COMPARE:-handwired}
+if [ "$COMPARE" = redis ]; then
+    command -v redis-server >/dev/null || { echo "redis-server is not installed (apt-get install redis-server)" >&2; exit 1; }
+    taskset -c 0 redis-server --port 3199 --bind 127.0.0.1 --save '' --appendonly no >/dev/null & pids+=($!)
+    for _ in $(seq 1 50); do redis-cli -p 3199 ping >/dev/null 2>&1 && break; sleep 0.1; done
+    REDIS_URL=redis://127.0.0.1:3199 PORT=3101 taskset -c 0 target/release/bench-server & pids+=($!)
+    PORT=3102 taskset -c 0 target/release/bench-server & pids+=($!)
+    SPECS=("plain none" "protected protected" "limited none")
+else
+    PORT=3101 taskset -c 0 target/release/bench-server & pids+=($!)
+    PORT=3102 taskset -c 0 target/release/handwired-server & pids+=($!)
+    # "tokenplain" is /bench/plain sent with the same Authorization header
+    # as /bench/protected: what carrying the token costs with no guard.
+    SPECS=("plain none" "tokenplain protected plain" "protected protected" "limited none" "validate validate")
+fi
 for port in 3101 3102; do
     for _ in $(seq 1 50); do
         curl -sf "http://127.0.0.1:$port/health" >/dev/null && break
@@ -73,9 +90,7 @@ run() { # label server port script [route (the label)]
 
 printf 'route\tserver\treq/s\tp50\tp99\n'
 for round in $(seq 1 "$ROUNDS"); do
-    # "tokenplain" is /bench/plain sent with the same Authorization header
-    # as /bench/protected: what carrying the token costs with no guard.
-    for spec in "plain none" "tokenplain protected plain" "protected protected" "limited none" "validate validate"; do
+    for spec in "${SPECS[@]}"; do
         set -- $spec
         run "$1" A 3101 "$2" "${3:-$1}"
         run "$1" B 3102 "$2" "${3:-$1}"
@@ -99,6 +114,8 @@ for line in open(sys.argv[1]):
 print()
 print("route       A req/s   B req/s   A/B req/s   A p99 us   B p99 us   A/B p99")
 for route in ("plain", "tokenplain", "protected", "limited", "validate"):
+    if (route, "A") not in runs:
+        continue
     a, b = runs[(route, "A")], runs[(route, "B")]
     ar, br = statistics.median(r for r, _, _ in a), statistics.median(r for r, _, _ in b)
     ap, bp = statistics.median(p for _, _, p in a), statistics.median(p for _, _, p in b)
@@ -108,6 +125,8 @@ for route in ("plain", "tokenplain", "protected", "limited", "validate"):
 plain = runs[("plain", "A")]
 print()
 for route, what in (("protected", "/bench/protected"), ("tokenplain", "/bench/plain with the token header")):
+    if (route, "A") not in runs:
+        continue
     ratio = statistics.median(p[0] / q[0] for p, q in zip(runs[(route, "A")], plain))
     print(f"A: {what} / /bench/plain throughput: {ratio:.3f}")
 PY

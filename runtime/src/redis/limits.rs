@@ -42,6 +42,10 @@ impl fmt::Debug for RedisStore {
 }
 
 impl RedisStore {
+    /// The Lua script of a check, as Redis runs it: for review, or to time
+    /// a bare `EVALSHA` of it beside the store.
+    pub const CHECK_SCRIPT: &'static str = CHECK_CODE;
+
     /// A store on `redis`.
     pub fn new(redis: &Redis) -> Self {
         Self {

@@ -95,6 +95,8 @@ use crate::limit::StoreError;
 pub const DEFAULT_PREFIX: &str = "warden:";
 /// The default deadline of one call.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_millis(50);
+/// The deadline of the first connection, in [`RedisConfig::connect`].
+const FIRST_CONNECTION: Duration = Duration::from_secs(1);
 
 /// A shared connection to Redis, with the settings every warden store on it
 /// uses. Cloning is cheap: clones share the one connection.
@@ -200,6 +202,32 @@ impl Redis {
         self.run(&redis::cmd("PING")).await.map(drop)
     }
 
+    /// Makes the connection, with the time a first connection may need
+    /// (TCP, TLS, `AUTH`) rather than a request's deadline, and loads the
+    /// scripts so that the first requests skip `NOSCRIPT`.
+    async fn warm_up(&self) -> Result<(), StoreError> {
+        let mut connection = self.shared.connection.clone();
+        let scripts = [
+            &limits::CHECK,
+            &limits::REFUND,
+            &tokens::INSERT,
+            &tokens::ROTATE,
+            &tokens::REVOKE,
+        ];
+        self.within(FIRST_CONNECTION, async move {
+            for script in scripts {
+                send(
+                    &mut connection,
+                    redis::cmd("SCRIPT").arg("LOAD").arg(script.code),
+                )
+                .await?;
+            }
+            Ok(Value::Okay)
+        })
+        .await
+        .map(drop)
+    }
+
     /// A key under the prefix: `{prefix}{kind}{name}`.
     fn key(&self, kind: &str, name: &str) -> String {
         let mut key = String::with_capacity(self.shared.prefix.len() + kind.len() + name.len());
@@ -224,15 +252,17 @@ impl Redis {
     /// Runs one command within the deadline.
     async fn run(&self, command: &Cmd) -> Result<Value, StoreError> {
         let mut connection = self.shared.connection.clone();
-        self.within(async move { send(&mut connection, command).await })
-            .await
+        self.within(self.shared.timeout, async move {
+            send(&mut connection, command).await
+        })
+        .await
     }
 
     /// Runs a script by its SHA-1 (`EVALSHA`); when Redis does not know it
     /// (a restart, `SCRIPT FLUSH`), loads it and runs it again.
     async fn eval(&self, script: &Script, command: &Cmd) -> Result<Value, StoreError> {
         let mut connection = self.shared.connection.clone();
-        self.within(async move {
+        self.within(self.shared.timeout, async move {
             match send(&mut connection, command).await {
                 Err(error)
                     if error.kind() == redis::ErrorKind::Server(ServerErrorKind::NoScript) =>
@@ -250,19 +280,17 @@ impl Redis {
         .await
     }
 
-    /// Awaits `call` within the deadline, and keeps track of whether Redis
+    /// Awaits `call` within `deadline`, and keeps track of whether Redis
     /// is available (logged once per change, not per call).
     async fn within(
         &self,
+        deadline: Duration,
         call: impl Future<Output = Result<Value, RedisError>>,
     ) -> Result<Value, StoreError> {
-        let result = match tokio::time::timeout(self.shared.timeout, call).await {
+        let result = match tokio::time::timeout(deadline, call).await {
             Ok(Ok(value)) => Ok(value),
             Ok(Err(error)) => Err(describe(&error)),
-            Err(_) => Err(format!(
-                "no answer within {} ms",
-                self.shared.timeout.as_millis()
-            )),
+            Err(_) => Err(format!("no answer within {} ms", deadline.as_millis())),
         };
         self.record(result.as_ref().err());
         result.map_err(StoreError::new)
@@ -318,27 +346,15 @@ impl RedisConfig {
 
     /// Checks the configuration and opens the shared connection.
     ///
-    /// Redis need not be up: the connection is made on first use and made
-    /// again whenever it is lost. When Redis does not answer now, this logs
-    /// it once and returns the handle all the same, so an instance can
-    /// start during an outage. Fails only on a malformed configuration.
-    /// Needs a Tokio runtime.
+    /// Tries to connect and load the scripts, waiting at most a second;
+    /// the connection is made again whenever it is lost. Redis need not be
+    /// up: when it does not answer, this logs it once and returns the
+    /// handle all the same, so an instance can start during an outage.
+    /// Fails only on a malformed configuration. Needs a Tokio runtime.
     pub async fn connect(self) -> Result<Redis, RedisConfigError> {
         let redis = self.open()?;
-        if redis.ping().await.is_ok() {
-            // Load the scripts now, so the first requests skip NOSCRIPT.
-            for script in [
-                &limits::CHECK,
-                &limits::REFUND,
-                &tokens::INSERT,
-                &tokens::ROTATE,
-                &tokens::REVOKE,
-            ] {
-                let _ = redis
-                    .run(redis::cmd("SCRIPT").arg("LOAD").arg(script.code))
-                    .await;
-            }
-        }
+        // An outage is reported (once) by the call that meets it.
+        let _ = redis.warm_up().await;
         Ok(redis)
     }
 
@@ -355,7 +371,7 @@ impl RedisConfig {
         let client = redis::Client::open(self.url.as_str()).map_err(|_| RedisConfigError::Url)?;
         let config = redis::aio::ConnectionManagerConfig::new()
             .set_response_timeout(Some(self.timeout))
-            .set_connection_timeout(Some(self.timeout.max(Duration::from_millis(250))))
+            .set_connection_timeout(Some(FIRST_CONNECTION))
             .set_number_of_retries(2)
             .set_min_delay(Duration::from_millis(10))
             .set_max_delay(Duration::from_millis(200));
