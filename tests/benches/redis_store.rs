@@ -1,8 +1,8 @@
 //! `RedisStore::check` against its floor: a bare `EVALSHA` of the same
 //! script with arguments prepared in advance, from the same client crate
 //! and connection kind, on the same server, in the same run. 64 tasks at
-//! once on loopback; rounds alternate floor and store so that drift on a
-//! shared machine cancels out in the per-round ratios.
+//! once on loopback; rounds alternate floor and store (A B, then B A) so
+//! that drift on a shared machine cancels out in the per-round ratios.
 //!
 //! `cargo bench -p warden-tests --bench redis_store [-- rounds ops-per-task]`
 
@@ -59,7 +59,7 @@ fn main() {
         .skip(1)
         .filter_map(|a| a.parse().ok())
         .collect();
-    let rounds = args.first().copied().unwrap_or(11);
+    let rounds = args.first().copied().unwrap_or(21);
     let ops = args.get(1).copied().unwrap_or(300);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -140,9 +140,15 @@ fn main() {
 
         let (mut floor_rates, mut store_rates, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
         let (mut floor_latencies, mut store_latencies) = (Vec::new(), Vec::new());
-        for _ in 0..rounds {
-            let (f, fl) = run_floor(ops).await;
-            let (s, sl) = run_store(ops).await;
+        for round in 0..rounds {
+            // A, B then B, A: neither side always runs second.
+            let ((f, fl), (s, sl)) = if round % 2 == 0 {
+                let floor = run_floor(ops).await;
+                (floor, run_store(ops).await)
+            } else {
+                let store = run_store(ops).await;
+                (run_floor(ops).await, store)
+            };
             floor_rates.push(f);
             store_rates.push(s);
             ratios.push(s / f);

@@ -66,14 +66,14 @@ impl RedisStore {
 
     /// The key that holds the state of `check`.
     pub fn key_of(&self, check: &LimitCheck<'_>) -> String {
-        self.redis
-            .key("l:", &self.redis.digest(check.policy, check.key))
+        String::from_utf8_lossy(self.redis.limit_key(check.policy, check.key).as_bytes())
+            .into_owned()
     }
 
     async fn check_all(&self, checks: &[LimitCheck<'_>]) -> Result<Verdict, StoreError> {
-        let mut command = CHECK.command(checks.len());
+        let mut command = CHECK.command(checks.len(), 5 * checks.len(), 120 * checks.len());
         for check in checks {
-            command.arg(self.key_of(check));
+            command.arg(self.redis.limit_key(check.policy, check.key).as_bytes());
         }
         for check in checks {
             let (inc_s, inc_n) = increment(check);
@@ -110,9 +110,9 @@ impl RedisStore {
     }
 
     async fn refund_all(&self, checks: &[LimitCheck<'_>]) -> Result<(), StoreError> {
-        let mut command = REFUND.command(checks.len());
+        let mut command = REFUND.command(checks.len(), 3 * checks.len(), 110 * checks.len());
         for check in checks {
-            command.arg(self.key_of(check));
+            command.arg(self.redis.limit_key(check.policy, check.key).as_bytes());
         }
         for check in checks {
             let (inc_s, inc_n) = increment(check);

@@ -237,16 +237,28 @@ impl Redis {
         key
     }
 
-    /// The keyed digest of a limit's (policy, client key), 128 bits in
-    /// base64url: the same on every instance with the same secret.
-    fn digest(&self, policy: &str, key: &[u8]) -> String {
+    /// The key of a limit's state: `{prefix}l:` and the keyed digest of
+    /// (policy, client key), 128 bits in base64url, the same on every
+    /// instance with the same secret. Written on the stack: it is on every
+    /// limited request's path.
+    fn limit_key(&self, policy: &str, key: &[u8]) -> LimitKey {
         use base64::Engine as _;
         let mut mac = self.shared.keyer.clone();
         mac.update(&(policy.len() as u64).to_be_bytes());
         mac.update(policy.as_bytes());
         mac.update(key);
         let digest = mac.finalize().into_bytes();
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&digest[..16])
+        let prefix = self.shared.prefix.as_bytes();
+        let mut out = LimitKey {
+            bytes: [0; LIMIT_KEY_MAX],
+            len: prefix.len() + 2 + 22,
+        };
+        out.bytes[..prefix.len()].copy_from_slice(prefix);
+        out.bytes[prefix.len()..prefix.len() + 2].copy_from_slice(b"l:");
+        let written = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode_slice(&digest[..16], &mut out.bytes[prefix.len() + 2..]);
+        debug_assert_eq!(written.ok(), Some(22));
+        out
     }
 
     /// Runs one command within the deadline.
@@ -370,7 +382,7 @@ impl RedisConfig {
         }
         let client = redis::Client::open(self.url.as_str()).map_err(|_| RedisConfigError::Url)?;
         let config = redis::aio::ConnectionManagerConfig::new()
-            .set_response_timeout(Some(self.timeout))
+            .set_response_timeout(None)
             .set_connection_timeout(Some(FIRST_CONNECTION))
             .set_number_of_retries(2)
             .set_min_delay(Duration::from_millis(10))
@@ -395,6 +407,21 @@ impl RedisConfig {
     }
 }
 
+/// The longest limit key: a 64-byte prefix, `l:` and 22 digest characters.
+const LIMIT_KEY_MAX: usize = 64 + 2 + 22;
+
+/// A limit key, on the stack.
+pub(crate) struct LimitKey {
+    bytes: [u8; LIMIT_KEY_MAX],
+    len: usize,
+}
+
+impl LimitKey {
+    fn as_bytes(&self) -> &[u8] {
+        &self.bytes[..self.len]
+    }
+}
+
 /// A Lua script and its SHA-1, computed once.
 pub(crate) struct Script {
     code: &'static str,
@@ -409,10 +436,11 @@ impl Script {
         }
     }
 
-    /// `EVALSHA sha numkeys`, to which the caller adds keys and arguments.
-    fn command(&self, keys: usize) -> Cmd {
-        let mut command = redis::cmd("EVALSHA");
-        command.arg(self.sha.as_str()).arg(keys);
+    /// `EVALSHA sha numkeys`, to which the caller adds `args` more
+    /// arguments (keys and values) of about `bytes` bytes in all.
+    fn command(&self, keys: usize, args: usize, bytes: usize) -> Cmd {
+        let mut command = Cmd::with_capacity(3 + args, 7 + 40 + 4 + bytes);
+        command.arg("EVALSHA").arg(self.sha.as_str()).arg(keys);
         command
     }
 }

@@ -68,7 +68,7 @@ impl RedisTokenStore {
             .map_err(|_| StoreError::new("the system random generator failed"))?;
         let wrapped = xor(&family_key, &seal.0);
         let sealed = seal_subject(&family_key, &record.family, &record.subject);
-        let mut command = INSERT.command(2);
+        let mut command = INSERT.command(2, 7, 300);
         command
             .arg(self.token_key(&record.hash))
             .arg(self.redis.key("rt:f:", &record.family.0))
@@ -82,7 +82,7 @@ impl RedisTokenStore {
 
     async fn rotate_token(&self, rotation: Rotation) -> Result<RotateOutcome, StoreError> {
         let delta = xor(&rotation.presented_seal.0, &rotation.next_seal.0);
-        let mut command = ROTATE.command(2);
+        let mut command = ROTATE.command(2, 6, 250);
         command
             .arg(self.token_key(&rotation.presented))
             .arg(self.token_key(&rotation.next))
@@ -129,7 +129,7 @@ impl RedisTokenStore {
     }
 
     async fn revoke(&self, key: String, family_prefix: Option<String>) -> Result<(), StoreError> {
-        let mut command = REVOKE.command(1);
+        let mut command = REVOKE.command(1, 2, 120);
         command.arg(key);
         if let Some(prefix) = family_prefix {
             command.arg(prefix);
