@@ -92,7 +92,11 @@ impl Warden {
     ///     .layer(warden.layer());
     /// ```
     pub fn layer(&self) -> WardenLayer {
-        WardenLayer::new(Arc::clone(&self.inner.http), self.clone())
+        WardenLayer::new(self.clone())
+    }
+
+    pub(crate) fn http_defaults(&self) -> Arc<HttpDefaults> {
+        Arc::clone(&self.inner.http)
     }
 
     /// Signs an access token.

@@ -545,3 +545,43 @@ async fn fail_open_admits_uncounted_and_says_so_in_the_audit() {
         "{text}"
     );
 }
+
+#[tokio::test]
+async fn bad_settings_are_refused_and_no_password_is_ever_shown() {
+    use warden::redis::RedisConfigError;
+    let url = "redis://:hunter2-password@127.0.0.1:1";
+    for (config, expected) in [
+        (Redis::config("http://example.com"), RedisConfigError::Url),
+        (Redis::config("not a url :hunter2"), RedisConfigError::Url),
+        (
+            Redis::config(url).prefix("has space:"),
+            RedisConfigError::Prefix,
+        ),
+        (
+            Redis::config(url).prefix("x".repeat(65)),
+            RedisConfigError::Prefix,
+        ),
+        (
+            Redis::config(url).timeout(Duration::ZERO),
+            RedisConfigError::Timeout,
+        ),
+        (
+            Redis::config(url).timeout(Duration::from_secs(11)),
+            RedisConfigError::Timeout,
+        ),
+    ] {
+        let shown = format!("{config:?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        let error = config.connect().await.unwrap_err();
+        assert_eq!(error, expected);
+        assert!(!error.to_string().contains("hunter2"), "{error}");
+    }
+    // Nothing listens on port 1: the handle is made all the same, and what
+    // it reports carries no password either (the audit event of an outage
+    // logs this same message).
+    let redis = Redis::config(url).key_secret(b"k").connect().await.unwrap();
+    assert!(!format!("{redis:?}").contains("hunter2"));
+    let error = redis.ping().await.unwrap_err();
+    assert!(!error.to_string().contains("hunter2"), "{error}");
+    assert!(!format!("{error:?}").contains("hunter2"), "{error:?}");
+}

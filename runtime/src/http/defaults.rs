@@ -198,13 +198,12 @@ pub(crate) struct HttpDefaults {
 /// The layer of [`Warden::layer`](crate::Warden::layer).
 #[derive(Debug, Clone)]
 pub struct WardenLayer {
-    defaults: Arc<HttpDefaults>,
     warden: Warden,
 }
 
 impl WardenLayer {
-    pub(crate) fn new(defaults: Arc<HttpDefaults>, warden: Warden) -> Self {
-        Self { defaults, warden }
+    pub(crate) fn new(warden: Warden) -> Self {
+        Self { warden }
     }
 }
 
@@ -212,9 +211,10 @@ impl<S> Layer<S> for WardenLayer {
     type Service = WardenService<CorsService<S>>;
 
     fn layer(&self, inner: S) -> Self::Service {
+        let defaults = self.warden.http_defaults();
         WardenService {
-            inner: self.defaults.cors.clone().layer(inner),
-            defaults: Arc::clone(&self.defaults),
+            inner: defaults.cors.clone().layer(inner),
+            defaults,
             warden: self.warden.clone(),
         }
     }
@@ -273,8 +273,8 @@ where
                 Err(refused) => return Ok(finish(refused, &defaults)),
             };
             let mut response = inner.call(Request::from_parts(parts, body)).await?;
-            if let (Some(outcome), Some(limit)) = (counted, warden.global_limit()) {
-                global::show(&mut response, limit.rate, &outcome);
+            if let Some((rate, outcome)) = counted {
+                global::show(&mut response, rate, &outcome);
             }
             Ok(finish(response, &defaults))
         })

@@ -23,10 +23,13 @@ pub(crate) struct GlobalLimit {
 }
 
 /// Counts `parts` against the global limit. `Ok(Some(..))`: admitted and
-/// counted, to be shown on the response; `Ok(None)`: not counted (no
+/// counted, with the rate and outcome to show on the response; `Ok(None)`: not counted (no
 /// global limit, an exempt path, or a store failure under fail-open);
 /// `Err(response)`: 429 or 503.
-pub(crate) async fn count(warden: &Warden, parts: &Parts) -> Result<Option<Outcome>, Response> {
+pub(crate) async fn count(
+    warden: &Warden,
+    parts: &Parts,
+) -> Result<Option<(Rate, Outcome)>, Response> {
     let Some(global) = warden.global_limit() else {
         return Ok(None);
     };
@@ -54,7 +57,7 @@ pub(crate) async fn count(warden: &Warden, parts: &Parts) -> Result<Option<Outco
     };
     let outcome = verdict.outcomes()[0];
     if outcome.admitted {
-        return Ok(Some(outcome));
+        return Ok(Some((global.rate, outcome)));
     }
     let problem = too_many_requests(outcome.retry_after).with_member("limit", NAME.into());
     let seconds = super::response::ceil_secs(outcome.retry_after).max(1);

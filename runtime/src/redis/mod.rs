@@ -374,10 +374,7 @@ impl RedisConfig {
         if self.prefix.len() > 64 || self.prefix.bytes().any(|b| b <= b' ' || b == 0x7f) {
             return Err(RedisConfigError::Prefix);
         }
-        if self.timeout.is_zero()
-            || self.timeout < Duration::from_millis(1)
-            || self.timeout > Duration::from_secs(10)
-        {
+        if self.timeout < Duration::from_millis(1) || self.timeout > Duration::from_secs(10) {
             return Err(RedisConfigError::Timeout);
         }
         let client = redis::Client::open(self.url.as_str()).map_err(|_| RedisConfigError::Url)?;
