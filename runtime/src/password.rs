@@ -83,7 +83,7 @@ pub struct Passwords {
 
 struct Inner {
     params: Params,
-    permits: Semaphore,
+    permits: Arc<Semaphore>,
     max_concurrency: usize,
     /// A hash of a random password with the current parameters: what an
     /// unknown user is verified against.
@@ -139,7 +139,7 @@ impl Passwords {
         Ok(Self {
             inner: Arc::new(Inner {
                 params,
-                permits: Semaphore::new(cores),
+                permits: Arc::new(Semaphore::new(cores)),
                 max_concurrency: cores,
                 dummy,
             }),
@@ -153,28 +153,33 @@ impl Passwords {
         Self {
             inner: Arc::new(Inner {
                 params: inner.params.clone(),
-                permits: Semaphore::new(n),
+                permits: Arc::new(Semaphore::new(n)),
                 max_concurrency: n,
                 dummy: inner.dummy.clone(),
             }),
         }
     }
 
-    /// Runs `work` on the blocking pool, within the concurrency bound.
+    /// Runs `work` on the blocking pool, within the concurrency bound. The
+    /// permit moves into the blocking task, so it is held exactly as long
+    /// as the work runs: a caller that goes away (a client that closed its
+    /// socket) cannot free it while the hash still runs.
     async fn blocking<T: Send + 'static>(
         &self,
         work: impl FnOnce(&Inner) -> T + Send + 'static,
     ) -> Result<T, PasswordError> {
-        let _permit = self
-            .inner
-            .permits
-            .acquire()
+        let permit = Arc::clone(&self.inner.permits)
+            .acquire_owned()
             .await
             .map_err(|_| PasswordError::Unavailable)?;
         let inner = Arc::clone(&self.inner);
-        tokio::task::spawn_blocking(move || work(&inner))
-            .await
-            .map_err(|_| PasswordError::Unavailable)
+        tokio::task::spawn_blocking(move || {
+            let result = work(&inner);
+            drop(permit);
+            result
+        })
+        .await
+        .map_err(|_| PasswordError::Unavailable)
     }
 
     /// A PHC string of `password` with a fresh random salt.
@@ -391,6 +396,29 @@ mod tests {
             assert!(job.await.unwrap().is_ok());
         }
         assert_eq!(passwords.inner.permits.available_permits(), 1);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_caller_that_goes_away_does_not_free_the_permit_of_running_work() {
+        // Slow enough to still be running when the caller gives up.
+        let passwords = Passwords::with_params(64 * 1024, 3, 1)
+            .unwrap()
+            .max_concurrency(1);
+        let permits = Arc::clone(&passwords.inner.permits);
+        let abandoned = tokio::time::timeout(
+            std::time::Duration::from_millis(5),
+            passwords.hash("pw"),
+        )
+        .await;
+        assert!(abandoned.is_err(), "the hash finished before the caller left");
+        // The caller is gone; the hash is not, and neither is its permit.
+        assert_eq!(permits.available_permits(), 0);
+        let started = std::time::Instant::now();
+        while permits.available_permits() == 0 {
+            assert!(started.elapsed() < std::time::Duration::from_secs(30));
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        assert_eq!(permits.available_permits(), 1);
     }
 
     #[test]
