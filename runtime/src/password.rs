@@ -405,12 +405,12 @@ mod tests {
             .unwrap()
             .max_concurrency(1);
         let permits = Arc::clone(&passwords.inner.permits);
-        let abandoned = tokio::time::timeout(
-            std::time::Duration::from_millis(5),
-            passwords.hash("pw"),
-        )
-        .await;
-        assert!(abandoned.is_err(), "the hash finished before the caller left");
+        let abandoned =
+            tokio::time::timeout(std::time::Duration::from_millis(5), passwords.hash("pw")).await;
+        assert!(
+            abandoned.is_err(),
+            "the hash finished before the caller left"
+        );
         // The caller is gone; the hash is not, and neither is its permit.
         assert_eq!(permits.available_permits(), 0);
         let started = std::time::Instant::now();

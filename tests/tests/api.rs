@@ -433,16 +433,41 @@ async fn data_row_and_exactly_30_of_200_concurrent_calls() {
 
 #[tokio::test]
 async fn admin_row() {
+    let path = std::env::temp_dir().join(format!("warden-admin-{}.db", std::process::id()));
+    let url = format!("sqlite://{}?mode=rwc", path.display());
     let mut config = api::Config::for_tests();
+    config.database_url = url.clone();
+    // Listed, but a password registration proves nothing about the address.
     config.admin_emails = vec!["Boss@Example.com".into()];
     let api = Api::start(config).await;
     api.register("boss@EXAMPLE.com").await;
     api.register("ana@example.com").await;
-    let (boss, _) = tokens(&api.login("boss@example.com", PASSWORD).await);
+    let (boss, boss_refresh) = tokens(&api.login("boss@example.com", PASSWORD).await);
     let (ana, _) = tokens(&api.login("ana@example.com", PASSWORD).await);
-    let answer = api.get("/api/admin", Some(&boss)).await;
+    for token in [&boss, &ana] {
+        api.get("/api/admin", Some(token))
+            .await
+            .assert_problem(StatusCode::FORBIDDEN, "insufficient_scope");
+    }
+    let data = api.get("/api/data", Some(&boss)).await;
+    assert_eq!(data.body["roles"], json!(["user"]));
+
+    // An operator grants it; the next token carries it, by refresh or login.
+    let db = api::database(&url).await.unwrap();
+    assert!(api::grant_admin(&db, " BOSS@example.com ").await.unwrap());
+    assert!(!api::grant_admin(&db, "nobody@example.com").await.unwrap());
+    api.get("/api/admin", Some(&boss))
+        .await
+        .assert_problem(StatusCode::FORBIDDEN, "insufficient_scope");
+    let (refreshed, _) = tokens(&api.refresh(&boss_refresh).await);
+    let answer = api.get("/api/admin", Some(&refreshed)).await;
     assert_eq!(answer.status, StatusCode::OK, "{answer:?}");
     assert_eq!(answer.body, json!({"users": 2}));
+    let (boss, _) = tokens(&api.login("boss@example.com", PASSWORD).await);
+    assert_eq!(
+        api.get("/api/admin", Some(&boss)).await.status,
+        StatusCode::OK
+    );
     api.get("/api/admin", Some(&ana))
         .await
         .assert_problem(StatusCode::FORBIDDEN, "insufficient_scope");
@@ -450,6 +475,7 @@ async fn admin_row() {
         .await
         .assert_problem(StatusCode::UNAUTHORIZED, "missing_token");
     api.assert_no_5xx();
+    let _ = std::fs::remove_file(path);
 }
 
 #[tokio::test]

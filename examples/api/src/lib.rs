@@ -48,7 +48,10 @@ pub struct Config {
     pub audience: String,
     /// `$ALLOWED_ORIGINS`, comma-separated.
     pub allowed_origins: Vec<String>,
-    /// `$ADMIN_EMAILS`, comma-separated, compared case-insensitively.
+    /// `$ADMIN_EMAILS`, comma-separated, compared case-insensitively: the
+    /// addresses that get `admin` when they sign in through an OpenID
+    /// Connect provider that reports them verified. A password
+    /// registration never gets it (see [`grant_admin`]).
     pub admin_emails: Vec<String>,
     /// `$TRUSTED_PROXIES`, comma-separated IPs or CIDRs.
     pub trusted_proxies: Vec<String>,
@@ -125,7 +128,7 @@ pub struct AppState {
     pub passwords: Passwords,
     /// Refresh tokens.
     pub refresh: RefreshTokens,
-    /// Emails that register as admins, lower-cased.
+    /// `$ADMIN_EMAILS`, lower-cased.
     pub admins: Arc<HashSet<String>>,
 }
 
@@ -169,6 +172,18 @@ pub async fn database(url: &str) -> Result<SqlitePool, String> {
         tokio::time::sleep(Duration::from_millis(50 * attempt)).await;
     }
     Ok(pool)
+}
+
+/// Grants `admin` to the user with `email` (compared case-insensitively):
+/// `api grant-admin EMAIL`. Returns false when no user has that email. The
+/// role is read at login and refresh, so the user's next token carries it.
+pub async fn grant_admin(db: &SqlitePool, email: &str) -> Result<bool, String> {
+    let updated = sqlx::query("UPDATE users SET role = 'admin' WHERE email = ?")
+        .bind(email.trim().to_lowercase())
+        .execute(db)
+        .await
+        .map_err(|e| format!("cannot update the user: {e}"))?;
+    Ok(updated.rows_affected() > 0)
 }
 
 /// Builds the API.
@@ -324,11 +339,10 @@ async fn register(
         .hash(&body.password)
         .await
         .map_err(internal)?;
-    let role = if state.admins.contains(&email) {
-        "admin"
-    } else {
-        "user"
-    };
+    // A password registration proves nothing about the address: it gets
+    // `user`, whatever the address. Operators grant `admin` with
+    // `api grant-admin EMAIL`.
+    let role = "user";
     let id = random_id()?;
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

@@ -251,3 +251,59 @@ fn a_malformed_global_rate_limit_stops_the_start_with_a_clear_message() {
     assert!(stderr.contains("GLOBAL_RATE_LIMIT"), "{stderr}");
     assert!(stderr.contains("1000/15m"), "{stderr}");
 }
+
+#[test]
+fn grant_admin_changes_the_role_or_says_no_such_user() {
+    let (url, path) = database("grant");
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_api"))
+            .env_clear()
+            .env("DATABASE_URL", &url)
+            .args(args)
+            .output()
+            .expect("api binary")
+    };
+    // The database exists (migrated) but has no such user.
+    let output = run(&["grant-admin", "nobody@example.com"]);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("no user has the email"), "{stderr}");
+    assert!(stderr.contains("nobody@example.com"), "{stderr}");
+
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let db = api::database(&url).await.unwrap();
+        sqlx_insert_user(&db, "ops@example.com").await;
+    });
+    let output = run(&["grant-admin", "OPS@Example.com"]);
+    assert!(output.status.success(), "{output:?}");
+    let role = runtime.block_on(async {
+        let db = api::database(&url).await.unwrap();
+        role_of(&db, "ops@example.com").await
+    });
+    assert_eq!(role, "admin");
+
+    let output = run(&["grant-admin"]);
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("usage: api"));
+    let _ = std::fs::remove_file(path);
+}
+
+async fn sqlx_insert_user(db: &sqlx::SqlitePool, email: &str) {
+    sqlx::query(
+        "INSERT INTO users (id, email, name, password_hash, role, created_at) VALUES ('u1', ?, 'Ops', 'x', 'user', 0)",
+    )
+    .bind(email)
+    .execute(db)
+    .await
+    .unwrap();
+}
+
+async fn role_of(db: &sqlx::SqlitePool, email: &str) -> String {
+    let (role,): (String,) = sqlx::query_as("SELECT role FROM users WHERE email = ?")
+        .bind(email)
+        .fetch_one(db)
+        .await
+        .unwrap();
+    role
+}
