@@ -140,8 +140,13 @@ fn data_issue(mut path: String, message: &str) -> Issue {
             path = format!("{path}.{field}");
         }
         ("missing_field", "this field is required".to_owned())
-    } else if let Some((_, expected)) = message.split_once(", expected ") {
-        let expected = expected.split(" at line ").next().unwrap_or(expected);
+    } else if let Some((_, expected)) = message.rsplit_once(", expected ") {
+        // serde writes "<what was sent>, expected <what the type wants>";
+        // what was sent may itself contain ", expected ", so the split is
+        // at the last one, and only the type's own words are kept.
+        let expected = expected
+            .rsplit_once(" at line ")
+            .map_or(expected, |(expected, _)| expected);
         ("invalid_type", format!("expected {expected}"))
     } else {
         ("invalid_value", "this value is not valid here".to_owned())
@@ -301,6 +306,12 @@ mod tests {
             "invalid value: integer `9999`, expected one of `a`, `b`",
         );
         assert!(!issue.message.contains("9999"));
+        // A value that contains serde's own separator is not echoed either.
+        let issue = data_issue(
+            path(),
+            "invalid type: string \"x, expected the-secret at line 9 column 9\", expected u32 at line 1 column 60",
+        );
+        assert_eq!(issue.message, "expected u32");
         let issue = data_issue(path(), "missing field `email`");
         assert_eq!(
             (issue.path.as_str(), &*issue.code),
