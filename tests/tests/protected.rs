@@ -176,6 +176,14 @@ fn assert_invalid(answer: &Answer, token: &str) {
     }
 }
 
+fn assert_invalid_request(answer: &Answer) {
+    answer.assert_problem(StatusCode::BAD_REQUEST, "invalid_request");
+    assert_eq!(
+        answer.header("www-authenticate"),
+        r#"Bearer error="invalid_request""#
+    );
+}
+
 async fn a_valid_token_reaches_the_handler_with_its_claims(transport: Transport) {
     let (app, hits, _) = app(transport).await;
     let answer = app.get("/any", Some(&valid("user-1", &["user"]))).await;
@@ -216,9 +224,12 @@ async fn the_bearer_scheme_is_case_insensitive(transport: Transport) {
 async fn empty_garbage_and_oversized_tokens_are_refused(transport: Transport) {
     let (app, hits, _) = app(transport).await;
     let huge = format!("{}.{}.{}", b64("{}"), "A".repeat(100 * 1024), "sig");
+    // The scheme without a token is a malformed request (RFC 6750 3.1).
+    for token in ["", " "] {
+        let answer = app.get("/any", Some(token)).await;
+        assert_invalid_request(&answer);
+    }
     for token in [
-        "",
-        " ",
         "garbage",
         "a.b.c",
         "....",
@@ -229,13 +240,14 @@ async fn empty_garbage_and_oversized_tokens_are_refused(transport: Transport) {
         let answer = app.get("/any", Some(token)).await;
         assert_invalid(&answer, token);
     }
-    // Two Authorization headers are ambiguous.
+    // Two Authorization headers: more than one way of sending a token, a
+    // malformed request, even when one of them is valid.
     let request = Request::get("/any")
         .header("authorization", format!("Bearer {}", valid("user-1", &[])))
         .header("authorization", "Bearer other")
         .body(Body::empty())
         .unwrap();
-    assert_invalid(&app.send(request).await, "");
+    assert_invalid_request(&app.send(request).await);
     // Bytes that are not visible ASCII.
     let request = Request::get("/any")
         .header(

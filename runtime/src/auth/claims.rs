@@ -24,13 +24,24 @@ pub struct Claims {
         serialize_with = "serialize_audience"
     )]
     pub aud: Vec<String>,
-    /// Expiry, in seconds since the Unix epoch.
+    /// Expiry, in seconds since the Unix epoch (a fractional NumericDate is
+    /// rounded down: the token ends no later than it says).
+    #[serde(deserialize_with = "numeric_date_down")]
     pub exp: u64,
-    /// Issue time, in seconds since the Unix epoch.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Issue time, in seconds since the Unix epoch (rounded down).
+    #[serde(
+        default,
+        deserialize_with = "optional_date_down",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub iat: Option<u64>,
-    /// Not-before time, in seconds since the Unix epoch.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Not-before time, in seconds since the Unix epoch (a fractional
+    /// NumericDate is rounded up: the token starts no earlier than it says).
+    #[serde(
+        default,
+        deserialize_with = "optional_date_up",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub nbf: Option<u64>,
     /// The token's unique id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -108,6 +119,64 @@ pub(super) fn optional_audience<'de, D: Deserializer<'de>>(
         }
     }
     deserializer.deserialize_option(Optional)
+}
+
+/// An RFC 7519 NumericDate: seconds since the epoch, "possibly non-integer"
+/// (section 2). Whole seconds are kept as they are; a fraction is rounded
+/// down or up, whichever is the safer reading of the claim. Negative,
+/// non-finite and out-of-range values are malformed.
+struct NumericDate {
+    round_up: bool,
+}
+
+impl<'de> Visitor<'de> for NumericDate {
+    type Value = Option<u64>;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a NumericDate (seconds since the epoch), or null")
+    }
+    fn visit_u64<E: de::Error>(self, value: u64) -> Result<Self::Value, E> {
+        Ok(Some(value))
+    }
+    fn visit_i64<E: de::Error>(self, value: i64) -> Result<Self::Value, E> {
+        u64::try_from(value)
+            .map(Some)
+            .map_err(|_| E::custom("a NumericDate cannot be negative"))
+    }
+    fn visit_f64<E: de::Error>(self, value: f64) -> Result<Self::Value, E> {
+        let rounded = if self.round_up {
+            value.ceil()
+        } else {
+            value.floor()
+        };
+        // 2^64 is exactly representable; anything at or over it is not a u64.
+        if rounded.is_finite() && (0.0..18_446_744_073_709_551_616.0).contains(&rounded) {
+            Ok(Some(rounded as u64))
+        } else {
+            Err(E::custom("a NumericDate out of range"))
+        }
+    }
+    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+}
+
+pub(super) fn optional_date_down<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<u64>, D::Error> {
+    deserializer.deserialize_any(NumericDate { round_up: false })
+}
+
+pub(super) fn optional_date_up<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<u64>, D::Error> {
+    deserializer.deserialize_any(NumericDate { round_up: true })
+}
+
+fn numeric_date_down<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u64, D::Error> {
+    optional_date_down(deserializer)?.ok_or_else(|| de::Error::custom("a NumericDate is required"))
 }
 
 fn serialize_audience<S: Serializer>(aud: &[String], serializer: S) -> Result<S::Ok, S::Error> {
@@ -232,6 +301,22 @@ mod tests {
         assert_eq!(many.aud, ["a", "b"]);
         assert!(
             serde_json::from_str::<Claims>(r#"{"sub":"s","iss":"i","aud":3,"exp":1}"#).is_err()
+        );
+        // RFC 7519: a NumericDate may be non-integer; it is read safely.
+        let fractional: Claims = serde_json::from_str(
+            r#"{"sub":"s","iss":"i","aud":"a","exp":100.9,"iat":5.5,"nbf":7.1}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            (fractional.exp, fractional.iat, fractional.nbf),
+            (100, Some(5), Some(8))
+        );
+        for bad in ["-1", "1e300", "\"100\"", "-0.5e3"] {
+            let json = format!(r#"{{"sub":"s","iss":"i","aud":"a","exp":{bad}}}"#);
+            assert!(serde_json::from_str::<Claims>(&json).is_err(), "{bad}");
+        }
+        assert!(
+            serde_json::from_str::<Claims>(r#"{"sub":"s","iss":"i","aud":"a","exp":null}"#).is_err()
         );
         assert_eq!(serde_json::to_value(&one).unwrap()["aud"], "a");
     }

@@ -248,6 +248,10 @@ impl std::error::Error for TokenError {}
 pub enum AuthRejection {
     /// No bearer token was sent: 401 with a bare `Bearer` challenge.
     MissingToken,
+    /// A malformed request (RFC 6750 section 3.1): two `Authorization`
+    /// headers, or the `Bearer` scheme with no token. 400 with
+    /// `error="invalid_request"`.
+    InvalidRequest,
     /// The token was refused: 401 with `error="invalid_token"`.
     InvalidToken(TokenError),
     /// The token is valid but its roles or scopes do not satisfy the policy:
@@ -264,6 +268,7 @@ impl AuthRejection {
     pub fn status(self) -> StatusCode {
         match self {
             Self::MissingToken | Self::InvalidToken(_) => StatusCode::UNAUTHORIZED,
+            Self::InvalidRequest => StatusCode::BAD_REQUEST,
             Self::InsufficientScope | Self::Denied => StatusCode::FORBIDDEN,
             Self::NotFound => StatusCode::NOT_FOUND,
         }
@@ -273,6 +278,7 @@ impl AuthRejection {
     pub fn reason(self) -> &'static str {
         match self {
             Self::MissingToken => "missing_token",
+            Self::InvalidRequest => "invalid_request",
             Self::InvalidToken(error) => error.reason(),
             Self::InsufficientScope => "insufficient_scope",
             Self::Denied => "check_denied",
@@ -292,6 +298,14 @@ impl AuthRejection {
                     "this resource requires a bearer access token in the Authorization header",
                 ),
                 challenge("Bearer"),
+            ),
+            Self::InvalidRequest => (
+                Problem::new(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_request",
+                    "send one Authorization header with one bearer token: Authorization: Bearer <token>",
+                ),
+                challenge(r#"Bearer error="invalid_request""#),
             ),
             Self::InvalidToken(error) if error == TokenError::Expired => (
                 Problem::new(

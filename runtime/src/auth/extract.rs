@@ -144,7 +144,8 @@ pub(crate) fn authenticate(warden: &Warden, parts: &Parts) -> Result<Verified, A
     let authorization = match (values.next(), values.next()) {
         (None, _) => return Err(AuthRejection::MissingToken),
         (Some(value), None) => value,
-        (Some(_), Some(_)) => return Err(AuthRejection::InvalidToken(TokenError::Malformed)),
+        // RFC 6750 3.1: more than one way of sending a token.
+        (Some(_), Some(_)) => return Err(AuthRejection::InvalidRequest),
     };
     let token = bearer_token(authorization)?;
     let claims = warden
@@ -202,7 +203,11 @@ fn bearer_token(value: &HeaderValue) -> Result<&str, AuthRejection> {
         .rposition(|&b| b != b' ')
         .map_or(start, |last| last + 1);
     let token = &rest[start..end];
-    if token.is_empty() || !is_b64token(token) {
+    if token.is_empty() {
+        // The scheme without its parameter: a malformed request.
+        return Err(AuthRejection::InvalidRequest);
+    }
+    if !is_b64token(token) {
         return Err(malformed);
     }
     std::str::from_utf8(token).map_err(|_| malformed)
@@ -254,10 +259,11 @@ mod tests {
     }
 
     #[test]
-    fn empty_or_non_b64token_is_malformed() {
+    fn an_empty_token_is_an_invalid_request_and_a_non_b64token_malformed() {
         let malformed = Err(AuthRejection::InvalidToken(TokenError::Malformed));
-        assert_eq!(token_of("Bearer"), malformed);
-        assert_eq!(token_of("Bearer "), malformed);
+        assert_eq!(token_of("Bearer"), Err(AuthRejection::InvalidRequest));
+        assert_eq!(token_of("Bearer "), Err(AuthRejection::InvalidRequest));
+        assert_eq!(token_of("bearer    "), Err(AuthRejection::InvalidRequest));
         assert_eq!(token_of("Bearer a b"), malformed);
         assert_eq!(token_of("Bearer a\"b"), malformed);
     }

@@ -231,11 +231,11 @@ struct Payload {
     iss: Option<String>,
     #[serde(default, deserialize_with = "super::claims::optional_audience")]
     aud: Option<Vec<String>>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::claims::optional_date_down")]
     exp: Option<u64>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::claims::optional_date_down")]
     iat: Option<u64>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::claims::optional_date_up")]
     nbf: Option<u64>,
     #[serde(default)]
     jti: Option<String>,
@@ -677,7 +677,8 @@ mod tests {
         }
         for payload in [
             format!(r#"{{"sub":"u","iss":"iss","aud":"aud","exp":"{exp}"}}"#),
-            format!(r#"{{"sub":"u","iss":"iss","aud":"aud","exp":{exp}.5}}"#),
+            format!(r#"{{"sub":"u","iss":"iss","aud":"aud","exp":-{exp}}}"#),
+            format!(r#"{{"sub":"u","iss":"iss","aud":"aud","exp":{exp}e300}}"#),
             format!(r#"{{"sub":"u","iss":"iss","aud":7,"exp":{exp}}}"#),
             format!(r#"{{"sub":"","iss":"iss","aud":"aud","exp":{exp}}}"#),
             format!(r#"{{"sub":"u","sub":"v","iss":"iss","aud":"aud","exp":{exp}}}"#),
@@ -692,6 +693,25 @@ mod tests {
                 "{payload}"
             );
         }
+    }
+
+    #[test]
+    fn non_integer_numeric_dates_are_valid() {
+        let auth = jwt().compile().unwrap();
+        let exp = unix_now() + 600;
+        let payload =
+            format!(r#"{{"sub":"u","iss":"iss","aud":"aud","exp":{exp}.75,"iat":1.5,"nbf":2.25}}"#);
+        let claims = auth.verify(&signed(HEADER, &payload)).unwrap();
+        assert_eq!((claims.exp, claims.iat, claims.nbf), (exp, Some(1), Some(3)));
+        // Rounded the safe way: a fraction past the leeway is still late.
+        let late = format!(
+            r#"{{"sub":"u","iss":"iss","aud":"aud","exp":{}.99}}"#,
+            unix_now() - 31
+        );
+        assert_eq!(
+            auth.verify(&signed(HEADER, &late)).err(),
+            Some(TokenError::Expired)
+        );
     }
 
     #[test]
