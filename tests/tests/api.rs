@@ -405,6 +405,10 @@ async fn data_row_and_exactly_30_of_200_concurrent_calls() {
             .header("www-authenticate")
             .contains(r#"error="invalid_token""#)
     );
+    // An email is in the answer: no cache may keep it.
+    let answer = api.get("/api/data", Some(&access)).await;
+    assert_eq!(answer.body["email"], "ana@example.com");
+    assert_eq!(answer.header("cache-control"), "no-store");
 
     let mut calls = tokio::task::JoinSet::new();
     for _ in 0..200 {

@@ -42,6 +42,15 @@ async fn app(builder: warden::WardenBuilder) -> Client {
         .route("/secret", get(secret))
         .route("/once", get(once))
         .route("/echo", post(echo))
+        .route(
+            "/cached",
+            get(|| async {
+                (
+                    [(http::header::CACHE_CONTROL, "private, max-age=60")],
+                    "mine",
+                )
+            }),
+        )
         .layer(warden.layer())
         .with_state(warden);
     Client::new(router, Transport::Socket).await
@@ -85,6 +94,40 @@ async fn every_response_is_hardened() {
     let limited = app.get("/once", None).await;
     limited.assert_problem(StatusCode::TOO_MANY_REQUESTS, "rate_limited");
     assert_hardened(&limited);
+}
+
+#[tokio::test]
+async fn responses_to_credentialed_requests_are_not_stored() {
+    let warden = builder().build().unwrap();
+    let token = warden
+        .issue_access_token(&warden::auth::AccessToken::new("ana"))
+        .unwrap()
+        .token;
+    let app = app(builder()).await;
+    // With a token: the answer (or the refusal) is this caller's.
+    for (path, status) in [
+        ("/secret", StatusCode::OK),
+        ("/health", StatusCode::OK),
+        ("/nowhere", StatusCode::NOT_FOUND),
+    ] {
+        let answer = app.get(path, Some(&token)).await;
+        assert_eq!(answer.status, status, "{path}");
+        assert_eq!(answer.header("cache-control"), "no-store", "{path}");
+    }
+    let answer = app.get("/secret", Some("not.a.token")).await;
+    assert_eq!(answer.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(answer.header("cache-control"), "no-store");
+    // A cookie is a credential too.
+    let request = Request::get("/health")
+        .header("cookie", "session=abc")
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(app.send(request).await.header("cache-control"), "no-store");
+    // The handler's own choice stands.
+    let answer = app.get("/cached", Some(&token)).await;
+    assert_eq!(answer.header("cache-control"), "private, max-age=60");
+    // Without credentials nothing is added.
+    assert_eq!(app.get("/health", None).await.header("cache-control"), "");
 }
 
 #[tokio::test]

@@ -316,7 +316,8 @@ mod tests {
             assert!(serde_json::from_str::<Claims>(&json).is_err(), "{bad}");
         }
         assert!(
-            serde_json::from_str::<Claims>(r#"{"sub":"s","iss":"i","aud":"a","exp":null}"#).is_err()
+            serde_json::from_str::<Claims>(r#"{"sub":"s","iss":"i","aud":"a","exp":null}"#)
+                .is_err()
         );
         assert_eq!(serde_json::to_value(&one).unwrap()["aud"], "a");
     }

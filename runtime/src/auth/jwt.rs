@@ -702,7 +702,10 @@ mod tests {
         let payload =
             format!(r#"{{"sub":"u","iss":"iss","aud":"aud","exp":{exp}.75,"iat":1.5,"nbf":2.25}}"#);
         let claims = auth.verify(&signed(HEADER, &payload)).unwrap();
-        assert_eq!((claims.exp, claims.iat, claims.nbf), (exp, Some(1), Some(3)));
+        assert_eq!(
+            (claims.exp, claims.iat, claims.nbf),
+            (exp, Some(1), Some(3))
+        );
         // Rounded the safe way: a fraction past the leeway is still late.
         let late = format!(
             r#"{{"sub":"u","iss":"iss","aud":"aud","exp":{}.99}}"#,

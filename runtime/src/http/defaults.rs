@@ -244,6 +244,7 @@ where
     fn call(&mut self, request: Request<Body>) -> Self::Future {
         let defaults = Arc::clone(&self.defaults);
         let limit = defaults.body_limit;
+        let credentialed = carries_credentials(request.headers());
         let declared = request
             .headers()
             .get(header::CONTENT_LENGTH)
@@ -251,14 +252,14 @@ where
         if declared.is_some_and(|n| n > limit as u64) {
             // Refused before a byte of the body is read.
             let response = body_too_large(limit);
-            return Box::pin(async move { Ok(finish(response, &defaults)) });
+            return Box::pin(async move { Ok(finish(response, &defaults, credentialed)) });
         }
         let request = request.map(|body| Body::new(http_body_util::Limited::new(body, limit)));
         if self.warden.global_limit().is_none() {
             let future = self.inner.call(request);
             return Box::pin(async move {
                 let response = future.await?;
-                Ok(finish(response, &defaults))
+                Ok(finish(response, &defaults, credentialed))
             });
         }
         // The global limit waits on the store before the inner service is
@@ -270,13 +271,13 @@ where
             let (parts, body) = request.into_parts();
             let counted = match global::count(&warden, &parts).await {
                 Ok(counted) => counted,
-                Err(refused) => return Ok(finish(refused, &defaults)),
+                Err(refused) => return Ok(finish(refused, &defaults, credentialed)),
             };
             let mut response = inner.call(Request::from_parts(parts, body)).await?;
             if let Some((rate, outcome)) = counted {
                 global::show(&mut response, rate, &outcome);
             }
-            Ok(finish(response, &defaults))
+            Ok(finish(response, &defaults, credentialed))
         })
     }
 }
@@ -290,11 +291,22 @@ fn body_too_large(limit: usize) -> Response {
     .into_response()
 }
 
-/// Every error answers problem+json, and every response carries the
-/// security headers.
-fn finish(response: Response, defaults: &HttpDefaults) -> Response {
+/// Whether a request carried credentials: an `Authorization` header or a
+/// cookie.
+fn carries_credentials(headers: &http::HeaderMap) -> bool {
+    headers.contains_key(header::AUTHORIZATION) || headers.contains_key(header::COOKIE)
+}
+
+/// Every error answers problem+json, every response carries the security
+/// headers, and a response to a request that carried credentials is not
+/// stored by any cache (`Cache-Control: no-store`) unless the handler said
+/// otherwise: what it returns was made for that caller.
+fn finish(response: Response, defaults: &HttpDefaults, credentialed: bool) -> Response {
     let mut response = problem_json(response);
     let headers = response.headers_mut();
+    if credentialed && !headers.contains_key(header::CACHE_CONTROL) {
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
     for (name, value) in defaults.headers.iter() {
         if !headers.contains_key(name) {
             headers.insert(name.clone(), value.clone());
