@@ -12,11 +12,34 @@ use crate::http::ClientIp;
 /// The `tracing` target of every audit event.
 pub const TARGET: &str = "warden::audit";
 
-fn route(parts: &Parts) -> &str {
-    parts
-        .extensions
-        .get::<MatchedPath>()
-        .map_or_else(|| parts.uri.path(), MatchedPath::as_str)
+/// The longest request path an event carries when no route matched.
+const MAX_PATH: usize = 128;
+
+/// The matched route (`/users/{id}`), which the application wrote; when no
+/// route matched, the request path, which the client wrote: cut to
+/// [`MAX_PATH`] bytes, with every byte that is not visible ASCII replaced
+/// by `?`, so that a request cannot forge or flood a log line.
+fn route(parts: &Parts) -> std::borrow::Cow<'_, str> {
+    if let Some(matched) = parts.extensions.get::<MatchedPath>() {
+        return matched.as_str().into();
+    }
+    printable(parts.uri.path())
+}
+
+fn printable(path: &str) -> std::borrow::Cow<'_, str> {
+    let clean = path.len() <= MAX_PATH && path.bytes().all(|b| b.is_ascii_graphic());
+    if clean {
+        return path.into();
+    }
+    let mut bounded: String = path
+        .bytes()
+        .take(MAX_PATH)
+        .map(|b| if b.is_ascii_graphic() { char::from(b) } else { '?' })
+        .collect();
+    if path.len() > MAX_PATH {
+        bounded.push_str("...");
+    }
+    bounded.into()
 }
 
 pub(crate) fn auth_rejected(
@@ -29,7 +52,7 @@ pub(crate) fn auth_rejected(
         target: "warden::audit",
         event = "auth_rejected",
         handler,
-        route = route(parts),
+        route = &*route(parts),
         method = %parts.method,
         client_ip = client.map(tracing::field::display),
         status = rejection.status().as_u16(),
@@ -49,7 +72,7 @@ pub(crate) fn rate_limited(
         target: "warden::audit",
         event = "rate_limited",
         handler,
-        route = route(parts),
+        route = &*route(parts),
         method = %parts.method,
         client_ip = client.map(tracing::field::display),
         status = 429u16,
@@ -65,7 +88,7 @@ pub(crate) fn store_failed(handler: &str, parts: &Parts, error: &crate::limit::S
         target: "warden::audit",
         event = "limits_unavailable",
         handler,
-        route = route(parts),
+        route = &*route(parts),
         status = 503u16,
         error = %error,
         "rate-limit store unavailable; request refused"
@@ -77,8 +100,30 @@ pub(crate) fn limits_bypassed(handler: &str, parts: &Parts, error: &crate::limit
         target: "warden::audit",
         event = "limits_bypassed",
         handler,
-        route = route(parts),
+        route = &*route(parts),
         error = %error,
         "rate-limit store unavailable; request admitted uncounted (StoreFailure::FailOpen)"
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parts(uri: &str) -> Parts {
+        http::Request::get(uri).body(()).unwrap().into_parts().0
+    }
+
+    #[test]
+    fn unmatched_paths_are_bounded_and_printable() {
+        assert_eq!(route(&parts("/users/7")), "/users/7");
+        let long = format!("/{}", "a".repeat(10_000));
+        let long = parts(&long);
+        let shown = route(&long);
+        assert_eq!(shown.len(), MAX_PATH + 3);
+        assert!(shown.ends_with("..."));
+        // The URI parser already refuses control bytes; should one get
+        // through, it is replaced, never written to the log.
+        assert_eq!(printable("/a\nfake line\x1b[31m"), "/a?fake?line?[31m");
+    }
 }
