@@ -34,7 +34,13 @@ fn printable(path: &str) -> std::borrow::Cow<'_, str> {
     let mut bounded: String = path
         .bytes()
         .take(MAX_PATH)
-        .map(|b| if b.is_ascii_graphic() { char::from(b) } else { '?' })
+        .map(|b| {
+            if b.is_ascii_graphic() {
+                char::from(b)
+            } else {
+                '?'
+            }
+        })
         .collect();
     if path.len() > MAX_PATH {
         bounded.push_str("...");

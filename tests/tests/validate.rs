@@ -69,6 +69,19 @@ fn the_register_body_of_the_contract() {
         codes(&register("ana@example.com", "Str0ng&Secure!", "Дмитрий")),
         []
     );
+    // As a browser's <input type=email>: an internationalised domain is
+    // fine, a non-ASCII local part is not.
+    assert_eq!(
+        codes(&register("ana@bücher.example", "Str0ng&Secure!", "Ana")),
+        []
+    );
+    for email in ["\u{1F600}x@example.com", "josé@example.com"] {
+        assert_eq!(
+            codes(&register(email, "Str0ng&Secure!", "Ana")),
+            pairs(&[("email", "email")]),
+            "{email}"
+        );
+    }
     // Every broken rule at once.
     assert_eq!(
         codes(&register("not-an-email", "weak", "X")),
@@ -238,6 +251,80 @@ fn every_rule_passes_and_fails() {
         assert!(
             !issue.message.contains("pk_live") && !issue.message.contains("bell"),
             "{issue:?}"
+        );
+    }
+}
+
+#[derive(Debug, Deserialize, warden::Validate)]
+#[serde(deny_unknown_fields)]
+struct Links {
+    #[validate(url)]
+    web: String,
+    #[validate(url(schemes = "https, ftp"))]
+    mirror: String,
+    #[validate(regex = "[a-z]+")]
+    slug: String,
+    #[validate(regex = "(?m)^[a-z]+$")]
+    multiline_flag: String,
+}
+
+#[test]
+fn urls_default_to_http_and_https_and_patterns_match_the_whole_value() {
+    let links = |web: &str, mirror: &str, slug: &str, multi: &str| Links {
+        web: web.into(),
+        mirror: mirror.into(),
+        slug: slug.into(),
+        multiline_flag: multi.into(),
+    };
+    assert_eq!(
+        codes(&links(
+            "https://example.com/x",
+            "ftp://files.example.com/a",
+            "abc",
+            "abc"
+        )),
+        []
+    );
+    assert_eq!(
+        codes(&links("http://example.com", "https://e.com", "z", "z")),
+        []
+    );
+    for hostile in [
+        "javascript:alert(1)",
+        "data:text/html,<script>alert(1)</script>",
+        "file:///etc/passwd",
+        "vbscript:msgbox",
+        "//example.com",
+    ] {
+        assert_eq!(
+            codes(&links(hostile, "https://e.com", "a", "a")),
+            pairs(&[("web", "url")]),
+            "{hostile}"
+        );
+    }
+    // Widened to https and ftp: plain http is now out.
+    assert_eq!(
+        codes(&links("https://e.com", "http://e.com", "a", "a")),
+        pairs(&[("mirror", "url")])
+    );
+    let issues = links("javascript:x", "http://e.com", "a", "a")
+        .validate()
+        .unwrap_err();
+    let messages: Vec<&str> = issues.iter().map(|i| &*i.message).collect();
+    assert_eq!(
+        messages,
+        [
+            "must be a valid absolute URL with the scheme http or https",
+            "must be a valid absolute URL with the scheme https or ftp"
+        ]
+    );
+    // `[a-z]+` matches a value, not a part of it; a flag inside the pattern
+    // cannot move the anchors.
+    for hostile in ["a<script>", "<script>a", "abc\n<script>", ""] {
+        assert_eq!(
+            codes(&links("https://e.com", "https://e.com", hostile, hostile)),
+            pairs(&[("slug", "regex"), ("multiline_flag", "regex")]),
+            "{hostile:?}"
         );
     }
 }

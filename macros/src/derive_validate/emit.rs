@@ -59,8 +59,12 @@ fn rule(member: &syn::Member, field: &str, rule: &Rule) -> TokenStream {
     let report = quote!(__warden_report);
     let r = quote!(::warden::__private::rules);
     match &rule.kind {
-        RuleKind::Email => quote_spanned!(span=> #r::email(#value, #report, #meta);),
-        RuleKind::Url => quote_spanned!(span=> #r::url(#value, #report, #meta);),
+        RuleKind::Email { unicode_local_part } => {
+            quote_spanned!(span=> #r::email(#value, #unicode_local_part, #report, #meta);)
+        }
+        RuleKind::Url(schemes) => {
+            quote_spanned!(span=> #r::url(#value, &[#(#schemes),*], #report, #meta);)
+        }
         RuleKind::NonEmpty => quote_spanned!(span=> #r::non_empty(#value, #report, #meta);),
         RuleKind::Ascii => quote_spanned!(span=> #r::ascii(#value, #report, #meta);),
         RuleKind::Alphanumeric => quote_spanned!(span=> #r::alphanumeric(#value, #report, #meta);),

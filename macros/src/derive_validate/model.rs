@@ -26,8 +26,13 @@ pub(crate) struct Rule {
 }
 
 pub(crate) enum RuleKind {
-    Email,
-    Url,
+    /// An address as a browser's `<input type=email>` takes it, or with a
+    /// UTF-8 local part (RFC 6531) when asked.
+    Email {
+        unicode_local_part: bool,
+    },
+    /// The schemes allowed; empty for the runtime's default (http, https).
+    Url(Vec<String>),
     Len {
         min: Option<u64>,
         max: Option<u64>,
@@ -36,7 +41,8 @@ pub(crate) enum RuleKind {
         min: Option<NumberLit>,
         max: Option<NumberLit>,
     },
-    Regex(syn::LitStr),
+    /// The pattern as compiled: anchored to the whole value.
+    Regex(String),
     Password {
         min: u64,
         max: u64,

@@ -502,12 +502,50 @@ fn rule(piece: Piece, errors: &mut Errors) -> Option<(String, Rule)> {
     };
 
     let kind = match text.as_str() {
-        "email" | "url" | "non_empty" | "ascii" | "alphanumeric" | "no_control_chars" => {
+        "url" => {
+            no_positional(&a, errors);
+            let mut schemes = Vec::new();
+            for (_, value) in take_option(&["schemes"], errors) {
+                let lit = lit_str(value, "`schemes`", errors)?;
+                for scheme in lit.value().split(',').map(str::trim) {
+                    let valid = scheme.starts_with(|c: char| c.is_ascii_lowercase())
+                        && scheme.chars().all(|c| {
+                            c.is_ascii_lowercase() || c.is_ascii_digit() || "+-.".contains(c)
+                        });
+                    if !valid {
+                        errors.spanned(
+                            &lit,
+                            format!(
+                                "{scheme:?} is not a URL scheme: lower-case letters, digits, `+`, `-` and `.`, starting with a letter, comma-separated such as \"https,ftp\""
+                            ),
+                        );
+                        return None;
+                    }
+                    schemes.push(scheme.to_owned());
+                }
+            }
+            RuleKind::Url(schemes)
+        }
+        "email" => {
+            take_option(&[], errors);
+            let mut unicode_local_part = false;
+            for argument in &a.positional {
+                if argument.to_string() == "unicode_local_part" {
+                    unicode_local_part = true;
+                } else {
+                    errors.spanned(
+                        argument,
+                        "`email` takes one option, `email(unicode_local_part)`, for RFC 6531 addresses",
+                    );
+                    return None;
+                }
+            }
+            RuleKind::Email { unicode_local_part }
+        }
+        "non_empty" | "ascii" | "alphanumeric" | "no_control_chars" => {
             no_positional(&a, errors);
             take_option(&[], errors);
             match text.as_str() {
-                "email" => RuleKind::Email,
-                "url" => RuleKind::Url,
                 "non_empty" => RuleKind::NonEmpty,
                 "ascii" => RuleKind::Ascii,
                 "alphanumeric" => RuleKind::Alphanumeric,
@@ -546,7 +584,10 @@ fn rule(piece: Piece, errors: &mut Errors) -> Option<(String, Rule)> {
                 return None;
             };
             let lit = lit_str(pattern.clone(), "the pattern", errors)?;
-            if let Err(error) = regex::Regex::new(&lit.value()) {
+            // A rule matches the whole value: `[a-z]+` must not accept
+            // `a<script>`. `\A` and `\z` hold whatever flags the pattern sets.
+            let anchored = format!("\\A(?:{})\\z", lit.value());
+            if let Err(error) = regex::Regex::new(&anchored) {
                 let reason = error.to_string();
                 let reason = reason
                     .lines()
@@ -557,7 +598,7 @@ fn rule(piece: Piece, errors: &mut Errors) -> Option<(String, Rule)> {
                 errors.spanned(&lit, format!("invalid regex: {reason}"));
                 return None;
             }
-            RuleKind::Regex(lit)
+            RuleKind::Regex(anchored)
         }
         "password" => {
             no_positional(&a, errors);

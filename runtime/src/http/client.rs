@@ -167,23 +167,24 @@ impl TrustedProxies {
         if !self.contains(peer) {
             return peer;
         }
+        // Each hop is read on its own, from the bytes: a byte that is not
+        // visible ASCII spoils its hop, not the whole header (the part a
+        // client writes is on the left, beyond the hops that decide).
         let mut hops: Vec<Option<IpAddr>> = Vec::new();
         for value in headers.get_all(self.header.name()) {
-            let Ok(value) = value.to_str() else {
-                hops.push(None);
-                continue;
-            };
-            match self.header {
-                ForwardedHeader::XForwardedFor => {
-                    hops.extend(value.split(',').map(|hop| parse_hop(hop.trim())));
-                }
-                ForwardedHeader::Forwarded => {
-                    hops.extend(value.split(',').map(forwarded_for));
-                }
+            for hop in value.as_bytes().split(|&b| b == b',') {
+                let hop = std::str::from_utf8(hop).ok().filter(|hop| {
+                    hop.bytes()
+                        .all(|b| b == b' ' || b == b'\t' || b.is_ascii_graphic())
+                });
+                hops.push(hop.and_then(|hop| match self.header {
+                    ForwardedHeader::XForwardedFor => parse_hop(hop.trim()),
+                    ForwardedHeader::Forwarded => forwarded_for(hop),
+                }));
             }
         }
-        // Walk from the nearest hop outwards; stop at the first address no
-        // trusted proxy vouches for.
+        // Walk from the nearest hop outwards: the client is the rightmost
+        // address that no trusted proxy vouches for.
         let mut client = peer;
         for hop in hops.iter().rev() {
             match hop {
@@ -300,6 +301,36 @@ mod tests {
         // Ports and brackets are tolerated.
         let h = headers("x-forwarded-for", &["[2001:db8::7]:443"]);
         assert_eq!(proxies.resolve(ip("10.0.0.2"), &h), ip("2001:db8::7"));
+    }
+
+    #[test]
+    fn a_stray_byte_spoils_its_hop_not_the_header() {
+        let proxies = TrustedProxies::new(["10.0.0.0/8"]).unwrap();
+        let mut h = HeaderMap::new();
+        // The client wrote a non-ASCII byte on the left; the proxy appended
+        // the address it saw. That address is still the client.
+        h.append(
+            "x-forwarded-for",
+            HeaderValue::from_bytes(b"caf\xc3\xa9 \xff, 6.6.6.6, 198.51.100.7").unwrap(),
+        );
+        assert_eq!(proxies.resolve(ip("10.0.0.2"), &h), ip("198.51.100.7"));
+        let mut h = HeaderMap::new();
+        h.append(
+            "forwarded",
+            HeaderValue::from_bytes(b"for=\"\xfe\", for=198.51.100.8").unwrap(),
+        );
+        let forwarded = TrustedProxies::new(["10.0.0.0/8"])
+            .unwrap()
+            .header(ForwardedHeader::Forwarded);
+        assert_eq!(forwarded.resolve(ip("10.0.0.2"), &h), ip("198.51.100.8"));
+        // A spoiled hop nearer than any untrusted address still ends the
+        // chain at the last trusted hop: nobody vouches for what is beyond.
+        let mut h = HeaderMap::new();
+        h.append(
+            "x-forwarded-for",
+            HeaderValue::from_bytes(b"6.6.6.6, \xff, 10.1.1.1").unwrap(),
+        );
+        assert_eq!(proxies.resolve(ip("10.0.0.2"), &h), ip("10.1.1.1"));
     }
 
     #[test]

@@ -187,21 +187,29 @@ impl<T: Number + ?Sized> Number for &T {
     }
 }
 
-pub fn email<T: Text + ?Sized>(value: &T, report: &mut Report, rule: &Rule) {
+pub fn email<T: Text + ?Sized>(
+    value: &T,
+    unicode_local_part: bool,
+    report: &mut Report,
+    rule: &Rule,
+) {
     if let Some(text) = value.text()
-        && !is_email(text)
+        && !is_email(text, unicode_local_part)
     {
         rule.fail(report, || "must be a valid email address".into());
     }
 }
 
-/// An address as RFC 5321 (with RFC 6531's UTF-8) lets a mail server
-/// accept it, without the rarely legitimate forms: a dot-atom local part of
-/// at most 64 bytes (no quoted strings, no leading, trailing or doubled
-/// dot), `@`, and a host name of at least two labels (no IP literal), each
-/// label 1 to 63 bytes of letters, digits and inner hyphens, the last one
-/// not all digits; at most 254 bytes in all. One pass, no allocation.
-pub(crate) fn is_email(text: &str) -> bool {
+/// An address as a browser's `<input type=email>` accepts it (the WHATWG
+/// "valid email address"): an ASCII local part, `@`, and a host name whose
+/// labels may be internationalised (a browser sends them as punycode).
+/// Stricter than WHATWG where mail servers are: a dot-atom local part of at
+/// most 64 bytes (no quoted strings, no leading, trailing or doubled dot),
+/// a host name of at least two labels (no IP literal), each label 1 to 63
+/// bytes of letters, digits and inner hyphens, the last one not all digits;
+/// at most 254 bytes in all. With `unicode_local_part`, the local part may
+/// also hold UTF-8 (RFC 6531). One pass, no allocation.
+pub(crate) fn is_email(text: &str, unicode_local_part: bool) -> bool {
     let bytes = text.as_bytes();
     if bytes.len() > 254 {
         return false;
@@ -223,7 +231,8 @@ pub(crate) fn is_email(text: &str) -> bool {
                 after_dot = true;
                 continue;
             }
-            c => is_atext(c),
+            c if c.is_ascii() => is_atext(c),
+            c => unicode_local_part && is_atext(c),
         };
         if !ok {
             return false;
@@ -269,7 +278,8 @@ pub(crate) fn is_email(text: &str) -> bool {
     labels + 1 >= 2 && !all_digits
 }
 
-/// RFC 5322 atext, plus any printable non-ASCII character (RFC 6531).
+/// RFC 5322 atext, plus any printable non-ASCII character (RFC 6531, for
+/// `unicode_local_part`).
 fn is_atext(c: char) -> bool {
     match c {
         'a'..='z' | 'A'..='Z' | '0'..='9' => true,
@@ -279,11 +289,30 @@ fn is_atext(c: char) -> bool {
     }
 }
 
-pub fn url<T: Text + ?Sized>(value: &T, report: &mut Report, rule: &Rule) {
-    if let Some(text) = value.text()
-        && url::Url::parse(text).is_err()
-    {
-        rule.fail(report, || "must be a valid absolute URL".into());
+/// The schemes `url` allows when the rule names none: `javascript:`,
+/// `data:`, `file:` and every other scheme are refused unless listed.
+pub const DEFAULT_URL_SCHEMES: &[&str] = &["http", "https"];
+
+pub fn url<T: Text + ?Sized>(value: &T, schemes: &[&str], report: &mut Report, rule: &Rule) {
+    let Some(text) = value.text() else {
+        return;
+    };
+    let schemes = if schemes.is_empty() {
+        DEFAULT_URL_SCHEMES
+    } else {
+        schemes
+    };
+    let allowed = url::Url::parse(text).is_ok_and(|url| {
+        schemes.contains(&url.scheme())
+            && (!matches!(url.scheme(), "http" | "https") || url.host().is_some())
+    });
+    if !allowed {
+        rule.fail(report, || {
+            format!(
+                "must be a valid absolute URL with the scheme {}",
+                schemes.join(" or ")
+            )
+        });
     }
 }
 
@@ -515,12 +544,16 @@ mod tests {
 
     #[test]
     fn emails() {
+        let ascii = |text: &str| issues(|r| email(text, false, r, &RULE));
         for good in [
             "a@example.com",
             "first.last+tag@sub.example.org",
-            "josé@exämple.com",
+            "o'brien@example.ie",
+            // An internationalised domain, as a browser takes it.
+            "ana@exämple.com",
+            "ana@例え.テスト",
         ] {
-            assert_eq!(issues(|r| email(good, r, &RULE)), 0, "{good}");
+            assert_eq!(ascii(good), 0, "{good}");
         }
         for bad in [
             "",
@@ -533,16 +566,25 @@ mod tests {
             "\"q\"@b.com",
             "a@[127.0.0.1]",
             "a\0@b.com",
+            // A browser's <input type=email> refuses a non-ASCII local part.
+            "\u{1F600}x@example.com",
+            "josé@example.com",
         ] {
-            assert_eq!(issues(|r| email(bad, r, &RULE)), 1, "{bad:?}");
+            assert_eq!(ascii(bad), 1, "{bad:?}");
         }
         let long = format!("{}@example.com", "a".repeat(250));
-        assert_eq!(issues(|r| email(long.as_str(), r, &RULE)), 1);
+        assert_eq!(ascii(&long), 1);
         let long_local = format!("{}@example.com", "a".repeat(65));
-        assert_eq!(issues(|r| email(long_local.as_str(), r, &RULE)), 1);
+        assert_eq!(ascii(&long_local), 1);
         let long_label = format!("a@{}.com", "b".repeat(64));
-        assert_eq!(issues(|r| email(long_label.as_str(), r, &RULE)), 1);
-        assert_eq!(issues(|r| email(&None::<String>, r, &RULE)), 0);
+        assert_eq!(ascii(&long_label), 1);
+        assert_eq!(issues(|r| email(&None::<String>, false, r, &RULE)), 0);
+        // RFC 6531, asked for explicitly.
+        let unicode = |text: &str| issues(|r| email(text, true, r, &RULE));
+        assert_eq!(unicode("josé@exämple.com"), 0);
+        assert_eq!(unicode("用户@例子.广告"), 0);
+        assert_eq!(unicode("a b@example.com"), 1);
+        assert_eq!(unicode("jo\u{7}sé@example.com"), 1);
     }
 
     #[test]
