@@ -353,9 +353,23 @@ pub(crate) fn ip_limit_key(client: Option<ClientIp>, warden: &Warden) -> LimitKe
 
 /// A handler's own extractor on a limited handler: it never rejects, so
 /// that its rejection reaches the response hook (for `skip_failed` refunds
-/// and the `RateLimit` headers) like any other response.
+/// and the `RateLimit` headers) like any other response. Once one has
+/// failed, the ones after it do not run (the body is not read): the
+/// handler answers with the first rejection.
 #[doc(hidden)]
 pub struct Extracted<E>(pub Result<E, Response>);
+
+/// Marks a request whose extractor failed.
+#[derive(Clone, Copy)]
+struct ExtractionFailed;
+
+impl<E> Extracted<E> {
+    /// In place of an extractor that did not run: an earlier argument
+    /// failed, and its rejection is the one answered.
+    fn skipped() -> Self {
+        Self(Err(Response::default()))
+    }
+}
 
 impl<S, E> FromRequestParts<S> for Extracted<E>
 where
@@ -365,11 +379,16 @@ where
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        Ok(Self(
-            E::from_request_parts(parts, state)
-                .await
-                .map_err(IntoResponse::into_response),
-        ))
+        if parts.extensions.get::<ExtractionFailed>().is_some() {
+            return Ok(Self::skipped());
+        }
+        match E::from_request_parts(parts, state).await {
+            Ok(value) => Ok(Self(Ok(value))),
+            Err(rejection) => {
+                parts.extensions.insert(ExtractionFailed);
+                Ok(Self(Err(rejection.into_response())))
+            }
+        }
     }
 }
 
@@ -389,6 +408,9 @@ where
         request: axum::extract::Request,
         state: &S,
     ) -> Result<Self, Self::Rejection> {
+        if request.extensions().get::<ExtractionFailed>().is_some() {
+            return Ok(Self::skipped());
+        }
         Ok(Self(
             E::from_request(request, state)
                 .await

@@ -121,6 +121,31 @@ struct Note {
     text: String,
 }
 
+/// Counts how many times it ran.
+struct Counted;
+
+static COUNTED_RUNS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Counted {
+    type Rejection = StatusCode;
+
+    async fn from_request_parts(_: &mut Parts, _: &S) -> Result<Self, StatusCode> {
+        COUNTED_RUNS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Ok(Counted)
+    }
+}
+
+#[rate_limit(100, "1m")]
+async fn first_failure(
+    State(hits): State<Hits>,
+    Path(id): Path<u32>,
+    _counted: Counted,
+    Json(note): Json<Note>,
+) -> String {
+    hits.hit();
+    format!("{id}: {}", note.text)
+}
+
 #[rate_limit(1, "1m")]
 async fn body(State(hits): State<Hits>, Json(note): Json<Note>) -> String {
     hits.hit();
@@ -149,6 +174,7 @@ fn router(warden: &Warden, hits: &Hits) -> Router {
         .route("/named-a", get(named_a))
         .route("/named-b", get(named_b))
         .route("/body", post(body))
+        .route("/first-failure/{id}", post(first_failure))
         .route("/whoami", get(whoami))
         .with_state(AppState {
             warden: warden.clone(),
@@ -608,6 +634,33 @@ async fn refused_requests_never_reach_the_handler_or_its_extractors(backend: Bac
             .unwrap();
         assert_limited(&app.send(request).await);
     }
+    assert_eq!(hits.count(), 1);
+}
+
+#[tokio::test]
+async fn a_limited_handler_stops_at_its_first_failing_extractor() {
+    let (app, hits, _) = app(&Backend::Memory).await;
+    let send = |path: &str, body: Vec<u8>| {
+        http::Request::post(path)
+            .header("content-type", "application/json")
+            .body(axum::body::Body::from(body))
+            .unwrap()
+    };
+    let answer = app
+        .send(send("/first-failure/7", br#"{"text":"hi"}"#.to_vec()))
+        .await;
+    assert_eq!(answer.body, "7: hi");
+    let runs = COUNTED_RUNS.load(std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(runs, 1);
+    // The path does not parse: neither the next extractor nor the body
+    // (1 MiB, not even JSON) is touched, and the path's rejection answers,
+    // with the limit's headers.
+    let answer = app
+        .send(send("/first-failure/not-a-number", vec![b'x'; 1024 * 1024]))
+        .await;
+    assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{answer:?}");
+    assert!(!answer.header("ratelimit").is_empty(), "{answer:?}");
+    assert_eq!(COUNTED_RUNS.load(std::sync::atomic::Ordering::SeqCst), runs);
     assert_eq!(hits.count(), 1);
 }
 
