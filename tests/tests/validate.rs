@@ -786,3 +786,62 @@ async fn validation_stacks_with_the_guards() {
     );
     assert_eq!(hits.count(), 3);
 }
+
+#[tokio::test]
+async fn an_adversarial_body_gets_a_bounded_answer() {
+    let (app, hits) = app().await;
+    // Under 64 KiB: hundreds of map entries, each with a long key the
+    // client chose and two broken rules.
+    let mut shelves = serde_json::Map::new();
+    let mut i = 0;
+    loop {
+        let key = format!("{i:04}{}", "k".repeat(120));
+        shelves.insert(key, json!({"displayName": "", "SKU": "x"}));
+        let body =
+            json!({"items": [], "by_shelf": shelves, "by_code": {}, "notes": []}).to_string();
+        if body.len() > 60 * 1024 {
+            break;
+        }
+        i += 1;
+    }
+    let body = json!({"items": [], "by_shelf": shelves, "by_code": {}, "notes": []}).to_string();
+    assert!(body.len() > 60 * 1024 && body.len() < 64 * 1024);
+    let request = Request::post("/orders")
+        .header("content-type", "application/json")
+        .body(Body::from(body.clone()))
+        .unwrap();
+    let answer = app.send(request).await;
+    answer.assert_problem(StatusCode::BAD_REQUEST, "validation_failed");
+    let issues = answer.body["issues"].as_array().unwrap();
+    assert_eq!(issues.len(), warden::validate::MAX_ISSUES + 1);
+    assert_eq!(issues.last().unwrap()["code"], warden::validate::TRUNCATED);
+    assert_eq!(answer.body["truncated"], true);
+    for issue in &issues[..warden::validate::MAX_ISSUES] {
+        let path = issue["path"].as_str().unwrap();
+        assert!(path.len() <= warden::validate::MAX_PATH, "{path}");
+        // A key is cut to 64 bytes: the client cannot make every path long.
+        assert!(path.len() < 100, "{path}");
+    }
+    // The answer is a fraction of the request, not a multiple.
+    let answer_size = answer.body.to_string().len();
+    assert!(
+        answer_size < body.len() / 3,
+        "{answer_size} bytes for {} bytes",
+        body.len()
+    );
+    assert_eq!(hits.count(), 0);
+}
+
+#[test]
+fn long_paths_are_cut_at_a_character_boundary() {
+    let mut report = warden::validate::Report::new();
+    for _ in 0..40 {
+        report.enter_key(&"ééééé");
+    }
+    report.fail("r", "m");
+    let issues = report.finish().unwrap_err();
+    let path = &issues.iter().next().unwrap().path;
+    assert!(path.len() <= warden::validate::MAX_PATH, "{}", path.len());
+    assert!(path.ends_with("..."), "{path}");
+    assert!(!issues.truncated());
+}

@@ -130,6 +130,9 @@ fn data_issue(mut path: String, message: &str) -> Issue {
     if path == "." {
         path.clear();
     }
+    if path.len() > super::MAX_PATH {
+        super::report::cut(&mut path, super::MAX_PATH);
+    }
     let (code, message) = if message.starts_with("unknown field") {
         ("unknown_field", "this field is not allowed".to_owned())
     } else if let Some(rest) = message.strip_prefix("missing field `") {

@@ -36,7 +36,7 @@ use std::fmt::Display;
 
 pub use extract::{Valid, ValidationRejection};
 pub use password::{PasswordFailure, PasswordPolicy};
-pub use report::{Invalid, Issue, Issues, Report};
+pub use report::{Invalid, Issue, Issues, MAX_ISSUES, MAX_PATH, Report, TRUNCATED};
 
 /// A value that checks its own rules. Derive it with
 /// [`#[derive(Validate)]`](macro@crate::Validate).

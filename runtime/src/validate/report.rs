@@ -20,7 +20,21 @@ pub struct Issue {
     pub message: Cow<'static, str>,
 }
 
-/// Every broken rule of a value, reported at once.
+/// The most issues one report lists; past it, a last issue with the code
+/// `truncated` says that more rules are broken. A body of 64 KiB could
+/// otherwise break a rule per byte, and its answer would be many times its
+/// size.
+pub const MAX_ISSUES: usize = 100;
+/// The longest path an issue carries, in bytes; a longer one is cut and
+/// ends with `...`. Map keys come from the client.
+pub const MAX_PATH: usize = 256;
+/// The longest map key a path carries, in bytes.
+const MAX_KEY: usize = 64;
+/// The code of the marker issue that ends a truncated list.
+pub const TRUNCATED: &str = "truncated";
+
+/// Every broken rule of a value, reported at once (at most
+/// [`MAX_ISSUES`], then a [`TRUNCATED`] marker).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Issues(pub Vec<Issue>);
 
@@ -40,14 +54,28 @@ impl Issues {
         self.0.is_empty()
     }
 
-    /// The 400 problem listing every issue.
+    /// Whether the list stops at [`MAX_ISSUES`] with more rules broken.
+    pub fn truncated(&self) -> bool {
+        self.0.last().is_some_and(|i| i.code == TRUNCATED)
+    }
+
+    /// The 400 problem listing every issue (and `"truncated": true` when
+    /// the list stops short).
     pub fn to_problem(&self) -> Problem {
-        let detail = match self.0.len() {
-            1 => "the request breaks 1 rule; see `issues`".to_owned(),
-            n => format!("the request breaks {n} rules; see `issues`"),
+        let detail = match (self.0.len(), self.truncated()) {
+            (_, true) => format!(
+                "the request breaks more than {MAX_ISSUES} rules; the first {MAX_ISSUES} are in `issues`"
+            ),
+            (1, false) => "the request breaks 1 rule; see `issues`".to_owned(),
+            (n, false) => format!("the request breaks {n} rules; see `issues`"),
         };
-        Problem::new(StatusCode::BAD_REQUEST, "validation_failed", detail)
-            .with_member("issues", serde_json::to_value(&self.0).unwrap_or_default())
+        let problem = Problem::new(StatusCode::BAD_REQUEST, "validation_failed", detail)
+            .with_member("issues", serde_json::to_value(&self.0).unwrap_or_default());
+        if self.truncated() {
+            problem.with_member("truncated", true.into())
+        } else {
+            problem
+        }
     }
 }
 
@@ -113,6 +141,7 @@ enum Segment {
 pub struct Report {
     issues: Vec<Issue>,
     path: SmallVec<[Segment; 4]>,
+    truncated: bool,
 }
 
 impl fmt::Debug for Report {
@@ -145,7 +174,11 @@ impl Report {
     /// Goes into a map entry.
     #[doc(hidden)]
     pub fn enter_key(&mut self, key: &dyn fmt::Display) {
-        self.path.push(Segment::Key(key.to_string()));
+        let mut key = key.to_string();
+        if key.len() > MAX_KEY {
+            cut(&mut key, MAX_KEY);
+        }
+        self.path.push(Segment::Key(key));
     }
 
     /// Comes back out of the last field, item or entry.
@@ -180,7 +213,19 @@ impl Report {
             dot(&mut out);
             out.push_str(extra);
         }
+        if out.len() > MAX_PATH {
+            cut(&mut out, MAX_PATH);
+        }
         out
+    }
+
+    /// Whether the list is full: then a failure is only counted, and its
+    /// path is not even spelt out.
+    fn full(&mut self) -> bool {
+        if self.issues.len() >= MAX_ISSUES {
+            self.truncated = true;
+        }
+        self.truncated
     }
 
     /// Records a broken rule at the current path.
@@ -189,6 +234,9 @@ impl Report {
         code: impl Into<Cow<'static, str>>,
         message: impl Into<Cow<'static, str>>,
     ) {
+        if self.full() {
+            return;
+        }
         let path = self.path_string(None);
         self.issues.push(Issue {
             path,
@@ -206,6 +254,9 @@ impl Report {
         code: impl Into<Cow<'static, str>>,
         message: impl Into<Cow<'static, str>>,
     ) {
+        if self.full() {
+            return;
+        }
         let path = self.path_string((!field.is_empty()).then_some(field));
         self.issues.push(Issue {
             path,
@@ -222,12 +273,18 @@ impl Report {
     /// Records what a custom rule of `field` returned.
     #[doc(hidden)]
     pub fn invalid_at(&mut self, field: &'static str, invalid: Invalid) {
+        if self.full() {
+            return;
+        }
         let mut path = self.path_string((!field.is_empty()).then_some(field));
         if let Some(extra) = invalid.field.as_deref() {
             if !path.is_empty() {
                 path.push('.');
             }
             path.push_str(extra);
+            if path.len() > MAX_PATH {
+                cut(&mut path, MAX_PATH);
+            }
         }
         self.issues.push(Issue {
             path,
@@ -243,11 +300,33 @@ impl Report {
 
     /// `Ok` when no rule failed, every issue otherwise.
     #[inline]
-    pub fn finish(self) -> Result<(), Issues> {
+    pub fn finish(mut self) -> Result<(), Issues> {
         if self.issues.is_empty() {
-            Ok(())
-        } else {
-            Err(Issues(self.issues))
+            return Ok(());
         }
+        if self.truncated {
+            self.issues.push(truncated_marker());
+        }
+        Err(Issues(self.issues))
     }
+}
+
+/// The issue that ends a list cut at [`MAX_ISSUES`].
+pub(crate) fn truncated_marker() -> Issue {
+    Issue {
+        path: String::new(),
+        code: TRUNCATED.into(),
+        message: "more rules are broken than are listed; fix these and send again".into(),
+    }
+}
+
+/// Cuts `text` to at most `max` bytes, at a character boundary, and marks
+/// the cut with `...`.
+pub(crate) fn cut(text: &mut String, max: usize) {
+    let mut end = max.saturating_sub(3);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text.truncate(end);
+    text.push_str("...");
 }
