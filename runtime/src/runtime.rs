@@ -41,6 +41,7 @@ struct Inner {
     named: HashMap<String, Rate>,
     store_failure: StoreFailure,
     global: Option<GlobalLimit>,
+    https: Option<Vec<String>>,
     warned_untrusted_forwarding: AtomicBool,
     warned_no_peer: AtomicBool,
     http: Arc<HttpDefaults>,
@@ -71,6 +72,8 @@ impl Warden {
             store_failure: StoreFailure::default(),
             global: None,
             global_exempt: Vec::new(),
+            require_https: false,
+            https_exempt: Vec::new(),
             security_headers: SecurityHeaders::default(),
             cors: Cors::default(),
             body_limit: DEFAULT_BODY_LIMIT,
@@ -174,6 +177,31 @@ impl Warden {
         self.inner.global.as_ref()
     }
 
+    /// When HTTPS is required: `None` if the request may go on, the
+    /// refusal (308 or 403) otherwise.
+    pub(crate) fn refuse_plain_http(
+        &self,
+        request: &http::Request<axum::body::Body>,
+    ) -> Option<axum::response::Response> {
+        let exempt = self.inner.https.as_ref()?;
+        if exempt.iter().any(|path| path == request.uri().path()) {
+            return None;
+        }
+        if request.uri().scheme() == Some(&http::uri::Scheme::HTTPS) {
+            return None;
+        }
+        let peer = request
+            .extensions()
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|info| info.0.ip());
+        if peer.and_then(|peer| self.inner.proxies.forwarded_https(peer, request.headers()))
+            == Some(true)
+        {
+            return None;
+        }
+        Some(crate::http::https_refusal(request))
+    }
+
     pub(crate) fn ipv6_prefix(&self) -> u8 {
         self.inner.ipv6_prefix
     }
@@ -195,6 +223,8 @@ pub struct WardenBuilder {
     store_failure: StoreFailure,
     global: Option<Rate>,
     global_exempt: Vec<String>,
+    require_https: bool,
+    https_exempt: Vec<String>,
     security_headers: SecurityHeaders,
     cors: Cors,
     body_limit: usize,
@@ -309,6 +339,27 @@ impl WardenBuilder {
         self
     }
 
+    /// Refuses requests that did not arrive over HTTPS, in
+    /// [`Warden::layer`]: `GET` and `HEAD` get `308 Permanent Redirect` to
+    /// the same URL with `https`, every other method `403` problem+json
+    /// (a redirect would lose or replay its body). A request arrived over
+    /// HTTPS when its URI says `https` (a server that terminates TLS
+    /// itself) or when a [trusted proxy](Self::trusted_proxies) says so
+    /// (`X-Forwarded-Proto`, or `proto=` in `Forwarded` with
+    /// [`ForwardedHeader::Forwarded`]); what the client says about itself
+    /// is never believed. Off by default, for local development.
+    pub fn require_https(mut self) -> Self {
+        self.require_https = true;
+        self
+    }
+
+    /// A path served over plain HTTP all the same (compared exactly, such
+    /// as `"/health"` for a load balancer's probe).
+    pub fn https_exempt(mut self, path: impl Into<String>) -> Self {
+        self.https_exempt.push(path.into());
+        self
+    }
+
     /// Replaces the security headers of [`Warden::layer`].
     pub fn security_headers(mut self, headers: SecurityHeaders) -> Self {
         self.security_headers = headers;
@@ -356,7 +407,15 @@ impl WardenBuilder {
         if !self.global_exempt.is_empty() && self.global.is_none() {
             return Err(BuildError::ExemptWithoutGlobalLimit);
         }
-        if let Some(path) = self.global_exempt.iter().find(|p| !p.starts_with('/')) {
+        if !self.https_exempt.is_empty() && !self.require_https {
+            return Err(BuildError::ExemptWithoutRequireHttps);
+        }
+        if let Some(path) = self
+            .global_exempt
+            .iter()
+            .chain(&self.https_exempt)
+            .find(|p| !p.starts_with('/'))
+        {
             return Err(BuildError::ExemptPath(path.clone()));
         }
         for handler in manifest() {
@@ -388,6 +447,7 @@ impl WardenBuilder {
                     rate,
                     exempt: self.global_exempt,
                 }),
+                https: self.require_https.then_some(self.https_exempt),
                 warned_untrusted_forwarding: AtomicBool::new(false),
                 warned_no_peer: AtomicBool::new(false),
                 http: Arc::new(HttpDefaults {
@@ -442,6 +502,8 @@ pub enum BuildError {
     ExemptWithoutGlobalLimit,
     /// An exempt path that does not start with `/`.
     ExemptPath(String),
+    /// `https_exempt` without `require_https`.
+    ExemptWithoutRequireHttps,
 }
 
 impl fmt::Display for BuildError {
@@ -467,7 +529,10 @@ impl fmt::Display for BuildError {
             ),
             Self::ExemptPath(path) => write!(
                 f,
-                "{path:?} cannot be exempted from the global limit: a path starts with '/'"
+                "{path:?} cannot be exempted: a path starts with '/'"
+            ),
+            Self::ExemptWithoutRequireHttps => f.write_str(
+                "https_exempt(..) was called but HTTPS is not required: call .require_https()",
             ),
             Self::PolicyName(name) => write!(
                 f,

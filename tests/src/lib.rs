@@ -218,7 +218,11 @@ impl Client {
         Self {
             router,
             base,
-            http: reqwest::Client::new(),
+            // Redirects are answers to check, not to follow.
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .expect("client"),
         }
     }
 

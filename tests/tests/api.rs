@@ -545,6 +545,45 @@ async fn with_redis_url_limits_and_refresh_tokens_live_in_redis() {
 }
 
 #[tokio::test]
+async fn require_https_redirects_reads_and_refuses_writes_over_plain_http() {
+    let mut config = api::Config::for_tests();
+    config.require_https = true;
+    config.trusted_proxies = vec!["127.0.0.1".into()];
+    let api = Api::start(config).await;
+    let answer = api
+        .send(
+            Request::get("/api/data?x=1")
+                .header("host", "api.example.com")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::PERMANENT_REDIRECT);
+    assert_eq!(
+        answer.header("location"),
+        "https://api.example.com/api/data?x=1"
+    );
+    api.post(
+        "/login",
+        json!({"email": "a@example.com", "password": PASSWORD}),
+        &[],
+    )
+    .await
+    .assert_problem(StatusCode::FORBIDDEN, "https_required");
+    assert_eq!(api.get("/health", None).await.status, StatusCode::OK);
+    // Over HTTPS at the proxy, the API answers as usual.
+    let answer = api
+        .post(
+            "/register",
+            json!({"email": "tls@example.com", "password": PASSWORD, "name": "Ana"}),
+            &[("x-forwarded-proto", "https")],
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::CREATED, "{answer:?}");
+    api.assert_no_5xx();
+}
+
+#[tokio::test]
 async fn global_rate_limit_counts_every_request_but_health() {
     let mut config = api::Config::for_tests();
     config.global_rate_limit = Some("3/15m".parse().unwrap());

@@ -288,3 +288,160 @@ fn unsafe_cors_is_a_build_error_not_a_panic() {
     }
     assert!(builder().cors(Cors::allow_origins(["*"])).build().is_ok());
 }
+
+async fn https_app(builder: warden::WardenBuilder) -> Client {
+    app(builder.require_https().https_exempt("/health")).await
+}
+
+async fn send_with(
+    app: &Client,
+    method: http::Method,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> Answer {
+    let mut request = Request::builder().method(method).uri(path);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    app.send(request.body(Body::empty()).unwrap()).await
+}
+
+#[tokio::test]
+async fn plain_http_is_redirected_or_refused_when_https_is_required() {
+    use http::Method;
+    // Behind a proxy on loopback that terminates TLS.
+    let app = https_app(builder().trusted_proxies(["127.0.0.1"])).await;
+    let answer = send_with(
+        &app,
+        Method::GET,
+        "/once?page=2",
+        &[("host", "api.example.com")],
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::PERMANENT_REDIRECT);
+    assert_eq!(
+        answer.header("location"),
+        "https://api.example.com/once?page=2"
+    );
+    assert_hardened(&answer);
+    let answer = send_with(
+        &app,
+        Method::HEAD,
+        "/once",
+        &[("host", "api.example.com:8443")],
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::PERMANENT_REDIRECT);
+    assert_eq!(
+        answer.header("location"),
+        "https://api.example.com:8443/once"
+    );
+    // A body would be lost or replayed by a redirect: refused.
+    let answer = send_with(&app, Method::POST, "/echo", &[("host", "api.example.com")]).await;
+    answer.assert_problem(StatusCode::FORBIDDEN, "https_required");
+    // A host that is not a host name is not redirected to.
+    let answer = send_with(&app, Method::GET, "/once", &[("host", "evil.com/@x")]).await;
+    answer.assert_problem(StatusCode::FORBIDDEN, "https_required");
+    // The proxy says the client came over HTTPS: served.
+    for proto in ["https", "HTTPS", "http, https"] {
+        let answer = send_with(
+            &app,
+            Method::GET,
+            "/health",
+            &[("x-forwarded-proto", proto)],
+        )
+        .await;
+        assert_eq!(answer.status, StatusCode::OK, "{proto}");
+    }
+    let answer = send_with(
+        &app,
+        Method::POST,
+        "/echo",
+        &[
+            ("x-forwarded-proto", "https"),
+            ("content-type", "application/json"),
+        ],
+    )
+    .await;
+    assert_eq!(
+        answer.status,
+        StatusCode::BAD_REQUEST,
+        "served, and refused for its empty body"
+    );
+    // The nearest proxy's word is the last one.
+    let answer = send_with(
+        &app,
+        Method::GET,
+        "/once",
+        &[("x-forwarded-proto", "https, http"), ("host", "a.example")],
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::PERMANENT_REDIRECT);
+    // The exempt path is served over plain HTTP.
+    assert_eq!(app.get("/health", None).await.status, StatusCode::OK);
+
+    // Without a trusted proxy, a client's own claim is not believed.
+    let direct = https_app(builder()).await;
+    let answer = send_with(
+        &direct,
+        Method::GET,
+        "/once",
+        &[("x-forwarded-proto", "https"), ("host", "a.example")],
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::PERMANENT_REDIRECT);
+    let answer = send_with(
+        &direct,
+        Method::GET,
+        "/once",
+        &[("forwarded", "proto=https"), ("host", "a.example")],
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::PERMANENT_REDIRECT);
+
+    // RFC 7239, when the proxy writes Forwarded.
+    let rfc = https_app(
+        builder()
+            .trusted_proxies(["127.0.0.1"])
+            .forwarded_header(warden::http::ForwardedHeader::Forwarded),
+    )
+    .await;
+    let answer = send_with(
+        &rfc,
+        Method::GET,
+        "/once",
+        &[("forwarded", "for=198.51.100.1;proto=https")],
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::OK);
+    let answer = send_with(
+        &rfc,
+        Method::GET,
+        "/once",
+        &[
+            ("forwarded", "for=198.51.100.1;proto=http"),
+            ("host", "a.example"),
+        ],
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::PERMANENT_REDIRECT);
+}
+
+#[test]
+fn https_settings_are_checked_at_build() {
+    assert_eq!(
+        Warden::builder()
+            .https_exempt("/health")
+            .build()
+            .unwrap_err(),
+        BuildError::ExemptWithoutRequireHttps
+    );
+    assert_eq!(
+        Warden::builder()
+            .require_https()
+            .https_exempt("health")
+            .build()
+            .unwrap_err(),
+        BuildError::ExemptPath("health".into())
+    );
+}

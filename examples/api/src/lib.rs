@@ -61,6 +61,10 @@ pub struct Config {
     /// `$GLOBAL_RATE_LIMIT` (`1000/15m`): one per-address limit over every
     /// request but `GET /health`; none when unset.
     pub global_rate_limit: Option<Rate>,
+    /// `$REQUIRE_HTTPS=1`: plain-HTTP requests (by the connection, or as a
+    /// trusted proxy reports) get 308 to `https` (GET, HEAD) or 403; not
+    /// `/health`.
+    pub require_https: bool,
 }
 
 fn list(value: Option<String>) -> Vec<String> {
@@ -97,6 +101,11 @@ impl Config {
             global_rate_limit: var("GLOBAL_RATE_LIMIT")
                 .map(|rate| rate.parse().map_err(|e| format!("GLOBAL_RATE_LIMIT: {e}")))
                 .transpose()?,
+            require_https: match var("REQUIRE_HTTPS").as_deref() {
+                None | Some("0") => false,
+                Some("1") => true,
+                Some(other) => return Err(format!("REQUIRE_HTTPS is 1 or 0, not {other:?}")),
+            },
         })
     }
 
@@ -113,6 +122,7 @@ impl Config {
             trusted_proxies: Vec::new(),
             redis_url: None,
             global_rate_limit: None,
+            require_https: false,
         }
     }
 }
@@ -209,6 +219,9 @@ pub async fn app(config: &Config) -> Result<Router, String> {
         .cors(Cors::allow_origins(config.allowed_origins.clone()));
     if let Some(rate) = config.global_rate_limit {
         builder = builder.global_limit(rate).global_limit_exempt("/health");
+    }
+    if config.require_https {
+        builder = builder.require_https().https_exempt("/health");
     }
     let refresh_tokens = match &config.redis_url {
         Some(url) => {

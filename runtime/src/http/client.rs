@@ -161,6 +161,36 @@ impl TrustedProxies {
         self.networks.is_empty()
     }
 
+    /// Whether the nearest trusted proxy reports that the client's request
+    /// arrived over HTTPS: the last `X-Forwarded-Proto` value, or the
+    /// `proto=` of the last `Forwarded` element, as the configured
+    /// [`ForwardedHeader`] says. `None` when `peer` is not a trusted proxy
+    /// (what a client claims about itself is never believed) or reports
+    /// nothing.
+    pub fn forwarded_https(&self, peer: IpAddr, headers: &HeaderMap) -> Option<bool> {
+        if !self.contains(canonical(peer)) {
+            return None;
+        }
+        let name = match self.header {
+            ForwardedHeader::XForwardedFor => HeaderName::from_static("x-forwarded-proto"),
+            ForwardedHeader::Forwarded => http::header::FORWARDED,
+        };
+        // The nearest proxy appends: its report is the last one.
+        let value = headers.get_all(name).iter().next_back()?;
+        let last_hop = value.as_bytes().rsplit(|&b| b == b',').next()?;
+        let last_hop = std::str::from_utf8(last_hop).ok()?;
+        let proto = match self.header {
+            ForwardedHeader::XForwardedFor => last_hop.trim(),
+            ForwardedHeader::Forwarded => last_hop.split(';').find_map(|pair| {
+                let (name, value) = pair.trim().split_once('=')?;
+                name.trim()
+                    .eq_ignore_ascii_case("proto")
+                    .then(|| value.trim().trim_matches('"'))
+            })?,
+        };
+        Some(proto.eq_ignore_ascii_case("https"))
+    }
+
     /// The client address of a request that arrived from `peer`.
     pub fn resolve(&self, peer: IpAddr, headers: &HeaderMap) -> IpAddr {
         let peer = canonical(peer);

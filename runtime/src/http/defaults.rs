@@ -245,6 +245,9 @@ where
         let defaults = Arc::clone(&self.defaults);
         let limit = defaults.body_limit;
         let credentialed = carries_credentials(request.headers());
+        if let Some(refused) = self.warden.refuse_plain_http(&request) {
+            return Box::pin(async move { Ok(finish(refused, &defaults, credentialed)) });
+        }
         let declared = request
             .headers()
             .get(header::CONTENT_LENGTH)
@@ -279,6 +282,53 @@ where
             }
             Ok(finish(response, &defaults, credentialed))
         })
+    }
+}
+
+/// The answer to a plain-HTTP request when HTTPS is required: 308 to the
+/// same URL with `https` for `GET` and `HEAD`, 403 problem+json otherwise
+/// (and when the request names no usable host).
+pub(crate) fn https_refusal(request: &Request<Body>) -> Response {
+    let forbidden = || {
+        Problem::new(
+            StatusCode::FORBIDDEN,
+            "https_required",
+            "this API is served over HTTPS only; send the request to its https:// URL",
+        )
+        .into_response()
+    };
+    if !matches!(*request.method(), Method::GET | Method::HEAD) {
+        return forbidden();
+    }
+    // The host as the request named it: letters, digits, `.-:[]` only, so
+    // that the redirect cannot be bent into another URL.
+    let host = request
+        .headers()
+        .get(header::HOST)
+        .map(HeaderValue::as_bytes)
+        .or_else(|| request.uri().authority().map(|a| a.as_str().as_bytes()))
+        .filter(|host| {
+            !host.is_empty()
+                && host.len() <= 255
+                && host
+                    .iter()
+                    .all(|&b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b))
+        });
+    let Some(host) = host else {
+        return forbidden();
+    };
+    let path = request.uri().path_and_query().map_or("/", |p| p.as_str());
+    let mut location = Vec::with_capacity(8 + host.len() + path.len());
+    location.extend_from_slice(b"https://");
+    location.extend_from_slice(host);
+    location.extend_from_slice(path.as_bytes());
+    match HeaderValue::from_bytes(&location) {
+        Ok(location) => {
+            let mut response = StatusCode::PERMANENT_REDIRECT.into_response();
+            response.headers_mut().insert(header::LOCATION, location);
+            response
+        }
+        Err(_) => forbidden(),
     }
 }
 

@@ -6,8 +6,8 @@ mod defaults;
 mod problem;
 
 pub use client::{ClientIp, ForwardedHeader, InvalidProxy, TrustedProxies};
-pub(crate) use defaults::HttpDefaults;
 pub use defaults::{
     Cors, CorsError, DEFAULT_BODY_LIMIT, SecurityHeaders, WardenLayer, WardenService,
 };
+pub(crate) use defaults::{HttpDefaults, https_refusal};
 pub use problem::{PROBLEM_JSON, Problem};
