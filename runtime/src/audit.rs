@@ -133,3 +133,36 @@ mod tests {
         assert_eq!(printable("/a\nfake line\x1b[31m"), "/a?fake?line?[31m");
     }
 }
+
+pub(crate) fn keyed_limit_refused(limit: &str, retry_after: u64) {
+    tracing::warn!(
+        target: "warden::audit",
+        event = "rate_limited",
+        status = 429u16,
+        reason = "rate_limited",
+        limit,
+        retry_after,
+        "request rejected"
+    );
+}
+
+pub(crate) fn keyed_limit_failed(limit: &str, error: &crate::limit::StoreError) {
+    tracing::error!(
+        target: "warden::audit",
+        event = "limits_unavailable",
+        limit,
+        status = 503u16,
+        error = %error,
+        "rate-limit store unavailable; request refused"
+    );
+}
+
+pub(crate) fn keyed_limit_bypassed(limit: &str, error: &crate::limit::StoreError) {
+    tracing::error!(
+        target: "warden::audit",
+        event = "limits_bypassed",
+        limit,
+        error = %error,
+        "rate-limit store unavailable; request admitted uncounted (StoreFailure::FailOpen)"
+    );
+}

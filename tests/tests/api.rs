@@ -308,6 +308,79 @@ async fn five_failed_logins_then_429_while_successes_never_count() {
 }
 
 #[tokio::test]
+async fn ten_failed_logins_an_hour_per_account_whatever_the_address() {
+    let mut config = api::Config::for_tests();
+    config.trusted_proxies = vec!["127.0.0.1".into()];
+    let api = Api::start(config).await;
+    assert_eq!(
+        api.register("ana@example.com").await.status,
+        StatusCode::CREATED
+    );
+    assert_eq!(
+        api.register("bo@example.com").await.status,
+        StatusCode::CREATED
+    );
+    let from = |i: u32| format!("198.51.{}.{}", i / 200, i % 200);
+    let login_from = |email: &'static str, password: &'static str, address: String| {
+        let api = api.clone();
+        async move {
+            api.post(
+                "/login",
+                json!({"email": email, "password": password}),
+                &[("x-forwarded-for", &address)],
+            )
+            .await
+        }
+    };
+    // Successes never count against the account.
+    for i in 0..12 {
+        assert_eq!(
+            login_from("ana@example.com", PASSWORD, from(i))
+                .await
+                .status,
+            StatusCode::OK
+        );
+    }
+    // Ten failures, each from another address (the per-address limit never
+    // sees more than one), spelt in any case.
+    for i in 0..10 {
+        let email = if i % 2 == 0 {
+            "ana@example.com"
+        } else {
+            "ANA@Example.com"
+        };
+        let answer = login_from(email, "Wr0ng&Password", from(100 + i)).await;
+        answer.assert_problem(StatusCode::UNAUTHORIZED, "invalid_credentials");
+    }
+    // The account is locked for everyone, even with the right password.
+    let answer = login_from("ana@example.com", PASSWORD, from(200)).await;
+    answer.assert_problem(StatusCode::TOO_MANY_REQUESTS, "rate_limited");
+    assert_eq!(answer.body["limit"], "10-per-1h-per-account");
+    assert_eq!(answer.header("retry-after"), "360");
+    assert!(
+        answer
+            .header("ratelimit")
+            .contains(r#""10-per-1h-per-account";r=0"#),
+        "{answer:?}"
+    );
+    // Another account is not.
+    assert_eq!(
+        login_from("bo@example.com", PASSWORD, from(201))
+            .await
+            .status,
+        StatusCode::OK
+    );
+    // An account that does not exist is limited alike: no way to tell.
+    for i in 0..10 {
+        let answer = login_from("ghost@example.com", PASSWORD, from(300 + i)).await;
+        assert_eq!(answer.status, StatusCode::UNAUTHORIZED);
+    }
+    let answer = login_from("ghost@example.com", PASSWORD, from(399)).await;
+    answer.assert_problem(StatusCode::TOO_MANY_REQUESTS, "rate_limited");
+    api.assert_no_5xx();
+}
+
+#[tokio::test]
 async fn refresh_rotates_and_reuse_revokes_the_family() {
     let api = Api::new().await;
     api.register("ana@example.com").await;

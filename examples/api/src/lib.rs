@@ -5,7 +5,7 @@
 use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::str::FromStr;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use axum::extract::{FromRef, State};
@@ -19,7 +19,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions};
 use warden::auth::refresh::{FamilyId, Issued, MemoryTokenStore, RefreshError, RefreshTokens};
 use warden::auth::{AccessToken, Jwt};
 use warden::http::{Cors, Problem};
-use warden::limit::Rate;
+use warden::limit::{KeyedLimit, Rate};
 use warden::password::{Passwords, Verification};
 use warden::redis::{Redis, RedisStore, RedisTokenStore};
 use warden::{Auth, Warden, protected, rate_limit, validate};
@@ -438,26 +438,44 @@ fn bad_credentials() -> Problem {
     )
 }
 
+/// 10 failed logins an hour per account (the email as sent, lower-cased,
+/// whether or not it exists), from any address: credential stuffing spreads
+/// over addresses, so the per-address limit alone does not see it.
+static PER_ACCOUNT: LazyLock<KeyedLimit> = LazyLock::new(|| {
+    KeyedLimit::new(
+        "10-per-1h-per-account",
+        Rate::new(10, Duration::from_secs(3600)).unwrap_or_else(|_| unreachable!("a valid rate")),
+    )
+    .skip_successful()
+});
+
 #[validate]
 #[rate_limit(5, "15m", skip_successful)]
-async fn login(
-    State(state): State<AppState>,
-    Json(body): Json<LoginBody>,
-) -> Result<Response, Problem> {
-    let user = user_by(&state.db, "email", &body.email.to_lowercase()).await?;
+async fn login(State(state): State<AppState>, Json(body): Json<LoginBody>) -> Response {
+    let email = body.email.to_lowercase();
+    let attempt = match state.warden.check_limit(&PER_ACCOUNT, &email).await {
+        Ok(attempt) => attempt,
+        Err(refused) => return refused,
+    };
+    let response = match sign_in(&state, &email, &body.password).await {
+        Ok(response) => response,
+        Err(problem) => problem.into_response(),
+    };
+    attempt.finish(response).await
+}
+
+async fn sign_in(state: &AppState, email: &str, password: &str) -> Result<Response, Problem> {
+    let user = user_by(&state.db, "email", email).await?;
     // The same argon2 work whether the user exists or not.
     let verification = state
         .passwords
-        .check(
-            &body.password,
-            user.as_ref().map(|u| u.password_hash.as_str()),
-        )
+        .check(password, user.as_ref().map(|u| u.password_hash.as_str()))
         .await
         .map_err(internal)?;
     let (Some(user), Verification::Valid { needs_upgrade }) = (user, verification) else {
         return Err(bad_credentials());
     };
-    if needs_upgrade && let Ok(hash) = state.passwords.hash(&body.password).await {
+    if needs_upgrade && let Ok(hash) = state.passwords.hash(password).await {
         let _ = sqlx::query("UPDATE users SET password_hash = ? WHERE id = ?")
             .bind(hash)
             .bind(&user.id)
@@ -469,7 +487,7 @@ async fn login(
         .issue(&user.id)
         .await
         .map_err(|_| unavailable())?;
-    token_pair(&state, &user, &refresh)
+    token_pair(state, &user, &refresh)
 }
 
 fn refresh_refused(error: RefreshError) -> Problem {

@@ -12,6 +12,7 @@
 
 pub mod gcra;
 pub(crate) mod global;
+mod keyed;
 mod memory;
 mod rate;
 pub(crate) mod response;
@@ -22,6 +23,7 @@ mod window;
 use std::fmt;
 
 pub use gcra::Outcome;
+pub use keyed::{KeyedLimit, LimitAttempt};
 pub use memory::{DEFAULT_MAX_KEYS, MemoryStore};
 pub use rate::{MAX_WINDOW, ParseRateError, Rate};
 pub use response::{RATELIMIT, RATELIMIT_POLICY};
