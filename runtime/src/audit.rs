@@ -112,28 +112,6 @@ pub(crate) fn limits_bypassed(handler: &str, parts: &Parts, error: &crate::limit
     );
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn parts(uri: &str) -> Parts {
-        http::Request::get(uri).body(()).unwrap().into_parts().0
-    }
-
-    #[test]
-    fn unmatched_paths_are_bounded_and_printable() {
-        assert_eq!(route(&parts("/users/7")), "/users/7");
-        let long = format!("/{}", "a".repeat(10_000));
-        let long = parts(&long);
-        let shown = route(&long);
-        assert_eq!(shown.len(), MAX_PATH + 3);
-        assert!(shown.ends_with("..."));
-        // The URI parser already refuses control bytes; should one get
-        // through, it is replaced, never written to the log.
-        assert_eq!(printable("/a\nfake line\x1b[31m"), "/a?fake?line?[31m");
-    }
-}
-
 pub(crate) fn keyed_limit_refused(limit: &str, retry_after: u64) {
     tracing::warn!(
         target: "warden::audit",
@@ -165,4 +143,26 @@ pub(crate) fn keyed_limit_bypassed(limit: &str, error: &crate::limit::StoreError
         error = %error,
         "rate-limit store unavailable; request admitted uncounted (StoreFailure::FailOpen)"
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parts(uri: &str) -> Parts {
+        http::Request::get(uri).body(()).unwrap().into_parts().0
+    }
+
+    #[test]
+    fn unmatched_paths_are_bounded_and_printable() {
+        assert_eq!(route(&parts("/users/7")), "/users/7");
+        let long = format!("/{}", "a".repeat(10_000));
+        let long = parts(&long);
+        let shown = route(&long);
+        assert_eq!(shown.len(), MAX_PATH + 3);
+        assert!(shown.ends_with("..."));
+        // The URI parser already refuses control bytes; should one get
+        // through, it is replaced, never written to the log.
+        assert_eq!(printable("/a\nfake line\x1b[31m"), "/a?fake?line?[31m");
+    }
 }
