@@ -845,3 +845,82 @@ fn long_paths_are_cut_at_a_character_boundary() {
     assert!(path.ends_with("..."), "{path}");
     assert!(!issues.truncated());
 }
+
+#[tokio::test]
+async fn every_type_missing_and_unknown_field_is_listed_at_once() {
+    let (app, hits) = app().await;
+    let json = Some("application/json");
+    let issues = |answer: &Answer| -> Vec<(String, String)> {
+        answer.body["issues"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| {
+                (
+                    i["path"].as_str().unwrap().to_owned(),
+                    i["code"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect()
+    };
+    // Three fields, three wrong types: three issues, not one.
+    let answer = post_json(
+        &app,
+        "/register",
+        json,
+        r#"{"email":1,"password":[],"name":{"x":1}}"#,
+    )
+    .await;
+    answer.assert_problem(StatusCode::BAD_REQUEST, "validation_failed");
+    let mut found = issues(&answer);
+    found.sort();
+    assert_eq!(
+        found,
+        pairs(&[
+            ("email", "invalid_type"),
+            ("name", "invalid_type"),
+            ("password", "invalid_type"),
+        ])
+    );
+    // Wrong types, a missing field, an unknown field and the rules the
+    // well-typed fields break, all in one answer.
+    let answer = post_json(
+        &app,
+        "/register",
+        json,
+        r#"{"email":"not-an-email","password":12,"role":"admin"}"#,
+    )
+    .await;
+    answer.assert_problem(StatusCode::BAD_REQUEST, "validation_failed");
+    let mut found = issues(&answer);
+    found.sort();
+    let mut expected = pairs(&[
+        ("password", "invalid_type"),
+        ("role", "unknown_field"),
+        ("name", "missing_field"),
+        ("email", "email"),
+    ]);
+    expected.sort();
+    assert_eq!(found, expected);
+    // Nothing sent is echoed.
+    assert!(!answer.body.to_string().contains("not-an-email"));
+    // Nested paths as serde spells them.
+    let answer = post_json(
+        &app,
+        "/orders",
+        json,
+        r#"{"items":[{"displayName":"a","SKU":"abc"},{"displayName":7,"SKU":"abc","x":1}],"by_shelf":{},"by_code":{"1":[{"SKU":"abc"}]},"notes":"n"}"#,
+    )
+    .await;
+    let mut found = issues(&answer);
+    found.sort();
+    let mut expected = pairs(&[
+        ("items[1].displayName", "invalid_type"),
+        ("items[1].x", "unknown_field"),
+        ("by_code.1[0].displayName", "missing_field"),
+        ("notes", "invalid_type"),
+    ]);
+    expected.sort();
+    assert_eq!(found, expected, "{answer:?}");
+    assert_eq!(hits.count(), 0);
+}

@@ -191,7 +191,7 @@ where
 /// Why `bytes` is not a `T`: the JSON is malformed, or a value is missing,
 /// unknown or of the wrong type at a path. Parses again with the path
 /// tracked, which costs an allocation per key, so only after a failure.
-fn json_rejection<T: DeserializeOwned>(bytes: &[u8]) -> ValidationRejection {
+fn json_rejection<T: DeserializeOwned + Validate>(bytes: &[u8]) -> ValidationRejection {
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
     match serde_path_to_error::deserialize::<_, T>(&mut deserializer) {
         Err(error) => {
@@ -207,7 +207,14 @@ fn json_rejection<T: DeserializeOwned>(bytes: &[u8]) -> ValidationRejection {
                     ),
                 )
             } else {
-                data_rejection(data_issue(error.path().to_string(), &inner.to_string()))
+                // A data error: list every one, not only the first.
+                serde_json::from_slice(bytes)
+                    .ok()
+                    .and_then(|value| super::collect::every_issue::<T>(value, data_issue))
+                    .map_or_else(
+                        || data_rejection(data_issue(error.path().to_string(), &inner.to_string())),
+                        |issues| ValidationRejection::issues(&issues),
+                    )
             }
         }
         // The value parsed: what failed the untracked parse came after it.

@@ -1,0 +1,199 @@
+//! Every data issue of a JSON body at once: wrongly typed, missing and
+//! unknown fields, then the rules the fields that did parse break.
+//!
+//! serde stops at the first error. To list them all, a body that failed is
+//! read as a `serde_json::Value` and deserialised again and again; after
+//! each error the offending part is repaired with a placeholder (an unknown
+//! field removed, a missing or mistyped one given a value of a shape that
+//! parses), and the next error is found. The placeholders' own rule issues
+//! are not reported. Only a body that failed pays for this, and the number
+//! of repairs is bounded.
+
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use serde_path_to_error::Segment;
+
+use super::report::{MAX_ISSUES, TRUNCATED, truncated_marker};
+use super::{Issue, Issues, Validate};
+
+/// The most repairs tried for one body: each is a few parses of it.
+const MAX_REPAIRS: usize = 16;
+
+/// Values of every JSON shape, to try in place of a broken one.
+fn candidates() -> [Value; 6] {
+    [
+        Value::Null,
+        Value::String(String::new()),
+        Value::from(0),
+        Value::Bool(false),
+        Value::Array(Vec::new()),
+        Value::Object(serde_json::Map::new()),
+    ]
+}
+
+/// One step into a JSON value.
+enum Step {
+    Key(String),
+    Index(usize),
+}
+
+fn steps(path: &serde_path_to_error::Path) -> Option<Vec<Step>> {
+    path.iter()
+        .map(|segment| match segment {
+            Segment::Map { key } => Some(Step::Key(key.clone())),
+            Segment::Seq { index } => Some(Step::Index(*index)),
+            _ => None,
+        })
+        .collect()
+}
+
+fn at<'v>(value: &'v mut Value, steps: &[Step]) -> Option<&'v mut Value> {
+    steps.iter().try_fold(value, |value, step| match step {
+        Step::Key(key) => value.as_object_mut()?.get_mut(key),
+        Step::Index(index) => value.as_array_mut()?.get_mut(*index),
+    })
+}
+
+/// The first error of `value` as a `T`: its path as serde spells it, its
+/// steps, and its message. `None` when `value` parses.
+fn first_error<T: DeserializeOwned>(
+    value: &Value,
+) -> Result<T, (String, Option<Vec<Step>>, String)> {
+    serde_path_to_error::deserialize::<_, T>(value).map_err(|error| {
+        (
+            error.path().to_string(),
+            steps(error.path()),
+            error.inner().to_string(),
+        )
+    })
+}
+
+/// The name between the first pair of backticks of a serde message.
+fn quoted(message: &str) -> Option<&str> {
+    let rest = message.split_once('`')?.1;
+    Some(rest.split_once('`')?.0)
+}
+
+/// Every issue of `value`, which failed to parse as a `T`; `None` when no
+/// data issue could be found this way (the caller reports the first one).
+pub(super) fn every_issue<T: DeserializeOwned + Validate>(
+    mut value: Value,
+    to_issue: impl Fn(String, &str) -> Issue,
+) -> Option<Issues> {
+    let mut issues: Vec<Issue> = Vec::new();
+    let mut repaired: Vec<String> = Vec::new();
+    let mut parsed = None;
+    for _ in 0..MAX_REPAIRS {
+        let (path, steps, message) = match first_error::<T>(&value) {
+            Ok(value) => {
+                parsed = Some(value);
+                break;
+            }
+            Err(error) => error,
+        };
+        let issue = to_issue(path.clone(), &message);
+        let Some(steps) = steps else {
+            issues.push(issue);
+            break;
+        };
+        let fixed = match &*issue.code {
+            "unknown_field" => remove(&mut value, &steps),
+            "missing_field" => {
+                quoted(&message).is_some_and(|field| insert::<T>(&mut value, &steps, field, &path))
+            }
+            _ => replace::<T>(&mut value, &steps, &path),
+        };
+        repaired.push(issue.path.clone());
+        issues.push(issue);
+        if !fixed {
+            break;
+        }
+    }
+    if issues.is_empty() {
+        return None;
+    }
+    // What the client sent right may still break rules: those count too,
+    // but not the rules the placeholders break.
+    if let Some(Err(rule_issues)) = parsed.as_ref().map(Validate::validate) {
+        let placeholder = |path: &str| {
+            repaired.iter().any(|p| {
+                path == p
+                    || p.is_empty()
+                    || path
+                        .strip_prefix(p.as_str())
+                        .is_some_and(|rest| rest.starts_with(['.', '[']))
+            })
+        };
+        issues.extend(
+            rule_issues
+                .0
+                .into_iter()
+                .filter(|i| i.code != TRUNCATED && !placeholder(&i.path)),
+        );
+    }
+    if issues.len() > MAX_ISSUES {
+        issues.truncate(MAX_ISSUES);
+        issues.push(truncated_marker());
+    }
+    Some(Issues(issues))
+}
+
+/// Removes the unknown field the steps end at.
+fn remove(value: &mut Value, steps: &[Step]) -> bool {
+    let Some((Step::Key(key), parent)) = steps.split_last() else {
+        return false;
+    };
+    at(value, parent)
+        .and_then(Value::as_object_mut)
+        .and_then(|object| object.remove(key))
+        .is_some()
+}
+
+/// Gives the missing `field` of the object at `steps` a placeholder that
+/// moves the error elsewhere.
+fn insert<T: DeserializeOwned>(value: &mut Value, steps: &[Step], field: &str, path: &str) -> bool {
+    for candidate in candidates() {
+        let Some(object) = at(value, steps).and_then(Value::as_object_mut) else {
+            return false;
+        };
+        object.insert(field.to_owned(), candidate);
+        if moved_on::<T>(value, path, Some(field)) {
+            return true;
+        }
+    }
+    false
+}
+
+/// Replaces the value at `steps` with a placeholder that parses there.
+fn replace<T: DeserializeOwned>(value: &mut Value, steps: &[Step], path: &str) -> bool {
+    for candidate in candidates() {
+        let Some(slot) = at(value, steps) else {
+            return false;
+        };
+        *slot = candidate;
+        if moved_on::<T>(value, path, None) {
+            return true;
+        }
+    }
+    false
+}
+
+/// Whether `value` now parses, or fails somewhere other than at `path`
+/// (for a missing field: neither as missing from the object at `path` nor
+/// at the placeholder given to it).
+fn moved_on<T: DeserializeOwned>(value: &Value, path: &str, field: Option<&str>) -> bool {
+    match first_error::<T>(value) {
+        Ok(_) => true,
+        Err((next, _, message)) => match field {
+            Some(field) => {
+                let missing_again = next == path && quoted(&message) == Some(field);
+                let placeholder_refused = match path {
+                    "" | "." => next == field,
+                    _ => next.strip_prefix(path).and_then(|r| r.strip_prefix('.')) == Some(field),
+                };
+                !missing_again && !placeholder_refused
+            }
+            None => next != path,
+        },
+    }
+}
