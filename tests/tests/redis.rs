@@ -231,6 +231,60 @@ async fn a_family_is_shared_minted_on_one_instance_rotated_on_another_revoked_ev
         .unwrap();
 }
 
+#[tokio::test]
+async fn a_subject_logging_in_in_a_loop_keeps_ten_families_in_redis() {
+    let server = RedisServer::start();
+    let redis = server.connect().await;
+    let tokens = RefreshTokens::new(RedisTokenStore::new(&redis));
+    let victim = tokens.issue("victim").await.unwrap();
+    let mut logins = Vec::new();
+    for _ in 0..40 {
+        logins.push(tokens.issue("flooder").await.unwrap());
+    }
+    let mut client = server.client();
+    let families: Vec<String> = client.keys(format!("{}rt:f:*", redis.prefix())).unwrap();
+    assert_eq!(families.len(), 11, "ten of the flooder's and the victim's");
+    // The oldest logins ended; the newest ten live.
+    assert_eq!(
+        tokens.rotate(logins[0].token.expose()).await.err(),
+        Some(RefreshError::Unknown)
+    );
+    assert!(tokens.rotate(logins[39].token.expose()).await.is_ok());
+    assert!(tokens.rotate(logins[30].token.expose()).await.is_ok());
+    // The victim's login is untouched.
+    let next = tokens.rotate(victim.token.expose()).await.unwrap();
+    assert_eq!(next.subject, "victim");
+    // Configurable.
+    let strict = RefreshTokens::new(RedisTokenStore::new(&redis).max_families_per_subject(2));
+    let first = strict.issue("solo").await.unwrap();
+    for _ in 0..2 {
+        strict.issue("solo").await.unwrap();
+    }
+    assert_eq!(
+        strict.rotate(first.token.expose()).await.err(),
+        Some(RefreshError::Unknown)
+    );
+}
+
+#[tokio::test]
+async fn a_spent_token_replayed_after_its_own_expiry_still_revokes_in_redis() {
+    let server = RedisServer::start();
+    let tokens = RefreshTokens::new(RedisTokenStore::new(&server.connect().await))
+        .ttl(Duration::from_secs(1));
+    let login = tokens.issue("u").await.unwrap();
+    let next = tokens.rotate(login.token.expose()).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    // Both tokens are past their own lifetime now; the family is not.
+    assert_eq!(
+        tokens.rotate(login.token.expose()).await.err(),
+        Some(RefreshError::Reused)
+    );
+    assert_eq!(
+        tokens.rotate(next.issued.token.expose()).await.err(),
+        Some(RefreshError::Revoked)
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn of_two_instances_racing_on_one_token_exactly_one_wins_in_50_trials() {
     let server = RedisServer::start();
@@ -300,9 +354,8 @@ async fn every_key_has_the_prefix_and_a_ttl_and_holds_no_address_user_or_token()
 
     let mut client = server.client();
     let keys: Vec<String> = client.keys("*").unwrap();
-    // Global + /thirty + /mine, and two tokens and a family, and one more
-    // of each for the other login.
-    assert!(keys.len() >= 8, "{keys:?}");
+    // Global + /thirty + /mine, two families and the subject's index.
+    assert_eq!(keys.len(), 6, "{keys:?}");
     let secrets = [
         "127.0.0.1".as_bytes(),
         &[127, 0, 0, 1],
@@ -325,6 +378,15 @@ async fn every_key_has_the_prefix_and_a_ttl_and_holds_no_address_user_or_token()
                     redis::cmd("HGETALL").arg(key).query(&mut client).unwrap();
                 stored.extend(fields);
             }
+            "zset" => {
+                let members: Vec<Vec<u8>> = redis::cmd("ZRANGE")
+                    .arg(key)
+                    .arg(0)
+                    .arg(-1)
+                    .query(&mut client)
+                    .unwrap();
+                stored.extend(members);
+            }
             other => panic!("{key} is a {other}"),
         }
         for value in &stored {
@@ -342,8 +404,8 @@ async fn every_key_has_the_prefix_and_a_ttl_and_holds_no_address_user_or_token()
             let rest = &k["audit:".len()..];
             if rest.starts_with("l:") {
                 "limit"
-            } else if rest.starts_with("rt:t:") {
-                "token"
+            } else if rest.starts_with("rt:s:") {
+                "subject index"
             } else if rest.starts_with("rt:f:") {
                 "family"
             } else {
@@ -351,7 +413,7 @@ async fn every_key_has_the_prefix_and_a_ttl_and_holds_no_address_user_or_token()
             }
         })
         .collect();
-    assert_eq!(kinds, HashSet::from(["limit", "token", "family"]));
+    assert_eq!(kinds, HashSet::from(["limit", "family", "subject index"]));
 }
 
 #[tokio::test]

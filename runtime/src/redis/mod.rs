@@ -50,28 +50,29 @@
 //! | key | holds | expires |
 //! |---|---|---|
 //! | `{prefix}l:{digest}` | a limit's state: the GCRA theoretical arrival time in nanoseconds | when the state equals "never seen" |
-//! | `{prefix}rt:t:{digest}` | a refresh token: its family, the family key wrapped under the token, expiry, spent flag | with the token |
-//! | `{prefix}rt:f:{family}` | a family: the subject, sealed; expiry; revoked flag | with the family |
+//! | `{prefix}rt:f:{family}` | a login: the digest of its current token and that token's expiry, the subject (sealed), the family key wrapped under the current token, its expiry, a revoked flag | with the family |
+//! | `{prefix}rt:s:{digest}` | a subject's live families, in the order they began (at most the per-subject bound) | with its longest-lived family |
 //!
 //! No key or value holds a client address, a user id or a token. A limit's
-//! digest is an HMAC-SHA-256 of the policy and the client key, keyed with
+//! digest, and a subject's, is an HMAC-SHA-256 keyed with
 //! [`RedisConfig::key_secret`] (every instance must compute it alike, so
 //! it cannot be a per-process random key; without a secret an address
-//! space as small as IPv4's could be searched). A token's digest is its
-//! SHA-256. A family's subject is encrypted and authenticated with a
-//! random per-family key, which is stored only wrapped under a second,
-//! independent digest of each live token, so what Redis holds cannot be
-//! read without a token.
+//! space as small as IPv4's could be searched). A family's id is a digest
+//! of the lookup id inside its tokens, and a token is kept as its SHA-256.
+//! A family's subject is encrypted and authenticated with a random
+//! per-family key, which is stored only wrapped under a second,
+//! independent digest of the current token, so what Redis holds cannot be
+//! read without that token.
 //!
 //! # Redis Cluster
 //!
-//! The scripts touch several keys: the limits of one request, or a token
-//! and its family. In a cluster they must hash to one slot, which a prefix
-//! with a hash tag gives (`.prefix("{warden}:")`): every key then lives on
-//! one shard, which keeps the atomicity and gives up sharding. Spreading
-//! limits over shards would need one slot per client key and a script per
-//! slot, and a family's tokens would need the family id in their key; this
-//! crate does neither.
+//! The scripts touch several keys: the limits of one request, or a login
+//! and its subject's index (whose oldest logins it may end). In a cluster
+//! they must hash to one slot, which a prefix with a hash tag gives
+//! (`.prefix("{warden}:")`): every key then lives on one shard, which keeps
+//! the atomicity and gives up sharding. Spreading limits over shards would
+//! need one slot per client key and a script per slot; this crate does not
+//! do that.
 
 mod limits;
 mod tokens;
@@ -238,25 +239,33 @@ impl Redis {
     }
 
     /// The key of a limit's state: `{prefix}l:` and the keyed digest of
-    /// (policy, client key), 128 bits in base64url, the same on every
-    /// instance with the same secret. Written on the stack: it is on every
-    /// limited request's path.
+    /// (policy, client key).
     fn limit_key(&self, policy: &str, key: &[u8]) -> LimitKey {
+        self.digest_key("l:", policy, key)
+    }
+
+    /// `{prefix}{kind}` and the keyed digest of (`domain`, `value`), 128
+    /// bits in base64url, the same on every instance with the same secret:
+    /// for keys that must not show what they are about (a client address,
+    /// a user id). Written on the stack: it is on every limited request's
+    /// path.
+    fn digest_key(&self, kind: &str, domain: &str, value: &[u8]) -> LimitKey {
         use base64::Engine as _;
         let mut mac = self.shared.keyer.clone();
-        mac.update(&(policy.len() as u64).to_be_bytes());
-        mac.update(policy.as_bytes());
-        mac.update(key);
+        mac.update(&(domain.len() as u64).to_be_bytes());
+        mac.update(domain.as_bytes());
+        mac.update(value);
         let digest = mac.finalize().into_bytes();
         let prefix = self.shared.prefix.as_bytes();
+        let head = prefix.len() + kind.len();
         let mut out = LimitKey {
             bytes: [0; LIMIT_KEY_MAX],
-            len: prefix.len() + 2 + 22,
+            len: head + 22,
         };
         out.bytes[..prefix.len()].copy_from_slice(prefix);
-        out.bytes[prefix.len()..prefix.len() + 2].copy_from_slice(b"l:");
+        out.bytes[prefix.len()..head].copy_from_slice(kind.as_bytes());
         let written = base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .encode_slice(&digest[..16], &mut out.bytes[prefix.len() + 2..]);
+            .encode_slice(&digest[..16], &mut out.bytes[head..]);
         debug_assert_eq!(written.ok(), Some(22));
         out
     }
@@ -404,8 +413,9 @@ impl RedisConfig {
     }
 }
 
-/// The longest limit key: a 64-byte prefix, `l:` and 22 digest characters.
-const LIMIT_KEY_MAX: usize = 64 + 2 + 22;
+/// The longest digested key: a 64-byte prefix, a kind of at most 5 bytes
+/// (`rt:s:`) and 22 digest characters.
+const LIMIT_KEY_MAX: usize = 64 + 5 + 22;
 
 /// A limit key, on the stack.
 pub(crate) struct LimitKey {

@@ -2,15 +2,14 @@
 
 use std::fmt;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{Hmac, KeyInit, Mac};
 use redis::Value;
 use sha2::Sha256;
 
 use super::{Redis, Script, bytes, sha1_hex, sha256, unexpected};
 use crate::auth::refresh::{
-    FamilyId, RotateOutcome, Rotation, TokenHash, TokenRecord, TokenSeal, TokenStore,
+    DEFAULT_MAX_FAMILIES_PER_SUBJECT, FamilyId, FamilyKey, NewFamily, RotateOutcome, Rotation,
+    TokenStore,
 };
 use crate::limit::{StoreError, StoreFuture};
 
@@ -26,69 +25,86 @@ const TAG: usize = 16;
 
 /// Refresh-token families in Redis, shared by every instance.
 ///
-/// Insertion, rotation (with reuse detection) and revocation by token or
-/// by family are each one atomic script, so of two instances racing to
+/// A family is one hash (`{prefix}rt:f:{family id}`) holding the digest of
+/// its current token; insertion, rotation (with reuse detection) and
+/// revocation are one atomic script each, so of two instances racing to
 /// rotate one token exactly one wins, and the loser's replay revokes the
-/// family for every instance. Redis holds only digests of tokens; a
-/// family's subject is sealed under a key that only a live token can
-/// unwrap (see [the module](super)). Tokens and families expire by TTL
-/// with their lifetimes.
+/// family for every instance. Each subject keeps at most
+/// [`DEFAULT_MAX_FAMILIES_PER_SUBJECT`] live families (a sorted set under a
+/// keyed digest of the subject): a new login beyond it ends the oldest.
+/// Redis holds only digests of tokens; a family's subject is sealed under
+/// a key that only its current token can unwrap (see [the module](super)).
+/// Families expire by TTL with their lifetime.
 #[derive(Clone)]
 pub struct RedisTokenStore {
     redis: Redis,
+    max_per_subject: usize,
 }
 
 impl fmt::Debug for RedisTokenStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RedisTokenStore")
             .field("redis", &self.redis)
+            .field("max_per_subject", &self.max_per_subject)
             .finish()
     }
 }
 
 impl RedisTokenStore {
-    /// A store on `redis`.
+    /// A store on `redis`, with [`DEFAULT_MAX_FAMILIES_PER_SUBJECT`].
     pub fn new(redis: &Redis) -> Self {
         Self {
             redis: redis.clone(),
+            max_per_subject: DEFAULT_MAX_FAMILIES_PER_SUBJECT,
         }
     }
 
-    fn token_key(&self, hash: &TokenHash) -> String {
-        self.redis.key("rt:t:", &URL_SAFE_NO_PAD.encode(hash.0))
+    /// At most `max` live families per subject (at least 1): a new login
+    /// beyond it ends the oldest.
+    pub fn max_families_per_subject(mut self, max: usize) -> Self {
+        self.max_per_subject = max.max(1);
+        self
     }
 
-    fn family_prefix(&self) -> String {
-        self.redis.key("rt:f:", "")
+    fn family_key(&self, family: &FamilyKey) -> String {
+        self.redis.key("rt:f:", &family.id().0)
     }
 
-    async fn insert_record(&self, record: TokenRecord, seal: TokenSeal) -> Result<(), StoreError> {
-        let mut family_key = [0u8; 32];
-        getrandom::fill(&mut family_key)
+    async fn insert_family(&self, new: NewFamily) -> Result<(), StoreError> {
+        let mut family_secret = [0u8; 32];
+        getrandom::fill(&mut family_secret)
             .map_err(|_| StoreError::new("the system random generator failed"))?;
-        let wrapped = xor(&family_key, &seal.0);
-        let sealed = seal_subject(&family_key, &record.family, &record.subject);
-        let mut command = INSERT.command(2, 7, 300);
+        let id = new.token.family.id();
+        let wrapped = xor(&family_secret, &new.token.seal.0);
+        let sealed = seal_subject(&family_secret, &id, &new.subject);
+        let subjects = self
+            .redis
+            .digest_key("rt:s:", "subject", new.subject.as_bytes());
+        let mut command = INSERT.command(2, 11, 400);
         command
-            .arg(self.token_key(&record.hash))
-            .arg(self.redis.key("rt:f:", &record.family.0))
-            .arg(&record.family.0)
-            .arg(&wrapped[..])
-            .arg(record.expires_at)
+            .arg(self.family_key(&new.token.family))
+            .arg(subjects.as_bytes())
+            .arg(&new.token.hash.0[..])
+            .arg(new.expires_at.min(new.family_expires_at))
+            .arg(new.family_expires_at)
             .arg(sealed)
-            .arg(record.family_expires_at);
+            .arg(&wrapped[..])
+            .arg(self.max_per_subject)
+            .arg(new.now)
+            .arg(self.redis.key("rt:f:", ""))
+            .arg(&id.0);
         self.redis.eval(&INSERT, &command).await.map(drop)
     }
 
     async fn rotate_token(&self, rotation: Rotation) -> Result<RotateOutcome, StoreError> {
-        let delta = xor(&rotation.presented_seal.0, &rotation.next_seal.0);
-        let mut command = ROTATE.command(2, 6, 250);
+        let delta = xor(&rotation.presented.seal.0, &rotation.next.seal.0);
+        let mut command = ROTATE.command(1, 5, 250);
         command
-            .arg(self.token_key(&rotation.presented))
-            .arg(self.token_key(&rotation.next))
-            .arg(self.family_prefix())
-            .arg(rotation.now)
+            .arg(self.family_key(&rotation.presented.family))
+            .arg(&rotation.presented.hash.0[..])
+            .arg(&rotation.next.hash.0[..])
             .arg(rotation.next_expires_at)
+            .arg(rotation.now)
             .arg(&delta[..]);
         let reply = self.redis.eval(&ROTATE, &command).await?;
         let Value::Array(items) = reply else {
@@ -101,18 +117,16 @@ impl RedisTokenStore {
             b"revoked" => RotateOutcome::Revoked,
             b"reused" => RotateOutcome::Reused,
             b"rotated" => {
-                let [_, family, sealed, wrapped, family_expires_at] = items.as_slice() else {
+                let [_, sealed, wrapped, family_expires_at] = items.as_slice() else {
                     return Err(unexpected());
                 };
-                let family = std::str::from_utf8(bytes(family).ok_or_else(unexpected)?)
-                    .map_err(|_| unexpected())?;
-                let family = FamilyId(family.to_owned());
                 let wrapped: [u8; 32] = bytes(wrapped)
                     .and_then(|w| w.try_into().ok())
                     .ok_or_else(unexpected)?;
-                let family_key = xor(&wrapped, &rotation.presented_seal.0);
+                let family_secret = xor(&wrapped, &rotation.presented.seal.0);
                 let sealed = bytes(sealed).ok_or_else(unexpected)?;
-                let subject = open_subject(&family_key, &family, sealed).ok_or_else(|| {
+                let id = rotation.presented.family.id();
+                let subject = open_subject(&family_secret, &id, sealed).ok_or_else(|| {
                     StoreError::new("a sealed subject in Redis failed its authentication")
                 })?;
                 let family_expires_at = bytes(family_expires_at)
@@ -120,7 +134,6 @@ impl RedisTokenStore {
                     .ok_or_else(unexpected)?;
                 RotateOutcome::Rotated {
                     subject,
-                    family,
                     family_expires_at,
                 }
             }
@@ -128,12 +141,9 @@ impl RedisTokenStore {
         })
     }
 
-    async fn revoke(&self, key: String, family_prefix: Option<String>) -> Result<(), StoreError> {
-        let mut command = REVOKE.command(1, 2, 120);
-        command.arg(key);
-        if let Some(prefix) = family_prefix {
-            command.arg(prefix);
-        }
+    async fn revoke_family(&self, family: FamilyKey) -> Result<(), StoreError> {
+        let mut command = REVOKE.command(1, 1, 100);
+        command.arg(self.family_key(&family));
         self.redis.eval(&REVOKE, &command).await.map(drop)
     }
 }
@@ -196,39 +206,17 @@ fn open_subject(family_key: &[u8; 32], family: &FamilyId, sealed: &[u8]) -> Opti
     String::from_utf8(subject).ok()
 }
 
-/// A family id as this crate makes them (base64url), within bounds; any
-/// other names no family.
-fn plausible_family(family: &FamilyId) -> bool {
-    !family.0.is_empty()
-        && family.0.len() <= 64
-        && family
-            .0
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-}
-
 impl TokenStore for RedisTokenStore {
-    fn insert(
-        &self,
-        record: TokenRecord,
-        seal: TokenSeal,
-    ) -> StoreFuture<'_, Result<(), StoreError>> {
-        StoreFuture::boxed(self.insert_record(record, seal))
+    fn insert(&self, family: NewFamily) -> StoreFuture<'_, Result<(), StoreError>> {
+        StoreFuture::boxed(self.insert_family(family))
     }
 
     fn rotate(&self, rotation: Rotation) -> StoreFuture<'_, Result<RotateOutcome, StoreError>> {
         StoreFuture::boxed(self.rotate_token(rotation))
     }
 
-    fn revoke_family_of(&self, hash: TokenHash) -> StoreFuture<'_, Result<(), StoreError>> {
-        StoreFuture::boxed(self.revoke(self.token_key(&hash), Some(self.family_prefix())))
-    }
-
-    fn revoke_family(&self, family: &FamilyId) -> StoreFuture<'_, Result<(), StoreError>> {
-        if !plausible_family(family) {
-            return StoreFuture::ready(Ok(()));
-        }
-        StoreFuture::boxed(self.revoke(self.redis.key("rt:f:", &family.0), None))
+    fn revoke(&self, family: FamilyKey) -> StoreFuture<'_, Result<(), StoreError>> {
+        StoreFuture::boxed(self.revoke_family(family))
     }
 }
 
