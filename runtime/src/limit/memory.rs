@@ -21,10 +21,10 @@ const EVICTION_SAMPLE: usize = 8;
 
 /// Rate-limit state in process memory, bounded.
 ///
-/// Each (policy, key) pair costs one 64-bit keyed hash and one 64-bit
-/// timestamp in a sharded map. Measured with one million keys
-/// (`cargo bench -p warden-tests --bench limiter_memory`): 36.9 bytes per
-/// key, 35 MiB for the default bound of one million keys, allocator
+/// Each (policy, key) pair costs one 64-bit keyed hash, one 64-bit
+/// timestamp and its rate's 64-bit tolerance in a sharded map. Measured with one million keys
+/// (`cargo bench -p warden-tests --bench limiter_memory`): 55 bytes per
+/// key, 52 MiB for the default bound of one million keys, allocator
 /// overhead included.
 ///
 /// Keys whose state has fully recovered are dropped, since they restrict
@@ -32,7 +32,11 @@ const EVICTION_SAMPLE: usize = 8;
 /// fills first starts evicting slightly before the whole store holds
 /// `max_keys`. When a shard is full it is swept for recovered keys (at most
 /// once a second); if none has recovered, the least restrictive of a few
-/// sampled keys is evicted. An attacker rotating through a million
+/// sampled keys is evicted: the one that has spent the smallest share of
+/// its burst, whatever its policy, so that a flood of new keys under a
+/// generous policy cannot push out a client locked out by a strict one
+/// (and so reset its lockout). When even that one is throttled, the whole
+/// shard is searched for a cheaper one. An attacker rotating through a million
 /// addresses therefore cannot grow memory past the bound; the price is that,
 /// past the bound, some states are forgotten early, the least restrictive
 /// first. [`MemoryStore::sweep`] drops every recovered key and gives the
@@ -51,8 +55,31 @@ pub struct MemoryStore {
 }
 
 struct Shard {
-    states: HashMap<u64, u64, BuildHasherDefault<PreHashed>>,
+    states: HashMap<u64, State, BuildHasherDefault<PreHashed>>,
     last_sweep: u64,
+}
+
+/// One key's state: its TAT, and its rate's tolerance, so that eviction
+/// can tell how much of its burst a key has spent whatever its policy.
+#[derive(Clone, Copy)]
+struct State {
+    tat: u64,
+    tolerance: u64,
+}
+
+impl State {
+    /// Whether `self` restricts its key less than `other` restricts its
+    /// own at `now`: a smaller share of its burst spent.
+    fn cheaper_than(&self, other: &Self, now: u64) -> bool {
+        let lead = |s: &Self| u128::from(s.tat.saturating_sub(now));
+        lead(self) * u128::from(other.tolerance) < lead(other) * u128::from(self.tolerance)
+    }
+
+    /// Whether more than half of its burst is spent: a key that refuses,
+    /// or soon will.
+    fn throttled(&self, now: u64) -> bool {
+        self.tat.saturating_sub(now).saturating_mul(2) > self.tolerance
+    }
 }
 
 /// The map's keys are already keyed hashes: use them as they are.
@@ -166,15 +193,26 @@ impl MemoryStore {
             let mut shard = lock(&self.shards[Self::shard_of(hash)]);
             // One probe for a known key: update the state in place.
             if let Some(state) = shard.states.get_mut(&hash) {
-                let (outcome, new_tat) = gcra::check(Some(*state), now, check.rate, check.cost);
+                let (outcome, new_tat) = gcra::check(Some(state.tat), now, check.rate, check.cost);
                 if let Some(tat) = new_tat {
-                    *state = tat;
+                    *state = State {
+                        tat,
+                        tolerance: check.rate.tolerance_ns(),
+                    };
                 }
                 return Verdict::new([outcome]);
             }
             let (outcome, new_tat) = gcra::check(None, now, check.rate, check.cost);
             if let Some(tat) = new_tat {
-                shard.store(hash, tat, now, self.per_shard);
+                shard.store(
+                    hash,
+                    State {
+                        tat,
+                        tolerance: check.rate.tolerance_ns(),
+                    },
+                    now,
+                    self.per_shard,
+                );
             }
             return Verdict::new([outcome]);
         }
@@ -191,7 +229,7 @@ impl MemoryStore {
         for (check, &hash) in checks.iter().zip(&hashes) {
             let shard = guard_of(&mut guards, hash);
             let (outcome, new_tat) = gcra::check(
-                shard.states.get(&hash).copied(),
+                shard.states.get(&hash).map(|s| s.tat),
                 now,
                 check.rate,
                 check.cost,
@@ -201,9 +239,13 @@ impl MemoryStore {
         }
         let admitted = outcomes.iter().all(|o| o.admitted);
         if admitted {
-            for (&hash, tat) in hashes.iter().zip(tats) {
+            for ((&hash, tat), check) in hashes.iter().zip(tats).zip(checks) {
                 if let Some(tat) = tat {
-                    guard_of(&mut guards, hash).store(hash, tat, now, self.per_shard);
+                    let state = State {
+                        tat,
+                        tolerance: check.rate.tolerance_ns(),
+                    };
+                    guard_of(&mut guards, hash).store(hash, state, now, self.per_shard);
                 }
             }
         }
@@ -215,10 +257,10 @@ impl MemoryStore {
         for check in checks {
             let hash = self.hash(check);
             let mut shard = lock(&self.shards[Self::shard_of(hash)]);
-            if let Some(&tat) = shard.states.get(&hash) {
-                match gcra::refund(tat, now, check.rate, check.cost) {
+            if let Some(&state) = shard.states.get(&hash) {
+                match gcra::refund(state.tat, now, check.rate, check.cost) {
                     Some(back) => {
-                        shard.states.insert(hash, back);
+                        shard.states.insert(hash, State { tat: back, ..state });
                     }
                     None => {
                         shard.states.remove(&hash);
@@ -242,7 +284,7 @@ fn lock(shard: &Mutex<Shard>) -> MutexGuard<'_, Shard> {
 }
 
 impl Shard {
-    fn store(&mut self, hash: u64, tat: u64, now: u64, capacity: usize) {
+    fn store(&mut self, hash: u64, state: State, now: u64, capacity: usize) {
         if self.states.len() >= capacity && !self.states.contains_key(&hash) {
             let swept_recently = now.saturating_sub(self.last_sweep)
                 < SWEEP_EVERY.as_nanos() as u64
@@ -251,30 +293,38 @@ impl Shard {
                 self.sweep(now);
             }
             if self.states.len() >= capacity {
-                self.evict_one();
+                self.evict_one(now);
             }
         }
-        self.states.insert(hash, tat);
+        self.states.insert(hash, state);
     }
 
     fn sweep(&mut self, now: u64) {
-        self.states.retain(|_, tat| !gcra::recovered(*tat, now));
+        self.states.retain(|_, s| !gcra::recovered(s.tat, now));
         self.last_sweep = now.max(1);
         if self.states.capacity() > 64 && self.states.len() < self.states.capacity() / 4 {
             self.states.shrink_to_fit();
         }
     }
 
-    /// Evicts the least restrictive (earliest TAT) of a few entries. The map
-    /// iterates in keyed-hash order, so which entries are sampled is not
-    /// something a client can steer.
-    fn evict_one(&mut self) {
-        let victim = self
-            .states
-            .iter()
-            .take(EVICTION_SAMPLE)
-            .min_by_key(|(_, tat)| **tat)
-            .map(|(hash, _)| *hash);
+    /// Evicts the least restrictive of a few entries: the smallest share of
+    /// its burst spent, whatever its policy (a state that has recovered
+    /// spends none). The map iterates in keyed-hash order, so which entries
+    /// are sampled is not something a client can steer. When even the
+    /// cheapest sampled is throttled, the whole shard is searched, so that
+    /// a throttled key is never forgotten (and its lockout reset) while a
+    /// cheaper one is kept.
+    fn evict_one(&mut self, now: u64) {
+        let cheapest = |a: (u64, State), b: (u64, State)| {
+            if b.1.cheaper_than(&a.1, now) { b } else { a }
+        };
+        let entries = || self.states.iter().map(|(hash, state)| (*hash, *state));
+        let victim = match entries().take(EVICTION_SAMPLE).reduce(cheapest) {
+            Some((_, state)) if state.throttled(now) => {
+                entries().reduce(cheapest).map(|(hash, _)| hash)
+            }
+            other => other.map(|(hash, _)| hash),
+        };
         if let Some(hash) = victim {
             self.states.remove(&hash);
         }
@@ -391,6 +441,66 @@ mod tests {
         }
         assert!(store.len() <= store.max_keys(), "{}", store.len());
         assert!(store.len() >= store.max_keys() * 9 / 10, "{}", store.len());
+    }
+
+    #[test]
+    fn a_flood_under_a_generous_policy_never_resets_a_lockout() {
+        let store = MemoryStore::with_max_keys(6400);
+        let login = LimitCheck {
+            policy: "login",
+            key: b"attacker",
+            rate: Rate::new(5, Duration::from_secs(900)).unwrap(),
+            cost: 1,
+        };
+        for _ in 0..5 {
+            assert!(store.check_now(&[login]).admitted());
+        }
+        assert!(!store.check_now(&[login]).admitted());
+        // New keys under a daily policy, each of whose states outlives the
+        // lockout's (a TAT 2.4 hours ahead against 15 minutes): by TAT
+        // alone, the lockout would be the first to go.
+        for i in 0u32..100_000 {
+            let key = i.to_be_bytes();
+            let daily = LimitCheck {
+                policy: "daily",
+                key: &key,
+                rate: Rate::new(10, Duration::from_secs(86_400)).unwrap(),
+                cost: 1,
+            };
+            assert!(store.check_now(&[daily]).admitted());
+        }
+        assert!(store.len() <= store.max_keys());
+        assert!(
+            !store.check_now(&[login]).admitted(),
+            "the flood reset the lockout"
+        );
+    }
+
+    #[test]
+    fn eviction_prefers_the_smallest_share_of_a_burst_spent() {
+        let now = 1_000_000_000_000;
+        let at = |lead: u64, tolerance: u64| State {
+            tat: now + lead,
+            tolerance,
+        };
+        // 10% of a day against 100% of 15 minutes.
+        assert!(at(8_640, 86_400).cheaper_than(&at(900, 900), now));
+        assert!(!at(900, 900).cheaper_than(&at(8_640, 86_400), now));
+        // A recovered state spends nothing.
+        assert!(at(0, 1).cheaper_than(&at(1, 1_000_000), now));
+        assert!(at(900, 900).throttled(now) && !at(8_640, 86_400).throttled(now));
+        // A whole shard of throttled keys but one: that one goes.
+        let mut shard = Shard {
+            states: HashMap::default(),
+            last_sweep: 0,
+        };
+        for hash in 0..100 {
+            shard.states.insert(hash, at(900, 900));
+        }
+        shard.states.insert(1_000, at(10, 86_400));
+        shard.evict_one(now);
+        assert!(!shard.states.contains_key(&1_000));
+        assert_eq!(shard.states.len(), 100);
     }
 
     #[test]
