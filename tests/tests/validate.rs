@@ -924,3 +924,95 @@ async fn every_type_missing_and_unknown_field_is_listed_at_once() {
     assert_eq!(found, expected, "{answer:?}");
     assert_eq!(hits.count(), 0);
 }
+
+#[derive(Debug, Clone, Deserialize, warden::Validate)]
+#[serde(deny_unknown_fields)]
+struct Tag {
+    #[validate(len(min = 2))]
+    label: String,
+}
+
+impl PartialEq for Tag {
+    fn eq(&self, other: &Self) -> bool {
+        self.label == other.label
+    }
+}
+impl Eq for Tag {}
+impl std::hash::Hash for Tag {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.label.hash(state);
+    }
+}
+impl PartialOrd for Tag {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Tag {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.label.cmp(&other.label)
+    }
+}
+
+#[derive(Debug, Deserialize, warden::Validate)]
+#[serde(deny_unknown_fields)]
+struct Wrapped {
+    shared: std::sync::Arc<Tag>,
+    borrowed: std::borrow::Cow<'static, Tag>,
+    unique: std::collections::HashSet<Tag>,
+    ordered: std::collections::BTreeSet<Tag>,
+}
+
+#[derive(Debug, Deserialize, warden::Validate)]
+#[serde(deny_unknown_fields)]
+struct Page<T> {
+    items: Vec<T>,
+    first: Option<T>,
+    #[validate(range(max = 100))]
+    size: u32,
+}
+
+#[test]
+fn nested_types_are_validated_through_arc_cow_sets_and_type_parameters() {
+    let tag = |label: &str| Tag {
+        label: label.into(),
+    };
+    let wrapped = Wrapped {
+        shared: std::sync::Arc::new(tag("x")),
+        borrowed: std::borrow::Cow::Owned(tag("y")),
+        unique: std::collections::HashSet::from([tag("z")]),
+        ordered: std::collections::BTreeSet::from([tag("ok"), tag("w")]),
+    };
+    assert_eq!(
+        codes(&wrapped),
+        pairs(&[
+            ("shared.label", "len"),
+            ("borrowed.label", "len"),
+            ("unique.label", "len"),
+            ("ordered.label", "len"),
+        ])
+    );
+    // Rc, in a value never sent across threads.
+    let rc = std::rc::Rc::new(tag("r"));
+    assert_eq!(codes(&rc), pairs(&[("label", "len")]));
+    // A type parameter is validated as whatever it is given.
+    let page = Page {
+        items: vec![tag("ok"), tag("n")],
+        first: Some(tag("f")),
+        size: 101,
+    };
+    assert_eq!(
+        codes(&page),
+        pairs(&[
+            ("items[1].label", "len"),
+            ("first.label", "len"),
+            ("size", "range"),
+        ])
+    );
+    let numbers = Page::<u32> {
+        items: vec![1, 2],
+        first: None,
+        size: 2,
+    };
+    assert_eq!(codes(&numbers), []);
+}

@@ -7,8 +7,24 @@ use super::model::{Field, Input, Rule, RuleKind};
 
 pub(crate) fn input(input: &Input) -> TokenStream {
     let ident = &input.ident;
-    let (impl_generics, ty_generics, where_clause) = input.generics.split_for_impl();
-    let fields = input.fields.iter().map(field);
+    let type_params: Vec<&syn::Ident> = input.generics.type_params().map(|p| &p.ident).collect();
+    // A field whose type names a type parameter is validated through
+    // `Validate`, never skipped: the impl requires it (`Wrapper<T>` is
+    // `Validate` when its fields are), and a type that is not is a compile
+    // error where it is used.
+    let generic = |field: &Field| mentions(&field.ty, &type_params);
+    let mut generics = input.generics.clone();
+    if input.fields.iter().any(generic) {
+        let where_clause = generics.make_where_clause();
+        for field in input.fields.iter().filter(|f| generic(f)) {
+            let ty = &field.ty;
+            where_clause
+                .predicates
+                .push(syn::parse_quote!(#ty: ::warden::__private::Validate));
+        }
+    }
+    let (impl_generics, ty_generics, where_clause) = generics.split_for_impl();
+    let fields = input.fields.iter().map(|f| field(f, generic(f)));
     let customs = input.custom.iter().map(|path| {
         quote_spanned! {syn::spanned::Spanned::span(path)=>
             if let ::core::result::Result::Err(invalid) = #path(self) {
@@ -28,16 +44,33 @@ pub(crate) fn input(input: &Input) -> TokenStream {
     }
 }
 
-fn field(field: &Field) -> TokenStream {
+/// Whether `ty` names one of `params`.
+fn mentions(ty: &syn::Type, params: &[&syn::Ident]) -> bool {
+    fn walk(tokens: TokenStream, params: &[&syn::Ident]) -> bool {
+        tokens.into_iter().any(|tree| match tree {
+            proc_macro2::TokenTree::Ident(ident) => params.contains(&&ident),
+            proc_macro2::TokenTree::Group(group) => walk(group.stream(), params),
+            _ => false,
+        })
+    }
+    !params.is_empty() && walk(quote!(#ty), params)
+}
+
+fn field(field: &Field, generic: bool) -> TokenStream {
     let member = &field.member;
     let name = field.wire_name.clone().unwrap_or_default();
     let rules = field
         .rules
         .iter()
         .map(|rule| self::rule(member, &name, rule));
+    let nested = if generic {
+        quote!(::warden::__private::ViaValidate::__warden_nested(&::warden::__private::Nested(&self.#member), __warden_report, #name);)
+    } else {
+        quote!((&::warden::__private::Nested(&self.#member)).__warden_nested(__warden_report, #name);)
+    };
     quote! {
         #(#rules)*
-        (&::warden::__private::Nested(&self.#member)).__warden_nested(__warden_report, #name);
+        #nested
     }
 }
 

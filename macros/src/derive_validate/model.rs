@@ -12,6 +12,7 @@ pub(crate) struct Input {
 
 pub(crate) struct Field {
     pub(crate) member: syn::Member,
+    pub(crate) ty: syn::Type,
     /// The name serde reads the field under; None for `#[serde(flatten)]`.
     pub(crate) wire_name: Option<String>,
     pub(crate) rules: Vec<Rule>,

@@ -73,6 +73,7 @@ pub(crate) fn input(input: &syn::DeriveInput, errors: &mut Errors) -> Option<(In
             };
             Field {
                 member: syn::Member::Named(ident),
+                ty: field.ty.clone(),
                 wire_name,
                 rules: field_rules(&field.attrs, errors),
             }

@@ -105,6 +105,48 @@ impl<T: Validate + ?Sized> Validate for Box<T> {
     fn validate_into(&self, report: &mut Report) {
         (**self).validate_into(report);
     }
+    const NESTED: bool = T::NESTED;
+}
+
+impl<T: Validate + ?Sized> Validate for std::sync::Arc<T> {
+    fn validate_into(&self, report: &mut Report) {
+        (**self).validate_into(report);
+    }
+    const NESTED: bool = T::NESTED;
+}
+
+impl<T: Validate + ?Sized> Validate for std::rc::Rc<T> {
+    fn validate_into(&self, report: &mut Report) {
+        (**self).validate_into(report);
+    }
+    const NESTED: bool = T::NESTED;
+}
+
+impl<T: Validate + ToOwned + ?Sized> Validate for std::borrow::Cow<'_, T> {
+    fn validate_into(&self, report: &mut Report) {
+        (**self).validate_into(report);
+    }
+    const NESTED: bool = T::NESTED;
+}
+
+/// A set's items have no stable position to name: their issues are
+/// reported at the set's own path.
+impl<T: Validate, S> Validate for std::collections::HashSet<T, S> {
+    fn validate_into(&self, report: &mut Report) {
+        for item in self {
+            item.validate_into(report);
+        }
+    }
+    const NESTED: bool = T::NESTED;
+}
+
+impl<T: Validate> Validate for std::collections::BTreeSet<T> {
+    fn validate_into(&self, report: &mut Report) {
+        for item in self {
+            item.validate_into(report);
+        }
+    }
+    const NESTED: bool = T::NESTED;
 }
 
 impl<T: Validate> Validate for Option<T> {
