@@ -1016,3 +1016,45 @@ fn nested_types_are_validated_through_arc_cow_sets_and_type_parameters() {
     };
     assert_eq!(codes(&numbers), []);
 }
+
+#[tokio::test]
+async fn every_query_and_form_issue_is_listed_at_once() {
+    let (app, hits) = app().await;
+    let codes_of = |answer: &Answer| -> Vec<(String, String)> {
+        let mut found: Vec<(String, String)> = answer.body["issues"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| {
+                (
+                    i["path"].as_str().unwrap().to_owned(),
+                    i["code"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect();
+        found.sort();
+        found
+    };
+    let answer = app.get("/search?limit=lots&extra=1", None).await;
+    answer.assert_problem(StatusCode::BAD_REQUEST, "validation_failed");
+    assert_eq!(
+        codes_of(&answer),
+        pairs(&[
+            ("extra", "unknown_field"),
+            ("limit", "invalid_value"),
+            ("q", "missing_field"),
+        ])
+    );
+    assert!(!answer.body.to_string().contains("lots"));
+    // A data issue and a broken rule of a well-formed field, together.
+    let request = Request::post("/form")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(Body::from("q=x&limit=many"))
+        .unwrap();
+    let answer = app.send(request).await;
+    assert_eq!(
+        codes_of(&answer),
+        pairs(&[("limit", "invalid_value"), ("q", "len")])
+    );
+    assert_eq!(hits.count(), 0);
+}

@@ -92,6 +92,9 @@ pub(super) fn every_issue<T: DeserializeOwned + Validate>(
             Err(error) => error,
         };
         let issue = to_issue(path.clone(), &message);
+        if repeated(&issues, &issue) {
+            break;
+        }
         let Some(steps) = steps else {
             issues.push(issue);
             break;
@@ -109,12 +112,20 @@ pub(super) fn every_issue<T: DeserializeOwned + Validate>(
             break;
         }
     }
+    finish(issues, &repaired, parsed.as_ref())
+}
+
+/// The data issues found, then the rules broken by what the client sent
+/// right (not by the placeholders), at most [`MAX_ISSUES`].
+fn finish<T: Validate>(
+    mut issues: Vec<Issue>,
+    repaired: &[String],
+    parsed: Option<&T>,
+) -> Option<Issues> {
     if issues.is_empty() {
         return None;
     }
-    // What the client sent right may still break rules: those count too,
-    // but not the rules the placeholders break.
-    if let Some(Err(rule_issues)) = parsed.as_ref().map(Validate::validate) {
+    if let Some(Err(rule_issues)) = parsed.map(Validate::validate) {
         let placeholder = |path: &str| {
             repaired.iter().any(|p| {
                 path == p
@@ -136,6 +147,14 @@ pub(super) fn every_issue<T: DeserializeOwned + Validate>(
         issues.push(truncated_marker());
     }
     Some(Issues(issues))
+}
+
+/// Whether `issue` was found before: a repair that did not hold, so the
+/// search stops rather than report it twice.
+fn repeated(issues: &[Issue], issue: &Issue) -> bool {
+    issues
+        .iter()
+        .any(|i| i.path == issue.path && i.code == issue.code)
 }
 
 /// Removes the unknown field the steps end at.
@@ -196,4 +215,74 @@ fn moved_on<T: DeserializeOwned>(value: &Value, path: &str, field: Option<&str>)
             None => next != path,
         },
     }
+}
+
+/// The same for a URL-encoded query or form, whose fields are flat: pairs
+/// of names and values, repaired by name.
+pub(super) fn every_form_issue<T: DeserializeOwned + Validate>(
+    input: &[u8],
+    to_issue: impl Fn(String, &str) -> Issue,
+) -> Option<Issues> {
+    let mut pairs: Vec<(String, String)> = form_urlencoded::parse(input)
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    let parse = |pairs: &[(String, String)]| {
+        let encoded = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(pairs)
+            .finish();
+        let deserializer =
+            serde_urlencoded::Deserializer::new(form_urlencoded::parse(encoded.as_bytes()));
+        serde_path_to_error::deserialize::<_, T>(deserializer)
+            .map_err(|e| (e.path().to_string(), e.inner().to_string()))
+    };
+    let mut issues: Vec<Issue> = Vec::new();
+    let mut repaired: Vec<String> = Vec::new();
+    let mut parsed = None;
+    for _ in 0..MAX_REPAIRS {
+        let (path, message) = match parse(&pairs) {
+            Ok(value) => {
+                parsed = Some(value);
+                break;
+            }
+            Err(error) => error,
+        };
+        let issue = to_issue(path.clone(), &message);
+        if repeated(&issues, &issue) {
+            break;
+        }
+        let name = match &*issue.code {
+            "missing_field" => quoted(&message).map(str::to_owned),
+            _ => Some(path.clone()),
+        };
+        let Some(name) = name.filter(|n| !n.is_empty() && n != ".") else {
+            issues.push(issue);
+            break;
+        };
+        let fixed = match &*issue.code {
+            "unknown_field" => {
+                pairs.retain(|(k, _)| *k != name);
+                true
+            }
+            // In place, so that an error further on still means this value
+            // passed; a missing field goes last, where serde misses it.
+            _ => ["", "0", "false"].iter().any(|candidate| {
+                match pairs.iter_mut().find(|(k, _)| *k == name) {
+                    Some(pair) => pair.1 = (*candidate).to_owned(),
+                    None => pairs.push((name.clone(), (*candidate).to_owned())),
+                }
+                match parse(&pairs) {
+                    Ok(_) => true,
+                    Err((next, next_message)) => {
+                        next != name && quoted(&next_message) != Some(name.as_str())
+                    }
+                }
+            }),
+        };
+        repaired.push(issue.path.clone());
+        issues.push(issue);
+        if !fixed {
+            break;
+        }
+    }
+    finish(issues, &repaired, parsed.as_ref())
 }

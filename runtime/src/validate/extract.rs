@@ -226,17 +226,23 @@ fn json_rejection<T: DeserializeOwned + Validate>(bytes: &[u8]) -> ValidationRej
     }
 }
 
-fn from_urlencoded<T: DeserializeOwned>(input: &[u8]) -> Result<T, ValidationRejection> {
-    // As for JSON: untracked first, tracked only to explain a failure.
+fn from_urlencoded<T: DeserializeOwned + Validate>(input: &[u8]) -> Result<T, ValidationRejection> {
+    // As for JSON: untracked first, tracked only to explain a failure, and
+    // then every data issue at once.
     if let Ok(value) = serde_urlencoded::from_bytes(input) {
         return Ok(value);
     }
     let deserializer = serde_urlencoded::Deserializer::new(form_urlencoded::parse(input));
     serde_path_to_error::deserialize(deserializer).map_err(|error| {
-        data_rejection(data_issue(
-            error.path().to_string(),
-            &error.inner().to_string(),
-        ))
+        super::collect::every_form_issue::<T>(input, data_issue).map_or_else(
+            || {
+                data_rejection(data_issue(
+                    error.path().to_string(),
+                    &error.inner().to_string(),
+                ))
+            },
+            |issues| ValidationRejection::issues(&issues),
+        )
     })
 }
 
