@@ -13,8 +13,6 @@
 # release mode with debug assertions and overflow checks (`-O -a`).
 #
 # Usage: scripts/fuzz.sh [seconds per target (60)] [target...]
-# Environment: WARDEN_FUZZ_ALLOW_KNOWN=1 lets hmac_differential go on past
-# the disagreements with jsonwebtoken already reported (fuzz/README.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

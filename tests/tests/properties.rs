@@ -257,18 +257,21 @@ proptest! {
     }
 }
 
-/// `gcra::check` on timestamps within one window of `u64::MAX`: when
-/// `tat + interval * cost` overflows although the request is within the
-/// burst, the overflow branch computes `lead - tolerance` with
-/// `lead < tolerance` and panics on the subtraction (debug builds).
-/// Unreachable by a real clock (u64 nanoseconds last until the year
-/// 2554), so left out of the properties above.
+/// `gcra::check` on timestamps within one window of `u64::MAX` (the year
+/// 2554): a request within the burst is admitted, with no overflow, and a
+/// refusal's `retry_after` is exact.
 #[test]
-#[ignore = "gcra::check panics on times within one window of u64::MAX (reported, not fixed)"]
 fn huge_timestamps_near_u64_max() {
     let rate = Rate::new(10, Duration::from_nanos(100)).unwrap();
     let near = u64::MAX - 5;
-    let _ = gcra::check(Some(near), near, rate, 1);
+    let (outcome, tat) = gcra::check(Some(near), near, rate, 1);
+    assert!(outcome.admitted);
+    assert_eq!(outcome.remaining, 9);
+    assert_eq!(tat, Some(u64::MAX));
+    let (outcome, _) = gcra::check(Some(u64::MAX), near, rate, 11);
+    assert!(!outcome.admitted);
+    // A lead of 5 + 11 * 10 ns against a tolerance of 100 ns.
+    assert_eq!(outcome.retry_after, Duration::from_nanos(15));
 }
 
 // ------------------------------------------------------------ MemoryStore

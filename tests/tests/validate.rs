@@ -1058,3 +1058,26 @@ async fn every_query_and_form_issue_is_listed_at_once() {
     );
     assert_eq!(hits.count(), 0);
 }
+
+#[test]
+fn map_keys_cannot_forge_a_path() {
+    let order = Order {
+        items: vec![],
+        gift: None,
+        by_shelf: BTreeMap::from([
+            ("a.b[0]".to_owned(), item("x", "no")),
+            ("\u{11}".to_owned(), item("x", "no")),
+            ("plain-key_1".to_owned(), item("x", "no")),
+        ]),
+        by_code: HashMap::new(),
+        notes: vec![],
+    };
+    assert_eq!(
+        codes(&order),
+        pairs(&[
+            ("by_shelf[\"\\u0011\"].SKU", "len"),
+            ("by_shelf[\"a.b[0]\"].SKU", "len"),
+            ("by_shelf.plain-key_1.SKU", "len"),
+        ])
+    );
+}

@@ -124,9 +124,12 @@ pub(super) fn optional_audience<'de, D: Deserializer<'de>>(
 /// An RFC 7519 NumericDate: seconds since the epoch, "possibly non-integer"
 /// (section 2). Whole seconds are kept as they are; a fraction is rounded
 /// down or up, whichever is the safer reading of the claim. Negative,
-/// non-finite and out-of-range values are malformed.
+/// non-finite and out-of-range values are malformed, and so is `null`
+/// (absent is absent; `null` is no date), except for a required claim,
+/// where it reads as missing.
 struct NumericDate {
     round_up: bool,
+    null_is_absent: bool,
 }
 
 impl<'de> Visitor<'de> for NumericDate {
@@ -156,27 +159,58 @@ impl<'de> Visitor<'de> for NumericDate {
         }
     }
     fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
-        Ok(None)
+        self.visit_unit()
     }
     fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-        Ok(None)
+        if self.null_is_absent {
+            Ok(None)
+        } else {
+            Err(E::custom("a NumericDate cannot be null"))
+        }
     }
 }
 
+/// `exp`: required, so `null` reads as missing (the verifier tells a
+/// missing claim from a malformed one).
+pub(super) fn required_date<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<u64>, D::Error> {
+    deserializer.deserialize_any(NumericDate {
+        round_up: false,
+        null_is_absent: true,
+    })
+}
+
+/// `iat`, rounded down.
 pub(super) fn optional_date_down<'de, D: Deserializer<'de>>(
     deserializer: D,
 ) -> Result<Option<u64>, D::Error> {
-    deserializer.deserialize_any(NumericDate { round_up: false })
+    deserializer.deserialize_any(NumericDate {
+        round_up: false,
+        null_is_absent: false,
+    })
 }
 
+/// `nbf`, rounded up.
 pub(super) fn optional_date_up<'de, D: Deserializer<'de>>(
     deserializer: D,
 ) -> Result<Option<u64>, D::Error> {
-    deserializer.deserialize_any(NumericDate { round_up: true })
+    deserializer.deserialize_any(NumericDate {
+        round_up: true,
+        null_is_absent: false,
+    })
+}
+
+/// A claim that may be absent (`#[serde(default)]`) but, when present, is
+/// a value of its type: `null` is malformed, not absent.
+pub(super) fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    deserializer: D,
+) -> Result<Option<T>, D::Error> {
+    T::deserialize(deserializer).map(Some)
 }
 
 fn numeric_date_down<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u64, D::Error> {
-    optional_date_down(deserializer)?.ok_or_else(|| de::Error::custom("a NumericDate is required"))
+    required_date(deserializer)?.ok_or_else(|| de::Error::custom("a NumericDate is required"))
 }
 
 fn serialize_audience<S: Serializer>(aud: &[String], serializer: S) -> Result<S::Ok, S::Error> {

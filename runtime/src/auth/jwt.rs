@@ -218,6 +218,24 @@ struct JoseHeader<'a> {
     kid: Option<Cow<'a, str>>,
     #[serde(default)]
     crit: Option<serde::de::IgnoredAny>,
+    // The registered parameters this verifier does not use (RFC 7515
+    // section 4.1): never fetched nor trusted, but refused unless of the
+    // type the RFC gives them. Other parameters are ignored, as section 4
+    // requires of a recipient that does not understand them.
+    #[serde(borrow, default, rename = "cty")]
+    _cty: Option<Cow<'a, str>>,
+    #[serde(borrow, default, rename = "jku")]
+    _jku: Option<Cow<'a, str>>,
+    #[serde(borrow, default, rename = "x5u")]
+    _x5u: Option<Cow<'a, str>>,
+    #[serde(borrow, default, rename = "x5t")]
+    _x5t: Option<Cow<'a, str>>,
+    #[serde(borrow, default, rename = "x5t#S256")]
+    _x5t_s256: Option<Cow<'a, str>>,
+    #[serde(borrow, default, rename = "x5c")]
+    _x5c: Option<Vec<Cow<'a, str>>>,
+    #[serde(default, rename = "jwk")]
+    _jwk: Option<std::collections::BTreeMap<String, serde::de::IgnoredAny>>,
 }
 
 /// The payload as sent: every registered claim optional, so that a
@@ -231,7 +249,7 @@ struct Payload {
     iss: Option<String>,
     #[serde(default, deserialize_with = "super::claims::optional_audience")]
     aud: Option<Vec<String>>,
-    #[serde(default, deserialize_with = "super::claims::optional_date_down")]
+    #[serde(default, deserialize_with = "super::claims::required_date")]
     exp: Option<u64>,
     #[serde(default, deserialize_with = "super::claims::optional_date_down")]
     iat: Option<u64>,
@@ -239,7 +257,7 @@ struct Payload {
     nbf: Option<u64>,
     #[serde(default)]
     jti: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::claims::present")]
     roles: Option<Vec<String>>,
     #[serde(default)]
     scope: Option<String>,
@@ -693,6 +711,32 @@ mod tests {
                 "{payload}"
             );
         }
+    }
+
+    #[test]
+    fn null_claims_and_mistyped_registered_headers_are_malformed() {
+        let auth = jwt().compile().unwrap();
+        let exp = unix_now() + 600;
+        for extra in [r#","nbf":null"#, r#","iat":null"#, r#","roles":null"#] {
+            let payload = format!(r#"{{"sub":"u","iss":"iss","aud":"aud","exp":{exp}{extra}}}"#);
+            assert_eq!(
+                auth.verify(&signed(HEADER, &payload)).err(),
+                Some(TokenError::InvalidClaim),
+                "{extra}"
+            );
+        }
+        let payload = format!(r#"{{"sub":"u","iss":"iss","aud":"aud","exp":{exp}}}"#);
+        for header in [
+            r#"{"alg":"HS256","typ":"at+jwt","jku":0}"#,
+            r#"{"alg":"HS256","typ":"at+jwt","x5c":[1]}"#,
+            r#"{"alg":"HS256","typ":"at+jwt","jwk":"k"}"#,
+            r#"{"alg":"HS256","typ":"at+jwt","cty":"\ud800"}"#,
+        ] {
+            assert!(auth.verify(&signed(header, &payload)).is_err(), "{header}");
+        }
+        // Parameters it does not know are ignored (RFC 7515 section 4).
+        let header = r#"{"alg":"HS256","typ":"at+jwt","x-trace":{"id":[1,2]},"jku":"https://e"}"#;
+        assert!(auth.verify(&signed(header, &payload)).is_ok());
     }
 
     #[test]

@@ -50,44 +50,33 @@ pub struct Outcome {
 /// The steps: `tat = max(tat, now)`; `new = tat + interval * cost`;
 /// admitted when `new - now <= tolerance` (see [`Rate::tolerance_ns`]).
 pub fn check(tat: Option<u64>, now: u64, rate: Rate, cost: u32) -> (Outcome, Option<u64>) {
-    let interval = rate.interval_ns();
-    let tolerance = rate.tolerance_ns();
-    let tat = tat.unwrap_or(now).max(now);
-    let new_tat = interval
-        .checked_mul(u64::from(cost))
-        .and_then(|step| tat.checked_add(step));
-    match new_tat {
-        Some(new_tat) if new_tat - now <= tolerance => {
-            let lead = new_tat - now;
-            let outcome = Outcome {
-                admitted: true,
-                remaining: u32::try_from((tolerance - lead) / interval).unwrap_or(u32::MAX),
-                reset: Duration::from_nanos(lead),
-                retry_after: Duration::ZERO,
-            };
-            (outcome, Some(new_tat))
-        }
-        Some(new_tat) => {
-            let outcome = Outcome {
-                admitted: false,
-                remaining: 0,
-                reset: Duration::from_nanos(tat - now),
-                retry_after: Duration::from_nanos(new_tat - now - tolerance),
-            };
-            (outcome, None)
-        }
-        // Beyond u64 nanoseconds (an absurd cost): it can never fit.
-        None => {
-            let lead = u128::from(tat) + u128::from(interval) * u128::from(cost) - u128::from(now);
-            let wait = lead - u128::from(tolerance);
-            let outcome = Outcome {
-                admitted: false,
-                remaining: 0,
-                reset: Duration::from_nanos(tat - now),
-                retry_after: Duration::from_nanos(u64::try_from(wait).unwrap_or(u64::MAX)),
-            };
-            (outcome, None)
-        }
+    // In 128 bits: `interval * cost` and `tat + step` cannot overflow, at
+    // any time a u64 can hold and for any cost.
+    let interval = u128::from(rate.interval_ns());
+    let tolerance = u128::from(rate.tolerance_ns());
+    let now_wide = u128::from(now);
+    let tat = u128::from(tat.unwrap_or(now).max(now));
+    let new_tat = tat + interval * u128::from(cost);
+    let lead = new_tat - now_wide;
+    let nanos = |n: u128| Duration::from_nanos(u64::try_from(n).unwrap_or(u64::MAX));
+    if lead <= tolerance {
+        let outcome = Outcome {
+            admitted: true,
+            remaining: u32::try_from((tolerance - lead) / interval).unwrap_or(u32::MAX),
+            reset: nanos(lead),
+            retry_after: Duration::ZERO,
+        };
+        // Past the year 2554 the state no longer fits: it stays at the
+        // last instant a u64 holds, which restricts more, never less.
+        (outcome, Some(u64::try_from(new_tat).unwrap_or(u64::MAX)))
+    } else {
+        let outcome = Outcome {
+            admitted: false,
+            remaining: 0,
+            reset: nanos(tat - now_wide),
+            retry_after: nanos(lead - tolerance),
+        };
+        (outcome, None)
     }
 }
 

@@ -200,9 +200,18 @@ impl Report {
                     dot(&mut out);
                     out.push_str(name);
                 }
-                Segment::Key(key) => {
+                // A key the client chose: as a name when it reads as one,
+                // else as a JSON string in brackets (`labels["a.b[0"]`),
+                // so that no key can forge a path or carry a control
+                // character.
+                Segment::Key(key) if plain_key(key) => {
                     dot(&mut out);
                     out.push_str(key);
+                }
+                Segment::Key(key) => {
+                    out.push('[');
+                    out.push_str(&serde_json::to_string(key).unwrap_or_default());
+                    out.push(']');
                 }
                 Segment::Index(i) => {
                     let _ = write!(out, "[{i}]");
@@ -309,6 +318,15 @@ impl Report {
         }
         Err(Issues(self.issues))
     }
+}
+
+/// Whether a map key can stand in a path as it is: letters, digits, `_`
+/// and `-`.
+fn plain_key(key: &str) -> bool {
+    !key.is_empty()
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
 /// The issue that ends a list cut at [`MAX_ISSUES`].
