@@ -403,8 +403,17 @@ impl Authenticator {
         if !is_object(header) {
             return Err(TokenError::Malformed);
         }
+        let text = header;
         let header: JoseHeader<'_> =
-            serde_json::from_str(header).map_err(|_| TokenError::Malformed)?;
+            serde_json::from_str(text).map_err(|_| TokenError::Malformed)?;
+        // Every string of the header, in parameters this verifier ignores
+        // too, must be Unicode (I-JSON, RFC 7493): a lone surrogate is
+        // refused, as any JOSE library that reads that parameter would.
+        // Only an escape can make one, and headers that verified are
+        // remembered, so this rarely costs a second parse.
+        if text.contains("\\u") && serde_json::from_str::<serde_json::Value>(text).is_err() {
+            return Err(TokenError::Malformed);
+        }
         if header.crit.is_some() {
             return Err(TokenError::Malformed);
         }
@@ -731,6 +740,8 @@ mod tests {
             r#"{"alg":"HS256","typ":"at+jwt","x5c":[1]}"#,
             r#"{"alg":"HS256","typ":"at+jwt","jwk":"k"}"#,
             r#"{"alg":"HS256","typ":"at+jwt","cty":"\ud800"}"#,
+            r#"{"alg":"HS256","typ":"at+jwt","x-trace":"\uD800"}"#,
+            r#"{"alg":"HS256","typ":"at+jwt","jwk":{"k":"\ud800"}}"#,
         ] {
             assert!(auth.verify(&signed(header, &payload)).is_err(), "{header}");
         }
