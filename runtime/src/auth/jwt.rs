@@ -263,6 +263,12 @@ struct Payload {
     scope: Option<String>,
 }
 
+/// Whether every string of this JSON text (member names included) is
+/// Unicode: no lone surrogate escape, as I-JSON (RFC 7493) requires.
+fn is_unicode_json(text: &str) -> bool {
+    serde_json::from_str::<serde_json::Value>(text).is_ok()
+}
+
 /// Decodes one base64url segment (no padding, canonical trailing bits)
 /// into `stack` when it fits, else into `heap`, and checks that it is UTF-8
 /// (once, so that the JSON parser need not check each string again).
@@ -320,6 +326,11 @@ impl Authenticator {
         let (mut payload_stack, mut payload_heap) = ([0u8; 512], Vec::new());
         let payload = segment(payload, &mut payload_stack, &mut payload_heap)?;
         if !is_object(payload) {
+            return Err(TokenError::InvalidClaim);
+        }
+        // Claims this verifier skips must still be Unicode (I-JSON): only
+        // an escape can break that, and claims rarely hold one.
+        if payload.contains("\\u") && !is_unicode_json(payload) {
             return Err(TokenError::InvalidClaim);
         }
         let payload: Payload =
@@ -411,7 +422,7 @@ impl Authenticator {
         // refused, as any JOSE library that reads that parameter would.
         // Only an escape can make one, and headers that verified are
         // remembered, so this rarely costs a second parse.
-        if text.contains("\\u") && serde_json::from_str::<serde_json::Value>(text).is_err() {
+        if text.contains("\\u") && !is_unicode_json(text) {
             return Err(TokenError::Malformed);
         }
         if header.crit.is_some() {
@@ -745,6 +756,16 @@ mod tests {
         ] {
             assert!(auth.verify(&signed(header, &payload)).is_err(), "{header}");
         }
+        // Nor in a claim it skips.
+        let odd = format!(r#"{{"sub":"u","iss":"iss","aud":"aud","exp":{exp},"x":["\ud800"]}}"#);
+        assert_eq!(
+            auth.verify(&signed(HEADER, &odd)).err(),
+            Some(TokenError::InvalidClaim)
+        );
+        let escaped = format!(
+            r#"{{"sub":"u","iss":"iss","aud":"aud","exp":{exp},"x":"\u00e9\ud83d\ude00"}}"#
+        );
+        assert!(auth.verify(&signed(HEADER, &escaped)).is_ok());
         // Parameters it does not know are ignored (RFC 7515 section 4).
         let header = r#"{"alg":"HS256","typ":"at+jwt","x-trace":{"id":[1,2]},"jku":"https://e"}"#;
         assert!(auth.verify(&signed(header, &payload)).is_ok());

@@ -61,7 +61,7 @@ fn first_error<T: DeserializeOwned>(
 ) -> Result<T, (String, Option<Vec<Step>>, String)> {
     serde_path_to_error::deserialize::<_, T>(value).map_err(|error| {
         (
-            error.path().to_string(),
+            super::report::path_of(error.path()),
             steps(error.path()),
             error.inner().to_string(),
         )
@@ -233,7 +233,7 @@ pub(super) fn every_form_issue<T: DeserializeOwned + Validate>(
         let deserializer =
             serde_urlencoded::Deserializer::new(form_urlencoded::parse(encoded.as_bytes()));
         serde_path_to_error::deserialize::<_, T>(deserializer)
-            .map_err(|e| (e.path().to_string(), e.inner().to_string()))
+            .map_err(|e| (super::report::path_of(e.path()), e.inner().to_string()))
     };
     let mut issues: Vec<Issue> = Vec::new();
     let mut repaired: Vec<String> = Vec::new();

@@ -212,7 +212,12 @@ fn json_rejection<T: DeserializeOwned + Validate>(bytes: &[u8]) -> ValidationRej
                     .ok()
                     .and_then(|value| super::collect::every_issue::<T>(value, data_issue))
                     .map_or_else(
-                        || data_rejection(data_issue(error.path().to_string(), &inner.to_string())),
+                        || {
+                            data_rejection(data_issue(
+                                super::report::path_of(error.path()),
+                                &inner.to_string(),
+                            ))
+                        },
                         |issues| ValidationRejection::issues(&issues),
                     )
             }
@@ -237,7 +242,7 @@ fn from_urlencoded<T: DeserializeOwned + Validate>(input: &[u8]) -> Result<T, Va
         super::collect::every_form_issue::<T>(input, data_issue).map_or_else(
             || {
                 data_rejection(data_issue(
-                    error.path().to_string(),
+                    super::report::path_of(error.path()),
                     &error.inner().to_string(),
                 ))
             },

@@ -204,15 +204,7 @@ impl Report {
                 // else as a JSON string in brackets (`labels["a.b[0"]`),
                 // so that no key can forge a path or carry a control
                 // character.
-                Segment::Key(key) if plain_key(key) => {
-                    dot(&mut out);
-                    out.push_str(key);
-                }
-                Segment::Key(key) => {
-                    out.push('[');
-                    out.push_str(&serde_json::to_string(key).unwrap_or_default());
-                    out.push(']');
-                }
+                Segment::Key(key) => push_key(&mut out, key),
                 Segment::Index(i) => {
                     let _ = write!(out, "[{i}]");
                 }
@@ -320,13 +312,55 @@ impl Report {
     }
 }
 
-/// Whether a map key can stand in a path as it is: letters, digits, `_`
-/// and `-`.
-fn plain_key(key: &str) -> bool {
-    !key.is_empty()
+/// Appends a name the client chose (a map key, an unknown field) to a
+/// path: as it is when it reads as a name (letters, digits, `_`, `-`),
+/// else as a quoted string in brackets (`labels["a.b[0"]`) with `"`, `\`
+/// and every control character escaped, so that no key can forge a path
+/// or put a control character in it.
+pub(crate) fn push_key(out: &mut String, key: &str) {
+    let plain = !key.is_empty()
         && key
             .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    if plain {
+        if !out.is_empty() {
+            out.push('.');
+        }
+        out.push_str(key);
+        return;
+    }
+    out.push_str("[\"");
+    for c in key.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if c.is_control() => {
+                let _ = write!(out, "\\u{:04x}", u32::from(c));
+            }
+            c => out.push(c),
+        }
+    }
+    out.push_str("\"]");
+}
+
+/// A path as serde reported it, written as warden writes paths: field
+/// names and map keys through [`push_key`], indexes in brackets.
+pub(crate) fn path_of(path: &serde_path_to_error::Path) -> String {
+    let mut out = String::new();
+    for segment in path.iter() {
+        match segment {
+            serde_path_to_error::Segment::Seq { index } => {
+                let _ = write!(out, "[{index}]");
+            }
+            serde_path_to_error::Segment::Map { key } => push_key(&mut out, key),
+            serde_path_to_error::Segment::Enum { variant } => push_key(&mut out, variant),
+            serde_path_to_error::Segment::Unknown => push_key(&mut out, "?"),
+        }
+    }
+    if out.len() > MAX_PATH {
+        cut(&mut out, MAX_PATH);
+    }
+    out
 }
 
 /// The issue that ends a list cut at [`MAX_ISSUES`].
