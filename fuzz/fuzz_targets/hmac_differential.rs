@@ -19,7 +19,9 @@
 //! - a `typ` other than `at+jwt` / `application/at+jwt` (any case), absent
 //!   or null included: `accept_foreign_token_types()` is not set;
 //! - a `kid` that names no configured key (jsonwebtoken ignores `kid`);
-//! - an empty `sub`.
+//! - an empty `sub`;
+//! - a header or claims set that is not I-JSON (RFC 7493: a lone surrogate
+//!   escape anywhere, in a member warden skips too).
 //!
 //! warden is deliberately more lenient in two documented ways, both the
 //! RFCs' own rules; a token that warden accepts and jsonwebtoken refuses is
@@ -363,8 +365,11 @@ fn stricter_rule(token: &str) -> Option<&'static str> {
     let Ok(header) = std::str::from_utf8(&header) else {
         return Some("header not UTF-8");
     };
+    // warden wants I-JSON (RFC 7493): a lone surrogate escape, even in a
+    // member it skips, is refused; jsonwebtoken skips what it does not
+    // read.
     let Ok(header) = serde_json::from_str::<Value>(header) else {
-        return None;
+        return Some("header not I-JSON");
     };
     let Value::Object(header) = header else {
         return Some("header not a JSON object");
@@ -386,7 +391,7 @@ fn stricter_rule(token: &str) -> Option<&'static str> {
         return Some("claims not UTF-8");
     };
     let Ok(claims) = serde_json::from_str::<Value>(claims) else {
-        return None;
+        return Some("claims not I-JSON");
     };
     let Value::Object(claims) = claims else {
         return Some("claims not a JSON object");

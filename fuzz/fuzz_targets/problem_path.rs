@@ -32,8 +32,10 @@ fn check_path(path: &str, issue: &Issue) {
         "control character in the path {path:?} ({issue:?})"
     );
     assert!(path.len() <= MAX_PATH, "path over {MAX_PATH} bytes: {path:?}");
+    // A path cut at MAX_PATH ends with `...` and may stop inside a segment.
     let cut = path.len() > MAX_PATH - 16 && path.ends_with("...");
-    let mut chars = path.chars().peekable();
+    let body = if cut { &path[..path.len() - 3] } else { path };
+    let mut chars = body.chars().peekable();
     while let Some(c) = chars.next() {
         match c {
             '[' if chars.peek() == Some(&'"') => {
