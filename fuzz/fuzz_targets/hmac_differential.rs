@@ -368,8 +368,11 @@ fn stricter_rule(token: &str) -> Option<&'static str> {
     // warden wants I-JSON (RFC 7493): a lone surrogate escape, even in a
     // member it skips, is refused; jsonwebtoken skips what it does not
     // read.
-    let Ok(header) = serde_json::from_str::<Value>(header) else {
+    if warden_fuzz::lone_surrogate(header) {
         return Some("header not I-JSON");
+    }
+    let Ok(header) = serde_json::from_str::<Value>(header) else {
+        return None;
     };
     let Value::Object(header) = header else {
         return Some("header not a JSON object");
@@ -390,8 +393,11 @@ fn stricter_rule(token: &str) -> Option<&'static str> {
     let Ok(claims) = std::str::from_utf8(&claims) else {
         return Some("claims not UTF-8");
     };
-    let Ok(claims) = serde_json::from_str::<Value>(claims) else {
+    if warden_fuzz::lone_surrogate(claims) {
         return Some("claims not I-JSON");
+    }
+    let Ok(claims) = serde_json::from_str::<Value>(claims) else {
+        return None;
     };
     let Value::Object(claims) = claims else {
         return Some("claims not a JSON object");

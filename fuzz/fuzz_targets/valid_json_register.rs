@@ -125,6 +125,21 @@ static FIXTURE: LazyLock<Fixture> = LazyLock::new(|| {
         "\u{feff}{}",
     ];
     let mut vocabulary = FIELDS.join(" ");
+    // warden's own words for data issues, whichever body brings them out.
+    for words in [
+        "invalid_value",
+        "this value is not valid here",
+        "invalid_type",
+        "unknown_field",
+        "this field is not allowed",
+        "missing_field",
+        "this field is required",
+        "malformed_json",
+        "validation_failed",
+    ] {
+        vocabulary.push('\n');
+        vocabulary.push_str(words);
+    }
     for body in references {
         let (_, _, answer) = send(&runtime, &router, body.as_bytes());
         if let Ok(value) = serde_json::from_slice::<Value>(&answer) {

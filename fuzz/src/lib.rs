@@ -117,3 +117,32 @@ pub fn issued(warden: &Warden) -> String {
         .expect("claim");
     warden.issue_access_token(&request).expect("issue").token
 }
+
+/// Whether a JSON text holds a `\u` escape of a lone surrogate, an
+/// independent reading of what warden refuses as not I-JSON.
+pub fn lone_surrogate(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    let escape = |i: usize| -> Option<u16> {
+        let hex = bytes.get(i..i + 6)?;
+        (hex[0] == b'\\' && hex[1] == b'u')
+            .then(|| u16::from_str_radix(std::str::from_utf8(&hex[2..]).ok()?, 16).ok())?
+    };
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] != b'\\' {
+            i += 1;
+            continue;
+        }
+        match escape(i) {
+            Some(0xd800..=0xdbff) => match escape(i + 6) {
+                Some(0xdc00..=0xdfff) => i += 12,
+                _ => return true,
+            },
+            Some(0xdc00..=0xdfff) => return true,
+            Some(_) => i += 6,
+            // `\\`, `\"` and the other two-character escapes.
+            None => i += 2,
+        }
+    }
+    false
+}

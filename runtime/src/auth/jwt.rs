@@ -264,9 +264,35 @@ struct Payload {
 }
 
 /// Whether every string of this JSON text (member names included) is
-/// Unicode: no lone surrogate escape, as I-JSON (RFC 7493) requires.
+/// Unicode, as I-JSON (RFC 7493) requires: no `\u` escape of a lone
+/// surrogate, which serde would let through in what it skips. Only an
+/// escape can break it, so the common token without one costs a scan for
+/// `\u`.
 fn is_unicode_json(text: &str) -> bool {
-    serde_json::from_str::<serde_json::Value>(text).is_ok()
+    let bytes = text.as_bytes();
+    let escape = |i: usize| -> Option<u16> {
+        let hex = bytes.get(i + 2..i + 6)?;
+        (bytes.get(i + 1) == Some(&b'u'))
+            .then(|| u16::from_str_radix(std::str::from_utf8(hex).ok()?, 16).ok())?
+    };
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] != b'\\' {
+            i += 1;
+            continue;
+        }
+        match escape(i) {
+            Some(0xd800..=0xdbff) => match escape(i + 6) {
+                Some(0xdc00..=0xdfff) => i += 12,
+                _ => return false,
+            },
+            Some(0xdc00..=0xdfff) => return false,
+            Some(_) => i += 6,
+            // `\\`, `\"` and the other two-character escapes.
+            None => i += 2,
+        }
+    }
+    true
 }
 
 /// Decodes one base64url segment (no padding, canonical trailing bits)
@@ -769,6 +795,22 @@ mod tests {
         // Parameters it does not know are ignored (RFC 7515 section 4).
         let header = r#"{"alg":"HS256","typ":"at+jwt","x-trace":{"id":[1,2]},"jku":"https://e"}"#;
         assert!(auth.verify(&signed(header, &payload)).is_ok());
+    }
+
+    #[test]
+    fn only_lone_surrogate_escapes_break_unicode() {
+        for (text, unicode) in [
+            (r#"{"a":"plain"}"#, true),
+            (r#"{"a":"\u00e9\uD83D\uDE00"}"#, true),
+            (r#"{"a":"\\ud800"}"#, true),
+            (r#"{"a":"x\"\\\u0041"}"#, true),
+            (r#"{"a":"\ud800"}"#, false),
+            (r#"{"a\udc00":1}"#, false),
+            (r#"{"a":"\ud800\u0041"}"#, false),
+            (r#"{"a":"\ud8"}"#, true),
+        ] {
+            assert_eq!(is_unicode_json(text), unicode, "{text}");
+        }
     }
 
     #[test]

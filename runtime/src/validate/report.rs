@@ -187,7 +187,7 @@ impl Report {
         self.path.pop();
     }
 
-    fn path_string(&self, extra: Option<&str>) -> String {
+    fn path_string(&self, extras: &[&str]) -> String {
         let mut out = String::new();
         let dot = |out: &mut String| {
             if !out.is_empty() {
@@ -210,7 +210,7 @@ impl Report {
                 }
             }
         }
-        if let Some(extra) = extra {
+        for extra in extras.iter().filter(|e| !e.is_empty()) {
             dot(&mut out);
             out.push_str(extra);
         }
@@ -238,7 +238,7 @@ impl Report {
         if self.full() {
             return;
         }
-        let path = self.path_string(None);
+        let path = self.path_string(&[]);
         self.issues.push(Issue {
             path,
             code: code.into(),
@@ -258,7 +258,7 @@ impl Report {
         if self.full() {
             return;
         }
-        let path = self.path_string((!field.is_empty()).then_some(field));
+        let path = self.path_string(&[field]);
         self.issues.push(Issue {
             path,
             code: code.into(),
@@ -277,16 +277,7 @@ impl Report {
         if self.full() {
             return;
         }
-        let mut path = self.path_string((!field.is_empty()).then_some(field));
-        if let Some(extra) = invalid.field.as_deref() {
-            if !path.is_empty() {
-                path.push('.');
-            }
-            path.push_str(extra);
-            if path.len() > MAX_PATH {
-                cut(&mut path, MAX_PATH);
-            }
-        }
+        let path = self.path_string(&[field, invalid.field.as_deref().unwrap_or_default()]);
         self.issues.push(Issue {
             path,
             code: invalid.code,
