@@ -232,10 +232,11 @@ fn sent(body: &[u8]) -> (Vec<String>, Vec<String>) {
     (values.into_inner(), keys.into_inner())
 }
 
-/// A name as an issue path writes it when it is not a plain name: `"` and
-/// `\` escaped, control characters as `\u00XX`.
+/// A name as an issue path writes it when it is not a plain name: in
+/// brackets and quotes, `"` and `\` escaped, control characters as
+/// `\u00XX`.
 fn as_in_a_path(key: &str) -> String {
-    let mut out = String::new();
+    let mut out = String::from("[\"");
     for c in key.chars() {
         match c {
             '"' => out.push_str("\\\""),
@@ -244,6 +245,7 @@ fn as_in_a_path(key: &str) -> String {
             c => out.push(c),
         }
     }
+    out.push_str("\"]");
     out
 }
 
