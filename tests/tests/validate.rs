@@ -846,23 +846,27 @@ fn long_paths_are_cut_at_a_character_boundary() {
     assert!(!issues.truncated());
 }
 
+/// The (path, code) pairs of a 400's issues, sorted.
+fn issue_codes(answer: &Answer) -> Vec<(String, String)> {
+    let mut found: Vec<(String, String)> = answer.body["issues"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            (
+                i["path"].as_str().unwrap().to_owned(),
+                i["code"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    found.sort();
+    found
+}
+
 #[tokio::test]
 async fn every_type_missing_and_unknown_field_is_listed_at_once() {
     let (app, hits) = app().await;
     let json = Some("application/json");
-    let issues = |answer: &Answer| -> Vec<(String, String)> {
-        answer.body["issues"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|i| {
-                (
-                    i["path"].as_str().unwrap().to_owned(),
-                    i["code"].as_str().unwrap().to_owned(),
-                )
-            })
-            .collect()
-    };
     // Three fields, three wrong types: three issues, not one.
     let answer = post_json(
         &app,
@@ -872,8 +876,7 @@ async fn every_type_missing_and_unknown_field_is_listed_at_once() {
     )
     .await;
     answer.assert_problem(StatusCode::BAD_REQUEST, "validation_failed");
-    let mut found = issues(&answer);
-    found.sort();
+    let found = issue_codes(&answer);
     assert_eq!(
         found,
         pairs(&[
@@ -892,8 +895,7 @@ async fn every_type_missing_and_unknown_field_is_listed_at_once() {
     )
     .await;
     answer.assert_problem(StatusCode::BAD_REQUEST, "validation_failed");
-    let mut found = issues(&answer);
-    found.sort();
+    let found = issue_codes(&answer);
     let mut expected = pairs(&[
         ("password", "invalid_type"),
         ("role", "unknown_field"),
@@ -912,8 +914,7 @@ async fn every_type_missing_and_unknown_field_is_listed_at_once() {
         r#"{"items":[{"displayName":"a","SKU":"abc"},{"displayName":7,"SKU":"abc","x":1}],"by_shelf":{},"by_code":{"1":[{"SKU":"abc"}]},"notes":"n"}"#,
     )
     .await;
-    let mut found = issues(&answer);
-    found.sort();
+    let found = issue_codes(&answer);
     let mut expected = pairs(&[
         ("items[1].displayName", "invalid_type"),
         ("items[1].x", "unknown_field"),
@@ -1020,25 +1021,10 @@ fn nested_types_are_validated_through_arc_cow_sets_and_type_parameters() {
 #[tokio::test]
 async fn every_query_and_form_issue_is_listed_at_once() {
     let (app, hits) = app().await;
-    let codes_of = |answer: &Answer| -> Vec<(String, String)> {
-        let mut found: Vec<(String, String)> = answer.body["issues"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|i| {
-                (
-                    i["path"].as_str().unwrap().to_owned(),
-                    i["code"].as_str().unwrap().to_owned(),
-                )
-            })
-            .collect();
-        found.sort();
-        found
-    };
     let answer = app.get("/search?limit=lots&extra=1", None).await;
     answer.assert_problem(StatusCode::BAD_REQUEST, "validation_failed");
     assert_eq!(
-        codes_of(&answer),
+        issue_codes(&answer),
         pairs(&[
             ("extra", "unknown_field"),
             ("limit", "invalid_value"),
@@ -1053,7 +1039,7 @@ async fn every_query_and_form_issue_is_listed_at_once() {
         .unwrap();
     let answer = app.send(request).await;
     assert_eq!(
-        codes_of(&answer),
+        issue_codes(&answer),
         pairs(&[("limit", "invalid_value"), ("q", "len")])
     );
     assert_eq!(hits.count(), 0);
