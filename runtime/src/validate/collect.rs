@@ -80,35 +80,54 @@ pub(super) fn every_issue<T: DeserializeOwned + Validate>(
     mut value: Value,
     to_issue: impl Fn(String, &str) -> Issue,
 ) -> Option<Issues> {
+    repair_all(
+        &mut value,
+        first_error::<T>,
+        to_issue,
+        |value, issue, (path, steps, message)| {
+            let steps = steps.as_ref()?;
+            Some(match &*issue.code {
+                "unknown_field" => remove(value, steps),
+                "missing_field" => {
+                    quoted(message).is_some_and(|field| insert::<T>(value, steps, field, path))
+                }
+                _ => replace::<T>(value, steps, path),
+            })
+        },
+    )
+}
+
+/// The loop both readers share: find the first error, record it, repair
+/// the document so that parsing gets past it, and go on, at most
+/// [`MAX_REPAIRS`] times. `repair` answers `None` when the error cannot be
+/// repaired (it is recorded, and the search ends), else whether it was.
+fn repair_all<T: Validate, D, X>(
+    document: &mut D,
+    parse: impl Fn(&D) -> Result<T, (String, X, String)>,
+    to_issue: impl Fn(String, &str) -> Issue,
+    mut repair: impl FnMut(&mut D, &Issue, &(String, X, String)) -> Option<bool>,
+) -> Option<Issues> {
     let mut issues: Vec<Issue> = Vec::new();
     let mut repaired: Vec<String> = Vec::new();
     let mut parsed = None;
     for _ in 0..MAX_REPAIRS {
-        let (path, steps, message) = match first_error::<T>(&value) {
+        let error = match parse(document) {
             Ok(value) => {
                 parsed = Some(value);
                 break;
             }
             Err(error) => error,
         };
-        let issue = to_issue(path.clone(), &message);
+        let issue = to_issue(error.0.clone(), &error.2);
         if repeated(&issues, &issue) {
             break;
         }
-        let Some(steps) = steps else {
-            issues.push(issue);
-            break;
-        };
-        let fixed = match &*issue.code {
-            "unknown_field" => remove(&mut value, &steps),
-            "missing_field" => {
-                quoted(&message).is_some_and(|field| insert::<T>(&mut value, &steps, field, &path))
-            }
-            _ => replace::<T>(&mut value, &steps, &path),
-        };
-        repaired.push(issue.path.clone());
+        let fixed = repair(document, &issue, &error);
+        if fixed.is_some() {
+            repaired.push(issue.path.clone());
+        }
         issues.push(issue);
-        if !fixed {
+        if fixed != Some(true) {
             break;
         }
     }
@@ -226,63 +245,45 @@ pub(super) fn every_form_issue<T: DeserializeOwned + Validate>(
     let mut pairs: Vec<(String, String)> = form_urlencoded::parse(input)
         .map(|(k, v)| (k.into_owned(), v.into_owned()))
         .collect();
-    let parse = |pairs: &[(String, String)]| {
+    let parse = |pairs: &Vec<(String, String)>| {
         let encoded = form_urlencoded::Serializer::new(String::new())
             .extend_pairs(pairs)
             .finish();
         let deserializer =
             serde_urlencoded::Deserializer::new(form_urlencoded::parse(encoded.as_bytes()));
         serde_path_to_error::deserialize::<_, T>(deserializer)
-            .map_err(|e| (super::report::path_of(e.path()), e.inner().to_string()))
+            .map_err(|e| (super::report::path_of(e.path()), (), e.inner().to_string()))
     };
-    let mut issues: Vec<Issue> = Vec::new();
-    let mut repaired: Vec<String> = Vec::new();
-    let mut parsed = None;
-    for _ in 0..MAX_REPAIRS {
-        let (path, message) = match parse(&pairs) {
-            Ok(value) => {
-                parsed = Some(value);
-                break;
-            }
-            Err(error) => error,
-        };
-        let issue = to_issue(path.clone(), &message);
-        if repeated(&issues, &issue) {
-            break;
-        }
-        let name = match &*issue.code {
-            "missing_field" => quoted(&message).map(str::to_owned),
-            _ => Some(path.clone()),
-        };
-        let Some(name) = name.filter(|n| !n.is_empty() && n != ".") else {
-            issues.push(issue);
-            break;
-        };
-        let fixed = match &*issue.code {
-            "unknown_field" => {
-                pairs.retain(|(k, _)| *k != name);
-                true
-            }
-            // In place, so that an error further on still means this value
-            // passed; a missing field goes last, where serde misses it.
-            _ => ["", "0", "false"].iter().any(|candidate| {
-                match pairs.iter_mut().find(|(k, _)| *k == name) {
-                    Some(pair) => pair.1 = (*candidate).to_owned(),
-                    None => pairs.push((name.clone(), (*candidate).to_owned())),
+    repair_all(
+        &mut pairs,
+        parse,
+        to_issue,
+        |pairs, issue, (path, (), message)| {
+            let name = match &*issue.code {
+                "missing_field" => quoted(message).map(str::to_owned),
+                _ => Some(path.clone()),
+            };
+            let name = name.filter(|n| !n.is_empty() && n != ".")?;
+            Some(match &*issue.code {
+                "unknown_field" => {
+                    pairs.retain(|(k, _)| *k != name);
+                    true
                 }
-                match parse(&pairs) {
-                    Ok(_) => true,
-                    Err((next, next_message)) => {
-                        next != name && quoted(&next_message) != Some(name.as_str())
+                // In place, so that an error further on still means this value
+                // passed; a missing field goes last, where serde misses it.
+                _ => ["", "0", "false"].iter().any(|candidate| {
+                    match pairs.iter_mut().find(|(k, _)| *k == name) {
+                        Some(pair) => pair.1 = (*candidate).to_owned(),
+                        None => pairs.push((name.clone(), (*candidate).to_owned())),
                     }
-                }
-            }),
-        };
-        repaired.push(issue.path.clone());
-        issues.push(issue);
-        if !fixed {
-            break;
-        }
-    }
-    finish(issues, &repaired, parsed.as_ref())
+                    match parse(pairs) {
+                        Ok(_) => true,
+                        Err((next, (), next_message)) => {
+                            next != name && quoted(&next_message) != Some(name.as_str())
+                        }
+                    }
+                }),
+            })
+        },
+    )
 }
