@@ -20,6 +20,7 @@ use warden::{Auth, Warden, protected};
 #[derive(Clone, Copy, warden::Role)]
 enum Role {
     Admin,
+    User,
 }
 
 #[protected]
@@ -41,13 +42,13 @@ struct Fixture {
 
 static FIXTURE: LazyLock<Fixture> = LazyLock::new(|| {
     let warden = warden_fuzz::warden();
-    let issue = |warden: &Warden, role: &str| {
+    let issue = |warden: &Warden, role: Role| {
         warden
-            .issue_access_token(&AccessToken::new("user-1").role_names([role]))
+            .issue_access_token(&AccessToken::new("user-1").roles([role]))
             .expect("issue")
             .token
     };
-    let tokens = [issue(&warden, "user"), issue(&warden, "admin")];
+    let tokens = [issue(&warden, Role::User), issue(&warden, Role::Admin)];
     let router = Router::new()
         .route("/any", get(any_user))
         .route("/admin", get(admin))

@@ -9,6 +9,15 @@ use jsonwebtoken::{Algorithm, EncodingKey};
 use warden::Warden;
 use warden::auth::{AccessToken, Jwt, Key};
 
+/// The roles of the fuzzed tokens.
+#[derive(Clone, Copy, warden::Role)]
+pub enum FuzzRole {
+    /// An administrator.
+    Admin,
+    /// A user.
+    User,
+}
+
 /// The HS256 secret every target signs and verifies with.
 pub const SECRET: &[u8] = b"warden fuzz secret, at least 32 bytes long";
 /// The configured issuer.
@@ -111,7 +120,7 @@ pub fn seed_parts(now: u64) -> Vec<(String, String)> {
 /// A token warden itself issued (with roles, scopes and a custom claim).
 pub fn issued(warden: &Warden) -> String {
     let request = AccessToken::new("user-2")
-        .role_names(["admin", "user"])
+        .roles([FuzzRole::Admin, FuzzRole::User])
         .scopes(["reports:read"])
         .claim("tenant", "acme")
         .expect("claim");

@@ -55,7 +55,7 @@ pub(crate) fn auth_rejected(
     rejection: AuthRejection,
 ) {
     tracing::warn!(
-        target: "warden::audit",
+        target: TARGET,
         event = "auth_rejected",
         handler,
         route = &*route(parts),
@@ -75,7 +75,7 @@ pub(crate) fn rate_limited(
     retry_after: u64,
 ) {
     tracing::warn!(
-        target: "warden::audit",
+        target: TARGET,
         event = "rate_limited",
         handler,
         route = &*route(parts),
@@ -91,7 +91,7 @@ pub(crate) fn rate_limited(
 
 pub(crate) fn store_failed(handler: &str, parts: &Parts, error: &crate::limit::StoreError) {
     tracing::error!(
-        target: "warden::audit",
+        target: TARGET,
         event = "limits_unavailable",
         handler,
         route = &*route(parts),
@@ -101,9 +101,21 @@ pub(crate) fn store_failed(handler: &str, parts: &Parts, error: &crate::limit::S
     );
 }
 
+pub(crate) fn policy_undefined(handler: &str, parts: &Parts, policy: &str) {
+    tracing::error!(
+        target: TARGET,
+        event = "policy_undefined",
+        handler,
+        route = &*route(parts),
+        status = 500u16,
+        policy,
+        "the handler names a rate-limit policy this Warden does not define; request refused"
+    );
+}
+
 pub(crate) fn limits_bypassed(handler: &str, parts: &Parts, error: &crate::limit::StoreError) {
     tracing::error!(
-        target: "warden::audit",
+        target: TARGET,
         event = "limits_bypassed",
         handler,
         route = &*route(parts),
@@ -114,7 +126,7 @@ pub(crate) fn limits_bypassed(handler: &str, parts: &Parts, error: &crate::limit
 
 pub(crate) fn keyed_limit_refused(limit: &str, retry_after: u64) {
     tracing::warn!(
-        target: "warden::audit",
+        target: TARGET,
         event = "rate_limited",
         status = 429u16,
         reason = "rate_limited",
@@ -126,7 +138,7 @@ pub(crate) fn keyed_limit_refused(limit: &str, retry_after: u64) {
 
 pub(crate) fn keyed_limit_failed(limit: &str, error: &crate::limit::StoreError) {
     tracing::error!(
-        target: "warden::audit",
+        target: TARGET,
         event = "limits_unavailable",
         limit,
         status = 503u16,
@@ -137,7 +149,7 @@ pub(crate) fn keyed_limit_failed(limit: &str, error: &crate::limit::StoreError) 
 
 pub(crate) fn keyed_limit_bypassed(limit: &str, error: &crate::limit::StoreError) {
     tracing::error!(
-        target: "warden::audit",
+        target: TARGET,
         event = "limits_bypassed",
         limit,
         error = %error,

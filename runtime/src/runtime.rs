@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use http::request::Parts;
 
+use crate::auth::refresh::{MemoryTokenStore, RefreshTokens};
 use crate::auth::{
     AccessToken, Authenticator, Claims, IssueError, IssuedToken, Jwt, JwtConfigError, TokenError,
 };
@@ -45,6 +46,7 @@ struct Inner {
     warned_untrusted_forwarding: AtomicBool,
     warned_no_peer: AtomicBool,
     http: Arc<HttpDefaults>,
+    refresh: RefreshTokens,
 }
 
 impl fmt::Debug for Warden {
@@ -55,6 +57,7 @@ impl fmt::Debug for Warden {
             .field("limit_policies", &self.inner.named)
             .field("store_failure", &self.inner.store_failure)
             .field("global_limit", &self.inner.global.as_ref().map(|g| g.rate))
+            .field("refresh_tokens", &self.inner.refresh)
             .finish_non_exhaustive()
     }
 }
@@ -77,6 +80,8 @@ impl Warden {
             security_headers: SecurityHeaders::default(),
             cors: Cors::default(),
             body_limit: DEFAULT_BODY_LIMIT,
+            refresh: None,
+            handlers_in: Vec::new(),
         }
     }
 
@@ -111,6 +116,12 @@ impl Warden {
             .issue(token)
     }
 
+    /// Whether this runtime can sign access tokens (it has a JWT
+    /// configuration whose first key has a private part).
+    pub(crate) fn can_sign(&self) -> bool {
+        self.inner.auth.as_ref().is_some_and(Authenticator::can_sign)
+    }
+
     /// Verifies an access token: signature, algorithm, `typ`, `kid`, and the
     /// `exp`, `nbf`, `iss`, `aud` and `sub` claims.
     pub fn verify_access_token(&self, token: &str) -> Result<Claims, TokenError> {
@@ -134,7 +145,7 @@ impl Warden {
         else {
             if !self.inner.warned_no_peer.swap(true, Ordering::Relaxed) {
                 tracing::warn!(
-                    target: "warden::audit",
+                    target: crate::audit::TARGET,
                     "requests carry no peer address, so per-client limits share one count; serve the router with into_make_service_with_connect_info::<SocketAddr>()"
                 );
             }
@@ -154,7 +165,7 @@ impl Warden {
                     .swap(true, Ordering::Relaxed)
             {
                 tracing::warn!(
-                    target: "warden::audit",
+                    target: crate::audit::TARGET,
                     peer = %peer,
                     "a forwarding header arrived from a peer that is not a trusted proxy and was ignored; if this server is behind a proxy, list it in trusted_proxies"
                 );
@@ -209,6 +220,12 @@ impl Warden {
     pub(crate) fn named_rate(&self, name: &str) -> Option<Rate> {
         self.inner.named.get(name).copied()
     }
+
+    /// The refresh tokens of this runtime's sessions (see
+    /// [`Warden::sign_in`]), for what the session methods do not cover.
+    pub fn refresh_tokens(&self) -> &RefreshTokens {
+        &self.inner.refresh
+    }
 }
 
 /// The configuration of a [`Warden`]; [`WardenBuilder::build`] checks it.
@@ -228,6 +245,8 @@ pub struct WardenBuilder {
     security_headers: SecurityHeaders,
     cors: Cors,
     body_limit: usize,
+    refresh: Option<RefreshTokens>,
+    handlers_in: Vec<&'static str>,
 }
 
 /// What rate limits do while their [`Store`] cannot answer (Redis is down,
@@ -269,6 +288,31 @@ impl WardenBuilder {
     /// one million keys).
     pub fn store(mut self, store: impl Store) -> Self {
         self.store = Some(Box::new(store));
+        self
+    }
+
+    /// Where the refresh tokens of [sessions](Warden::sign_in) live, and
+    /// their lifetimes (default: a bounded
+    /// [`MemoryTokenStore`](crate::auth::refresh::MemoryTokenStore) with
+    /// the default lifetimes; use a shared store, such as Redis, when the
+    /// API runs on several instances).
+    pub fn refresh_tokens(mut self, tokens: RefreshTokens) -> Self {
+        self.refresh = Some(tokens);
+        self
+    }
+
+    /// Checks at [`build`](Self::build) only the handlers defined under
+    /// the module `path` (`module_path!()`, or a crate name), instead of
+    /// every handler linked into the program: for a program that serves
+    /// some of them, such as a test binary with several applications. Call
+    /// it once for each module the application serves handlers from.
+    ///
+    /// A handler outside these modules that is served all the same and
+    /// names a rate-limit policy the builder does not define answers 500
+    /// problem+json (`configuration_error`) and emits a `policy_undefined`
+    /// audit event at error level.
+    pub fn handlers_in(mut self, path: &'static str) -> Self {
+        self.handlers_in.push(path);
         self
     }
 
@@ -418,7 +462,15 @@ impl WardenBuilder {
         {
             return Err(BuildError::ExemptPath(path.clone()));
         }
-        for handler in manifest() {
+        let served = |handler: &str| {
+            self.handlers_in.is_empty()
+                || self.handlers_in.iter().any(|prefix| {
+                    handler
+                        .strip_prefix(prefix.trim_end_matches(':'))
+                        .is_some_and(|rest| rest.is_empty() || rest.starts_with("::"))
+                })
+        };
+        for handler in manifest().into_iter().filter(|h| served(h.handler)) {
             if handler.protected.is_some() && auth.is_none() {
                 return Err(BuildError::NoJwt {
                     handler: handler.handler,
@@ -455,6 +507,9 @@ impl WardenBuilder {
                     cors,
                     body_limit: self.body_limit,
                 }),
+                refresh: self
+                    .refresh
+                    .unwrap_or_else(|| RefreshTokens::new(MemoryTokenStore::new())),
             }),
         })
     }

@@ -33,6 +33,12 @@ use warden::auth::{AccessToken, Jwt, Key};
 use warden::limit::{LimitCheck, MemoryStore, Rate, Store};
 use warden::{Auth, Warden, protected, rate_limit, validate};
 
+/// The role of the benchmark's tokens.
+#[derive(Clone, Copy, warden::Role)]
+enum BenchRole {
+    User,
+}
+
 const SECRET: &[u8] = b"benchmark secret, at least 32 bytes long";
 
 async fn bare() -> &'static str {
@@ -289,7 +295,7 @@ fn guards(c: &mut Criterion) {
         .build()
         .expect("warden");
     let token = warden
-        .issue_access_token(&AccessToken::new("user-1").role_names(["user"]))
+        .issue_access_token(&AccessToken::new("user-1").roles([BenchRole::User]))
         .expect("token")
         .token;
     let authorization = HeaderValue::from_str(&format!("Bearer {token}")).expect("header");

@@ -318,12 +318,18 @@ impl Backend {
         Self::Redis(RedisServer::start())
     }
 
-    /// `builder` with this backend's store.
+    /// `builder` with this backend's rate-limit store and refresh-token
+    /// store.
     pub async fn store(&self, builder: warden::WardenBuilder) -> warden::WardenBuilder {
         match self {
             Self::Memory => builder,
             Self::Redis(server) => {
-                builder.store(warden::redis::RedisStore::new(&server.connect().await))
+                let redis = server.connect().await;
+                builder
+                    .store(warden::redis::RedisStore::new(&redis))
+                    .refresh_tokens(warden::auth::refresh::RefreshTokens::new(
+                        warden::redis::RedisTokenStore::new(&redis),
+                    ))
             }
         }
     }

@@ -16,8 +16,8 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions};
-use warden::auth::refresh::{FamilyId, Issued, MemoryTokenStore, RefreshError, RefreshTokens};
-use warden::auth::{AccessToken, Jwt};
+use warden::auth::refresh::{RefreshError, RefreshTokens};
+use warden::auth::{AccessToken, Jwt, Role as _, Session, SessionError};
 use warden::http::{Cors, Problem};
 use warden::limit::{KeyedLimit, Rate};
 use warden::password::{Passwords, Verification};
@@ -136,8 +136,6 @@ pub struct AppState {
     pub db: SqlitePool,
     /// Password hashing.
     pub passwords: Passwords,
-    /// Refresh tokens.
-    pub refresh: RefreshTokens,
     /// `$ADMIN_EMAILS`, lower-cased.
     pub admins: Arc<HashSet<String>>,
 }
@@ -223,31 +221,28 @@ pub async fn app(config: &Config) -> Result<Router, String> {
     if config.require_https {
         builder = builder.require_https().https_exempt("/health");
     }
-    let refresh_tokens = match &config.redis_url {
-        Some(url) => {
-            let mut redis = Redis::config(url.as_str());
-            // Every instance shares the JWT secret, so it can key the limit
-            // digests alike on all of them.
-            if config.jwt_secret.is_some() {
-                redis = redis.key_secret(&secret);
-            }
-            // Reports an outage once and starts all the same: routes that
-            // need Redis answer 503 until it is back.
-            let redis = redis
-                .connect()
-                .await
-                .map_err(|e| format!("REDIS_URL: {e}"))?;
-            builder = builder.store(RedisStore::new(&redis));
-            RefreshTokens::new(RedisTokenStore::new(&redis))
+    if let Some(url) = &config.redis_url {
+        let mut redis = Redis::config(url.as_str());
+        // Every instance shares the JWT secret, so it can key the limit
+        // digests alike on all of them.
+        if config.jwt_secret.is_some() {
+            redis = redis.key_secret(&secret);
         }
-        None => RefreshTokens::new(MemoryTokenStore::new()),
-    };
+        // Reports an outage once and starts all the same: routes that
+        // need Redis answer 503 until it is back.
+        let redis = redis
+            .connect()
+            .await
+            .map_err(|e| format!("REDIS_URL: {e}"))?;
+        builder = builder
+            .store(RedisStore::new(&redis))
+            .refresh_tokens(RefreshTokens::new(RedisTokenStore::new(&redis)));
+    }
     let warden = builder.build().map_err(|e| e.to_string())?;
     let state = AppState {
         warden: warden.clone(),
         db: database(&config.database_url).await?,
         passwords: Passwords::new(),
-        refresh: refresh_tokens,
         admins: Arc::new(
             config
                 .admin_emails
@@ -355,7 +350,7 @@ async fn register(
     // A password registration proves nothing about the address: it gets
     // `user`, whatever the address. Operators grant `admin` with
     // `api grant-admin EMAIL`.
-    let role = "user";
+    let role = Role::User.as_str();
     let id = random_id()?;
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -386,7 +381,9 @@ struct User {
     id: String,
     email: String,
     password_hash: String,
-    role: String,
+    /// The stored role, read back as the typed role; a name this build
+    /// does not know grants nothing.
+    role: Option<Role>,
 }
 
 async fn user_by(db: &SqlitePool, column: &str, value: &str) -> Result<Option<User>, Problem> {
@@ -400,34 +397,41 @@ async fn user_by(db: &SqlitePool, column: &str, value: &str) -> Result<Option<Us
         id,
         email,
         password_hash,
-        role,
+        role: Role::from_name(&role),
     }))
 }
 
+/// The access token the user's current record earns: their typed role and
+/// email.
+fn claims_of(user: &User) -> Result<AccessToken, Problem> {
+    AccessToken::new(&user.id)
+        .roles(user.role)
+        .claim("email", &user.email)
+        .map_err(internal)
+}
+
+/// A session that could not be started or continued: the token store is
+/// down (503), or the refresh token is refused (401).
+fn session_refused(error: SessionError) -> Problem {
+    match error {
+        SessionError::Refresh(error) => refresh_refused(error),
+        _ => internal(error),
+    }
+}
+
 /// The token pair, sent with `Cache-Control: no-store`.
-fn token_pair(state: &AppState, user: &User, refresh: &Issued) -> Result<Response, Problem> {
-    let access = state
-        .warden
-        .issue_access_token(
-            &AccessToken::new(&user.id)
-                .role_names([user.role.clone()])
-                .claim("email", &user.email)
-                .map_err(internal)?
-                .claim("sid", &refresh.family.0)
-                .map_err(internal)?,
-        )
-        .map_err(internal)?;
+fn token_pair(session: &Session) -> Response {
     let mut response = Json(json!({
-        "accessToken": access.token,
-        "refreshToken": refresh.token.expose(),
+        "accessToken": session.access.token,
+        "refreshToken": session.refresh.token.expose(),
         "tokenType": "Bearer",
-        "expiresIn": access.expires_in,
+        "expiresIn": session.access.expires_in,
     }))
     .into_response();
     response
         .headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    Ok(response)
+    response
 }
 
 fn bad_credentials() -> Problem {
@@ -482,12 +486,12 @@ async fn sign_in(state: &AppState, email: &str, password: &str) -> Result<Respon
             .execute(&state.db)
             .await;
     }
-    let refresh = state
-        .refresh
-        .issue(&user.id)
+    let session = state
+        .warden
+        .sign_in(claims_of(&user)?)
         .await
-        .map_err(|_| unavailable())?;
-    token_pair(state, &user, &refresh)
+        .map_err(session_refused)?;
+    Ok(token_pair(&session))
 }
 
 fn refresh_refused(error: RefreshError) -> Problem {
@@ -513,14 +517,24 @@ async fn refresh(
     Json(body): Json<RefreshBody>,
 ) -> Result<Response, Problem> {
     let rotated = state
-        .refresh
-        .rotate(&body.refresh_token)
+        .warden
+        .refresh(&body.refresh_token)
         .await
         .map_err(refresh_refused)?;
     let Some(user) = user_by(&state.db, "id", &rotated.subject).await? else {
+        // The account is gone: so is its session.
+        let _ = state
+            .warden
+            .refresh_tokens()
+            .revoke_family(&rotated.issued.family)
+            .await;
         return Err(refresh_refused(RefreshError::Revoked));
     };
-    token_pair(&state, &user, &rotated.issued)
+    let session = state
+        .warden
+        .resume(rotated, claims_of(&user)?)
+        .map_err(session_refused)?;
+    Ok(token_pair(&session))
 }
 
 /// The claims of this API's access tokens.
@@ -529,17 +543,13 @@ pub struct SessionClaims {
     sub: String,
     email: String,
     roles: Vec<String>,
-    sid: String,
 }
 
 #[protected]
-async fn logout(
-    State(state): State<AppState>,
-    session: Auth<SessionClaims>,
-) -> Result<StatusCode, Problem> {
+async fn logout(State(state): State<AppState>, user: Auth) -> Result<StatusCode, Problem> {
     state
-        .refresh
-        .revoke_family(&FamilyId(session.sid.clone()))
+        .warden
+        .sign_out(&user)
         .await
         .map_err(|_| unavailable())?;
     Ok(StatusCode::NO_CONTENT)

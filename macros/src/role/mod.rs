@@ -59,11 +59,21 @@ pub(crate) fn expand(input: TokenStream) -> TokenStream {
     let arms = variants
         .iter()
         .map(|Variant { ident: v, name }| quote!(Self::#v => #name,));
+    let from_arms = variants
+        .iter()
+        .map(|Variant { ident: v, name }| quote!(#name => ::core::option::Option::Some(Self::#v),));
     quote! {
         impl #impl_generics ::warden::__private::Role for #ident #ty_generics #where_clause {
             fn as_str(&self) -> &'static str {
                 match *self {
                     #(#arms)*
+                }
+            }
+
+            fn from_name(name: &str) -> ::core::option::Option<Self> {
+                match name {
+                    #(#from_arms)*
+                    _ => ::core::option::Option::None,
                 }
             }
         }

@@ -4,6 +4,7 @@ use std::time::Duration;
 use serde::de::{self, Deserializer, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize, Serializer};
 
+use super::refresh::FamilyId;
 use super::role::Role;
 
 /// The verified claims of an access token.
@@ -52,6 +53,13 @@ pub struct Claims {
     /// The space-separated scopes granted (RFC 9068 section 2.2.3).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scope: Option<String>,
+    /// The session the token belongs to (`sid`, as in OpenID Connect): the
+    /// refresh-token family of the sign-in that issued it. Set by
+    /// [`Warden::sign_in`](crate::Warden::sign_in) and
+    /// [`Warden::resume`](crate::Warden::resume); read with
+    /// [`Claims::session`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<String>,
 }
 
 impl Claims {
@@ -73,6 +81,18 @@ impl Claims {
     /// The scopes the token grants.
     pub fn scopes(&self) -> impl Iterator<Item = &str> {
         self.scope.as_deref().unwrap_or("").split_ascii_whitespace()
+    }
+
+    /// The roles the token grants that the application's role type `R`
+    /// knows; names it does not know are skipped.
+    pub fn roles_of<R: Role>(&self) -> impl Iterator<Item = R> + '_ {
+        self.roles.iter().filter_map(|name| R::from_name(name))
+    }
+
+    /// The session (refresh-token family) the token belongs to, from its
+    /// `sid` claim: what [`Warden::sign_out`](crate::Warden::sign_out) ends.
+    pub fn session(&self) -> Option<FamilyId> {
+        self.sid.clone().map(FamilyId)
     }
 }
 
@@ -242,11 +262,14 @@ pub struct AccessToken {
     pub(crate) scopes: Vec<String>,
     pub(crate) extra: serde_json::Map<String, serde_json::Value>,
     pub(crate) ttl: Option<Duration>,
+    /// The `sid` claim: set by warden when it issues the token of a
+    /// session, never by the application.
+    pub(crate) session: Option<FamilyId>,
 }
 
 /// Claims warden sets itself; custom claims cannot replace them.
 pub(crate) const RESERVED_CLAIMS: &[&str] = &[
-    "sub", "iss", "aud", "exp", "iat", "nbf", "jti", "roles", "scope",
+    "sub", "iss", "aud", "exp", "iat", "nbf", "jti", "roles", "scope", "sid",
 ];
 
 impl AccessToken {
@@ -258,6 +281,7 @@ impl AccessToken {
             scopes: Vec::new(),
             extra: serde_json::Map::new(),
             ttl: None,
+            session: None,
         }
     }
 
@@ -268,12 +292,6 @@ impl AccessToken {
         self
     }
 
-    /// Grants roles by their names in tokens (for roles read from storage).
-    pub fn role_names<S: Into<String>>(mut self, names: impl IntoIterator<Item = S>) -> Self {
-        self.roles.extend(names.into_iter().map(Into::into));
-        self
-    }
-
     /// Grants scopes.
     pub fn scopes<S: Into<String>>(mut self, scopes: impl IntoIterator<Item = S>) -> Self {
         self.scopes.extend(scopes.into_iter().map(Into::into));
@@ -281,7 +299,8 @@ impl AccessToken {
     }
 
     /// Adds a custom claim. The registered claims warden manages (`sub`,
-    /// `iss`, `aud`, `exp`, `iat`, `nbf`, `jti`, `roles`, `scope`) are refused.
+    /// `iss`, `aud`, `exp`, `iat`, `nbf`, `jti`, `roles`, `scope`, `sid`) are
+    /// refused.
     pub fn claim(mut self, name: &str, value: impl Serialize) -> Result<Self, super::IssueError> {
         if RESERVED_CLAIMS.contains(&name) {
             return Err(super::IssueError::ReservedClaim(name.to_owned()));
@@ -295,6 +314,11 @@ impl AccessToken {
     pub fn ttl(mut self, ttl: Duration) -> Self {
         self.ttl = Some(ttl);
         self
+    }
+
+    /// The subject the token is for.
+    pub fn subject(&self) -> &str {
+        &self.subject
     }
 }
 

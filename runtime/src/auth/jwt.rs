@@ -261,6 +261,8 @@ struct Payload {
     roles: Option<Vec<String>>,
     #[serde(default)]
     scope: Option<String>,
+    #[serde(default)]
+    sid: Option<String>,
 }
 
 /// Whether every string of this JSON text (member names included) is
@@ -398,6 +400,7 @@ impl Authenticator {
             jti: payload.jti,
             roles: payload.roles.unwrap_or_default(),
             scope: payload.scope,
+            sid: payload.sid,
         })
     }
 
@@ -482,6 +485,11 @@ impl Authenticator {
         }
     }
 
+    /// Whether tokens can be signed: the first key has its private part.
+    pub(crate) fn can_sign(&self) -> bool {
+        self.keys[0].encoding.is_some()
+    }
+
     /// Signs an access token with the first key.
     pub(crate) fn issue(&self, request: &AccessToken) -> Result<IssuedToken, IssueError> {
         if request.subject.is_empty() {
@@ -504,6 +512,9 @@ impl Authenticator {
         put("roles", request.roles.clone().into());
         if !request.scopes.is_empty() {
             put("scope", request.scopes.join(" ").into());
+        }
+        if let Some(session) = &request.session {
+            put("sid", session.0.clone().into());
         }
 
         let mut header = Header::new(signing.algorithm);
@@ -598,13 +609,18 @@ mod tests {
         );
     }
 
+    #[derive(Clone, Copy, crate::Role)]
+    enum Role {
+        Admin,
+    }
+
     #[test]
     fn issued_tokens_verify_and_carry_every_claim() {
         let auth = jwt().compile().unwrap();
         let issued = auth
             .issue(
                 &AccessToken::new("user-1")
-                    .role_names(["admin"])
+                    .roles([Role::Admin])
                     .scopes(["a:b", "c"])
                     .claim("tenant", "acme")
                     .unwrap(),

@@ -8,6 +8,7 @@ mod jwt;
 mod key;
 pub mod refresh;
 mod role;
+mod session;
 
 pub use claims::{AccessToken, Claims, IssuedToken};
 pub use error::{AuthRejection, IssueError, JwtConfigError, KeyError, TokenError};
@@ -18,5 +19,6 @@ pub use jwt::{
 };
 pub use key::{Key, MIN_RSA_BITS};
 pub use role::Role;
+pub use session::{Session, SessionError};
 
 pub(crate) use jwt::Authenticator;

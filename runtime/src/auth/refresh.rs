@@ -293,6 +293,21 @@ pub trait TokenStore: Send + Sync + 'static {
     fn revoke(&self, family: FamilyKey) -> StoreFuture<'_, Result<(), StoreError>>;
 }
 
+/// A store shared with other owners (kept, say, to inspect it).
+impl<S: TokenStore + ?Sized> TokenStore for Arc<S> {
+    fn insert(&self, family: NewFamily) -> StoreFuture<'_, Result<(), StoreError>> {
+        (**self).insert(family)
+    }
+
+    fn rotate(&self, rotation: Rotation) -> StoreFuture<'_, Result<RotateOutcome, StoreError>> {
+        (**self).rotate(rotation)
+    }
+
+    fn revoke(&self, family: FamilyKey) -> StoreFuture<'_, Result<(), StoreError>> {
+        (**self).revoke(family)
+    }
+}
+
 /// Issues, rotates and revokes refresh tokens.
 #[derive(Clone)]
 pub struct RefreshTokens {

@@ -17,6 +17,8 @@
 /// use warden::auth::Role as _;
 /// assert_eq!(Role::Admin.as_str(), "admin");
 /// assert_eq!(Role::Support.as_str(), "support-agent");
+/// assert!(matches!(Role::from_name("support-agent"), Some(Role::Support)));
+/// assert!(Role::from_name("Support").is_none());
 /// ```
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a warden role",
@@ -26,4 +28,11 @@
 pub trait Role {
     /// The role's name in the `roles` claim of a token.
     fn as_str(&self) -> &'static str;
+
+    /// The role spelt `name` in tokens, if the application has one: for
+    /// roles kept in storage by name, so that they are granted as the typed
+    /// role again (`Role::from_name(&row.role)`), never as a bare string.
+    fn from_name(name: &str) -> Option<Self>
+    where
+        Self: Sized;
 }

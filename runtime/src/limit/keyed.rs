@@ -158,7 +158,7 @@ impl LimitAttempt<'_> {
                 .refund(&[self.limit.check(&self.key)])
                 .await
         {
-            tracing::error!(target: "warden::audit", limit = self.limit.name, %error, "rate-limit refund failed");
+            tracing::error!(target: crate::audit::TARGET, limit = self.limit.name, %error, "rate-limit refund failed");
         }
         add_headers(
             &mut response,

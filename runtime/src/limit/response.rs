@@ -157,6 +157,16 @@ pub(crate) fn store_unavailable() -> Problem {
     .with_header(header::RETRY_AFTER, HeaderValue::from_static("1"))
 }
 
+/// 500 for a handler whose named policy the `Warden` does not define: a
+/// mistake of the program's configuration, not of the client or the store.
+pub(crate) fn policy_undefined() -> Problem {
+    Problem::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "configuration_error",
+        "the service is misconfigured",
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use axum::response::IntoResponse;

@@ -322,7 +322,7 @@ impl Redis {
             Some(error) => {
                 if self.shared.available.swap(false, Ordering::Relaxed) {
                     tracing::error!(
-                        target: "warden::audit",
+                        target: crate::audit::TARGET,
                         event = "redis_unavailable",
                         error = %error,
                         "Redis does not answer: limited routes and refresh tokens answer 503 until it is back"
@@ -332,7 +332,7 @@ impl Redis {
             None => {
                 if !self.shared.available.swap(true, Ordering::Relaxed) {
                     tracing::warn!(
-                        target: "warden::audit",
+                        target: crate::audit::TARGET,
                         event = "redis_available",
                         "Redis answers again"
                     );
