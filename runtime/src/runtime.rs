@@ -119,7 +119,10 @@ impl Warden {
     /// Whether this runtime can sign access tokens (it has a JWT
     /// configuration whose first key has a private part).
     pub(crate) fn can_sign(&self) -> bool {
-        self.inner.auth.as_ref().is_some_and(Authenticator::can_sign)
+        self.inner
+            .auth
+            .as_ref()
+            .is_some_and(Authenticator::can_sign)
     }
 
     /// Verifies an access token: signature, algorithm, `typ`, `kid`, and the

@@ -51,7 +51,7 @@ async fn guarded(user: Auth) -> &'static str {
     "ok"
 }
 
-/// The register body of the API contract, validated three ways with the
+/// The register body of the reference API, validated three ways with the
 /// same rules.
 mod register {
     use std::sync::LazyLock;
@@ -231,7 +231,7 @@ async fn hand_guarded(HandAuth(claims): HandAuth) -> &'static str {
 
 /// The per-user limit by hand: governor keyed by subject after the
 /// jsonwebtoken extractor, a 429 past it, and the `RateLimit-Policy` and
-/// `RateLimit` fields the contract asks of every limited response, written
+/// `RateLimit` fields the bench server sends on every limited response, written
 /// as the hand-wired twin server writes them.
 async fn hand_guarded_limited(
     axum::extract::State(keys): axum::extract::State<HandKeys>,

@@ -1,5 +1,5 @@
 //! The reference API, started on a free port, walked row by row through
-//! section 1 of the API contract.
+//! its HTTP contract, `examples/api/README.md`.
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};

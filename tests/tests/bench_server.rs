@@ -1,4 +1,4 @@
-//! The benchmark server against section 2 of the API contract.
+//! The benchmark server against its contract, `examples/bench-server/README.md`.
 
 use axum::body::Body;
 use http::{Request, StatusCode};

@@ -1,6 +1,6 @@
 //! The reference API of warden: users in SQLite, access and refresh
 //! tokens, rate limits, validation and hardened HTTP defaults, built only
-//! with warden's public API. See `api-contract.md`, section 1.
+//! with warden's public API. Its HTTP contract is `examples/api/README.md`.
 
 use std::collections::HashSet;
 use std::net::SocketAddr;

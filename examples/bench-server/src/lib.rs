@@ -1,4 +1,4 @@
-//! The benchmark server of warden (`api-contract.md`, section 2): a bare
+//! The benchmark server of warden (its contract: `examples/bench-server/README.md`): a bare
 //! handler and the same kind of handler behind each guard, with warden's
 //! macros and nothing else in the request path.
 
@@ -33,7 +33,7 @@ async fn limited() -> Json<Value> {
     Json(json!({"ok": true}))
 }
 
-/// The register body of the API contract.
+/// The register body of the reference API (`examples/api/README.md`).
 #[derive(Deserialize, warden::Validate)]
 #[serde(deny_unknown_fields)]
 pub struct Register {

@@ -157,9 +157,6 @@ pub(crate) fn authenticate(warden: &Warden, parts: &Parts) -> Result<Verified, A
     })
 }
 
-/// The token of an `Authorization: Bearer <token>` header. The scheme is
-/// case-insensitive (RFC 9110 section 11.1); another scheme counts as no
-/// bearer token at all (RFC 6750 section 3.1).
 /// Whether every byte is of an RFC 6750 b64token: ALPHA / DIGIT / "-" /
 /// "." / "_" / "~" / "+" / "/", or "=" (the grammar puts the "="s last; the
 /// verifier's strict base64url decoding refuses them anywhere). Written
@@ -180,6 +177,9 @@ fn is_b64token(token: &[u8]) -> bool {
     refused == 0
 }
 
+/// The token of an `Authorization: Bearer <token>` header. The scheme is
+/// case-insensitive (RFC 9110 section 11.1); another scheme counts as no
+/// bearer token at all (RFC 6750 section 3.1).
 fn bearer_token(value: &HeaderValue) -> Result<&str, AuthRejection> {
     let malformed = AuthRejection::InvalidToken(TokenError::Malformed);
     // Read as bytes: the grammar admits only ASCII, so one pass over the

@@ -54,7 +54,6 @@ pub(crate) fn ceil_secs(duration: Duration) -> u64 {
     duration.as_secs() + u64::from(duration.subsec_nanos() > 0)
 }
 
-/// Adds `RateLimit-Policy` and `RateLimit` for `limits` to `response`.
 /// Appends `n` in decimal: on every limited response, so without the
 /// formatting machinery.
 fn push_decimal(out: &mut String, mut n: u64) {
@@ -72,6 +71,7 @@ fn push_decimal(out: &mut String, mut n: u64) {
     out.push_str(std::str::from_utf8(&digits[start..]).unwrap_or("0"));
 }
 
+/// Adds `RateLimit-Policy` and `RateLimit` for `limits` to `response`.
 pub(crate) fn add_headers(response: &mut Response, limits: &[Shown<'_>]) {
     let policy = match limits {
         [] => return,
