@@ -252,12 +252,47 @@ impl Client {
 
     /// `GET path` with an optional `Authorization: Bearer token`.
     pub async fn get(&self, path: &str, token: Option<&str>) -> Answer {
-        let mut request = Request::get(path);
-        if let Some(token) = token {
-            request = request.header("authorization", format!("Bearer {token}"));
+        match token {
+            Some(token) => {
+                let authorization = format!("Bearer {token}");
+                self.get_with(path, &[("authorization", &authorization)])
+                    .await
+            }
+            None => self.get_with(path, &[]).await,
         }
-        self.send(request.body(Body::empty()).expect("request"))
+    }
+
+    /// `GET path` with these headers.
+    pub async fn get_with(&self, path: &str, headers: &[(&str, &str)]) -> Answer {
+        self.call(http::Method::GET, path, headers, Body::empty())
             .await
+    }
+
+    /// `POST path` with `body`, and a `Content-Type` when one is given.
+    pub async fn post(
+        &self,
+        path: &str,
+        content_type: Option<&str>,
+        body: impl Into<Body>,
+    ) -> Answer {
+        let content_type = content_type.map(|value| ("content-type", value));
+        self.call(http::Method::POST, path, content_type.as_slice(), body)
+            .await
+    }
+
+    /// Any request: `method path`, these headers, this body.
+    pub async fn call(
+        &self,
+        method: http::Method,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: impl Into<Body>,
+    ) -> Answer {
+        let mut request = Request::builder().method(method).uri(path);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        self.send(request.body(body.into()).expect("request")).await
     }
 }
 
