@@ -222,7 +222,10 @@ pub async fn app(config: &Config) -> Result<Router, String> {
         builder = builder.require_https().https_exempt("/health");
     }
     if let Some(url) = &config.redis_url {
-        let mut redis = Redis::config(url.as_str());
+        // 250 ms a call: an outage is still answered well within the
+        // second the contract allows, and a loaded host's slow reply is
+        // not taken for one.
+        let mut redis = Redis::config(url.as_str()).timeout(Duration::from_millis(250));
         // Every instance shares the JWT secret, so it can key the limit
         // digests alike on all of them.
         if config.jwt_secret.is_some() {
