@@ -664,6 +664,62 @@ async fn every_rejection_is_problem_json_and_the_handler_never_runs() {
     assert_eq!(hits.count(), 4);
 }
 
+#[tokio::test]
+async fn json_and_forms_are_known_by_their_media_type_essence() {
+    let (app, hits) = app().await;
+    let body = r#"{"email":"ana@example.com","password":"Str0ng&Secure!","name":"Ana"}"#;
+    for (content_type, admitted) in [
+        ("application/json", true),
+        ("Application/JSON; charset=utf-8", true),
+        ("application/json ; charset=utf-8", true),
+        ("application/vnd.api+json", true),
+        ("application/problem+json", true),
+        ("text/json+json", false),
+        ("application/+json", false),
+        ("text/json", false),
+        ("application/x-www-form-urlencoded", false),
+    ] {
+        let answer = post_json(&app, "/register", Some(content_type), body).await;
+        if admitted {
+            assert_eq!(answer.status, StatusCode::OK, "{content_type}: {answer:?}");
+        } else {
+            answer.assert_problem(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type");
+        }
+    }
+    // Two media types, or one that is not visible ASCII: which is meant is
+    // not clear, so neither is read.
+    let request = Request::post("/register")
+        .header("content-type", "application/json")
+        .header("content-type", "application/json")
+        .body(Body::from(body))
+        .unwrap();
+    let answer = app.send(request).await;
+    answer.assert_problem(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type");
+    let request = Request::post("/register")
+        .header(
+            "content-type",
+            http::HeaderValue::from_bytes(b"application/json; charset=\xff").unwrap(),
+        )
+        .body(Body::from(body))
+        .unwrap();
+    let answer = app.send(request).await;
+    answer.assert_problem(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type");
+    for (content_type, admitted) in [
+        ("application/x-www-form-urlencoded", true),
+        ("Application/X-WWW-Form-Urlencoded; charset=UTF-8", true),
+        ("application/json", false),
+        ("multipart/form-data", false),
+    ] {
+        let answer = post_json(&app, "/form", Some(content_type), "q=rust").await;
+        if admitted {
+            assert_eq!(answer.body, "rust", "{content_type}");
+        } else {
+            answer.assert_problem(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type");
+        }
+    }
+    assert_eq!(hits.count(), 7);
+}
+
 #[test]
 fn the_manifest_lists_validated_parameters() {
     let line = warden::manifest()

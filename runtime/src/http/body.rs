@@ -1,0 +1,162 @@
+//! Request and response bodies at the HTTP edge: which media types are JSON
+//! or a form, read one way everywhere, and the one problem for a body over
+//! the size limit.
+//!
+//! The media type is read by hand rather than with the `mime` crate: only
+//! its essence (`type/subtype`) matters here, and `mime` refuses what this
+//! reader ignores on purpose (malformed parameters, whitespace before `;`,
+//! which RFC 9110 allows).
+
+use std::borrow::Cow;
+
+use http::{HeaderMap, StatusCode, header};
+
+use super::Problem;
+
+/// A media type's essence, as the header spells it (case is kept; the
+/// comparisons ignore it).
+struct Essence<'a> {
+    kind: &'a str,
+    subtype: &'a str,
+}
+
+/// The essence of the one `Content-Type` of `headers`: parameters
+/// ignored, whitespace around it trimmed. `None` when there is no such
+/// header, more than one, one that is not visible ASCII, or one whose
+/// type or subtype is not an RFC 9110 token.
+fn essence(headers: &HeaderMap) -> Option<Essence<'_>> {
+    let mut values = headers.get_all(header::CONTENT_TYPE).iter();
+    let value = values.next()?;
+    if values.next().is_some() {
+        return None;
+    }
+    let value = value.to_str().ok()?;
+    let essence = value
+        .split(';')
+        .next()?
+        .trim_matches(|c| c == ' ' || c == '\t');
+    let (kind, subtype) = essence.split_once('/')?;
+    (is_token(kind) && is_token(subtype)).then_some(Essence { kind, subtype })
+}
+
+/// An RFC 9110 token: one or more `tchar`.
+fn is_token(text: &str) -> bool {
+    !text.is_empty()
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}
+
+/// Whether `headers` declare JSON: `application/json`, or an
+/// `application/<name>+json` type with a name before the suffix
+/// (`application/problem+json`), in any case, whatever the parameters.
+pub(crate) fn is_json(headers: &HeaderMap) -> bool {
+    const SUFFIX: &str = "+json";
+    essence(headers).is_some_and(|Essence { kind, subtype }| {
+        // A token is ASCII: any byte is a character boundary.
+        let suffixed = subtype.len() > SUFFIX.len()
+            && subtype[subtype.len() - SUFFIX.len()..].eq_ignore_ascii_case(SUFFIX);
+        kind.eq_ignore_ascii_case("application")
+            && (subtype.eq_ignore_ascii_case("json") || suffixed)
+    })
+}
+
+/// Whether `headers` declare a form: `application/x-www-form-urlencoded`,
+/// in any case, whatever the parameters.
+pub(crate) fn is_form(headers: &HeaderMap) -> bool {
+    essence(headers).is_some_and(|Essence { kind, subtype }| {
+        kind.eq_ignore_ascii_case("application")
+            && subtype.eq_ignore_ascii_case("x-www-form-urlencoded")
+    })
+}
+
+/// The answer to a body over the size limit, wherever it is found: 413
+/// `body_too_large`, naming the limit when it is known.
+pub(crate) fn too_large(limit: Option<usize>) -> Problem {
+    let detail: Cow<'static, str> = match limit {
+        Some(limit) => format!("the request body is over the limit of {limit} bytes").into(),
+        None => "the request body is over the size limit".into(),
+    };
+    Problem::new(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", detail)
+}
+
+#[cfg(test)]
+mod tests {
+    use http::HeaderValue;
+
+    use super::*;
+
+    fn headers(values: &[&[u8]]) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        for value in values {
+            headers.append(
+                header::CONTENT_TYPE,
+                HeaderValue::from_bytes(value).unwrap(),
+            );
+        }
+        headers
+    }
+
+    #[test]
+    fn json_media_types() {
+        for (value, json) in [
+            ("application/json", true),
+            ("Application/JSON; charset=utf-8", true),
+            ("application/json ; charset=utf-8", true),
+            ("application/json;charset", true),
+            (" application/json ", true),
+            ("application/problem+json", true),
+            ("application/vnd.api+JSON", true),
+            ("application/+json", false),
+            ("application/json+xml", false),
+            ("text/json+json", false),
+            ("text/json", false),
+            ("text/plain", false),
+            ("application/", false),
+            ("/json", false),
+            ("application", false),
+            ("application/js on", false),
+            ("application/json/x", false),
+            ("", false),
+        ] {
+            assert_eq!(is_json(&headers(&[value.as_bytes()])), json, "{value:?}");
+        }
+        // Missing, twice, or not visible ASCII.
+        assert!(!is_json(&HeaderMap::new()));
+        assert!(!is_json(&headers(&[
+            b"application/json",
+            b"application/json"
+        ])));
+        assert!(!is_json(&headers(&[b"application/json; x=\xff"])));
+        assert!(!is_json(&headers(&[b"application/\xc3\xa9+json"])));
+    }
+
+    #[test]
+    fn form_media_types() {
+        for (value, form) in [
+            ("application/x-www-form-urlencoded", true),
+            ("Application/X-WWW-Form-Urlencoded; charset=UTF-8", true),
+            ("application/x-www-form-urlencoded+json", false),
+            ("multipart/form-data", false),
+            ("application/json", false),
+        ] {
+            assert_eq!(is_form(&headers(&[value.as_bytes()])), form, "{value:?}");
+        }
+        assert!(!is_form(&HeaderMap::new()));
+    }
+
+    #[test]
+    fn one_problem_for_a_body_too_large() {
+        let known = too_large(Some(16));
+        assert_eq!(known.status(), StatusCode::PAYLOAD_TOO_LARGE);
+        assert_eq!(known.code(), "body_too_large");
+        assert_eq!(
+            known.detail(),
+            "the request body is over the limit of 16 bytes"
+        );
+        let unknown = too_large(None);
+        assert_eq!(unknown.status(), StatusCode::PAYLOAD_TOO_LARGE);
+        assert_eq!(unknown.code(), "body_too_large");
+        assert_eq!(unknown.detail(), "the request body is over the size limit");
+    }
+}
