@@ -10,7 +10,9 @@ use http::StatusCode;
 use http::request::Parts;
 use serde::de::DeserializeOwned;
 
-use super::{Issue, Issues, Validate};
+use super::capture::{self, Failure};
+use super::report::path_of;
+use super::{Issues, Validate};
 use crate::http::{Problem, body};
 
 /// An extractor whose value was parsed and then validated.
@@ -108,44 +110,10 @@ async fn body<S: Send + Sync>(request: Request, state: &S) -> Result<Bytes, Vali
         })
 }
 
-/// A deserialisation error as an issue: the path serde saw, and a message
-/// that says what was expected without echoing the value that was sent.
-fn data_issue(mut path: String, message: &str) -> Issue {
-    if path == "." {
-        path.clear();
-    }
-    if path.len() > super::MAX_PATH {
-        super::report::cut(&mut path, super::MAX_PATH);
-    }
-    let (code, message) = if message.starts_with("unknown field") {
-        ("unknown_field", "this field is not allowed".to_owned())
-    } else if let Some(rest) = message.strip_prefix("missing field `") {
-        let field = rest.split('`').next().unwrap_or_default();
-        if path.is_empty() {
-            path = field.to_owned();
-        } else {
-            path = format!("{path}.{field}");
-        }
-        ("missing_field", "this field is required".to_owned())
-    } else if let Some((_, expected)) = message.rsplit_once(", expected ") {
-        // serde writes "<what was sent>, expected <what the type wants>";
-        // what was sent may itself contain ", expected ", so the split is
-        // at the last one, and only the type's own words are kept.
-        let expected = expected
-            .rsplit_once(" at line ")
-            .map_or(expected, |(expected, _)| expected);
-        ("invalid_type", format!("expected {expected}"))
-    } else {
-        ("invalid_value", "this value is not valid here".to_owned())
-    };
-    Issue {
-        path,
-        code: code.into(),
-        message: message.into(),
-    }
-}
-
-fn data_rejection(issue: Issue) -> ValidationRejection {
+/// The answer to a data error when no list of every issue could be made:
+/// the first one, from the reader's own failure.
+fn first_issue<E>(failure: &Failure<E>) -> ValidationRejection {
+    let issue = failure.error.to_issue(path_of(&failure.path));
     ValidationRejection::issues(&Issues(vec![issue]))
 }
 
@@ -177,35 +145,27 @@ where
 /// tracked, which costs an allocation per key, so only after a failure.
 fn json_rejection<T: DeserializeOwned + Validate>(bytes: &[u8]) -> ValidationRejection {
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
-    match serde_path_to_error::deserialize::<_, T>(&mut deserializer) {
-        Err(error) => {
-            let inner = error.inner();
-            if inner.is_syntax() || inner.is_eof() {
-                ValidationRejection::new(
-                    StatusCode::BAD_REQUEST,
-                    "malformed_json",
-                    format!(
-                        "the body is not valid JSON (line {}, column {})",
-                        inner.line(),
-                        inner.column()
-                    ),
-                )
-            } else {
-                // A data error: list every one, not only the first.
-                serde_json::from_slice(bytes)
-                    .ok()
-                    .and_then(|value| super::collect::every_issue::<T>(value, data_issue))
-                    .map_or_else(
-                        || {
-                            data_rejection(data_issue(
-                                super::report::path_of(error.path()),
-                                &inner.to_string(),
-                            ))
-                        },
-                        |issues| ValidationRejection::issues(&issues),
-                    )
-            }
-        }
+    match capture::deserialize::<_, T>(&mut deserializer) {
+        Err(Failure {
+            format: Some(error),
+            ..
+        }) if error.is_syntax() || error.is_eof() => ValidationRejection::new(
+            StatusCode::BAD_REQUEST,
+            "malformed_json",
+            format!(
+                "the body is not valid JSON (line {}, column {})",
+                error.line(),
+                error.column()
+            ),
+        ),
+        // A data error: list every one, not only the first.
+        Err(failure) => serde_json::from_slice(bytes)
+            .ok()
+            .and_then(super::collect::every_issue::<T>)
+            .map_or_else(
+                || first_issue(&failure),
+                |issues| ValidationRejection::issues(&issues),
+            ),
         // The value parsed: what failed the untracked parse came after it.
         Ok(_) => ValidationRejection::new(
             StatusCode::BAD_REQUEST,
@@ -222,14 +182,9 @@ fn from_urlencoded<T: DeserializeOwned + Validate>(input: &[u8]) -> Result<T, Va
         return Ok(value);
     }
     let deserializer = serde_urlencoded::Deserializer::new(form_urlencoded::parse(input));
-    serde_path_to_error::deserialize(deserializer).map_err(|error| {
-        super::collect::every_form_issue::<T>(input, data_issue).map_or_else(
-            || {
-                data_rejection(data_issue(
-                    super::report::path_of(error.path()),
-                    &error.inner().to_string(),
-                ))
-            },
+    capture::deserialize(deserializer).map_err(|failure| {
+        super::collect::every_form_issue::<T>(input).map_or_else(
+            || first_issue(&failure),
             |issues| ValidationRejection::issues(&issues),
         )
     })
@@ -288,42 +243,5 @@ where
                 )
             })?;
         Ok(Self(Path(validated(value)?)))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn messages_never_echo_the_value() {
-        let path = || String::from(".");
-        let issue = data_issue(
-            path(),
-            "invalid type: string \"hunter2-secret\", expected u32 at line 1 column 20",
-        );
-        assert_eq!(issue.code, "invalid_type");
-        assert_eq!(issue.message, "expected u32");
-        let issue = data_issue(
-            path(),
-            "invalid value: integer `9999`, expected one of `a`, `b`",
-        );
-        assert!(!issue.message.contains("9999"));
-        // A value that contains serde's own separator is not echoed either.
-        let issue = data_issue(
-            path(),
-            "invalid type: string \"x, expected the-secret at line 9 column 9\", expected u32 at line 1 column 60",
-        );
-        assert_eq!(issue.message, "expected u32");
-        let issue = data_issue(path(), "missing field `email`");
-        assert_eq!(
-            (issue.path.as_str(), &*issue.code),
-            ("email", "missing_field")
-        );
-        let issue = data_issue(
-            path(),
-            "unknown field `role`, expected one of `email`, `name`",
-        );
-        assert_eq!(issue.code, "unknown_field");
     }
 }
