@@ -19,10 +19,16 @@ use crate::http::{Problem, body};
 ///
 /// `#[validate]` wraps a handler's `Json<T>`, `Query<T>`, `Form<T>` and
 /// `Path<T>` parameters in it. Every way a request can be wrong answers an
-/// RFC 9457 problem instead of axum's plain text: 415 for a body that is not
-/// JSON (or not a form), 413 over the body limit, 400 for malformed JSON,
-/// 400 with the field path for a type mismatch, an unknown or a missing
-/// field, and 400 with every broken rule (`issues`) for invalid values.
+/// RFC 9457 [`Problem`] instead of axum's plain text:
+///
+/// | request | status | `code` |
+/// |---|---|---|
+/// | a body whose `Content-Type` is not `application/json` or `application/<name>+json` (for a form: not `application/x-www-form-urlencoded`), parameters ignored | 415 | `unsupported_media_type` |
+/// | a body over the limit | 413 | `body_too_large` |
+/// | a body that could not be read | 400 | `unreadable_body` |
+/// | malformed JSON, or data after the JSON value | 400 | `malformed_json` |
+/// | wrongly typed, unknown or missing fields, broken rules | 400 | `validation_failed`, every one in `issues` with its path |
+/// | a path parameter that does not parse | 400 | `invalid_path` |
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Valid<E>(pub E);
 
