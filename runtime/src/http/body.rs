@@ -98,51 +98,56 @@ mod tests {
     }
 
     #[test]
-    fn json_media_types() {
-        for (value, json) in [
-            ("application/json", true),
-            ("Application/JSON; charset=utf-8", true),
-            ("application/json ; charset=utf-8", true),
-            ("application/json;charset", true),
-            (" application/json ", true),
-            ("application/problem+json", true),
-            ("application/vnd.api+JSON", true),
-            ("application/+json", false),
-            ("application/json+xml", false),
-            ("text/json+json", false),
-            ("text/json", false),
-            ("text/plain", false),
-            ("application/", false),
-            ("/json", false),
-            ("application", false),
-            ("application/js on", false),
-            ("application/json/x", false),
-            ("", false),
+    fn json_and_form_media_types() {
+        // (Content-Type, read as JSON, read as a form)
+        for (value, json, form) in [
+            ("application/json", true, false),
+            ("Application/JSON; charset=utf-8", true, false),
+            ("application/json ; charset=utf-8", true, false),
+            ("application/json;charset", true, false),
+            (" application/json ", true, false),
+            ("application/problem+json", true, false),
+            ("application/vnd.api+JSON", true, false),
+            ("application/x-www-form-urlencoded+json", true, false),
+            ("application/+json", false, false),
+            ("application/json+xml", false, false),
+            ("text/json+json", false, false),
+            ("text/json", false, false),
+            ("text/plain", false, false),
+            ("application/", false, false),
+            ("/json", false, false),
+            ("application", false, false),
+            ("application/js on", false, false),
+            ("application/json/x", false, false),
+            ("", false, false),
+            ("application/x-www-form-urlencoded", false, true),
+            (
+                "Application/X-WWW-Form-Urlencoded; charset=UTF-8",
+                false,
+                true,
+            ),
+            ("multipart/form-data", false, false),
         ] {
-            assert_eq!(is_json(&headers(&[value.as_bytes()])), json, "{value:?}");
+            let headers = headers(&[value.as_bytes()]);
+            assert_eq!(
+                (is_json(&headers), is_form(&headers)),
+                (json, form),
+                "{value:?}"
+            );
         }
         // Missing, twice, or not visible ASCII.
-        assert!(!is_json(&HeaderMap::new()));
-        assert!(!is_json(&headers(&[
-            b"application/json",
+        for headers in [
+            HeaderMap::new(),
+            headers(&[b"application/json", b"application/json"]),
+            headers(&[b"application/json; x=\xff"]),
+            headers(&[b"application/\xc3\xa9+json"]),
+        ] {
+            assert!(!is_json(&headers), "{headers:?}");
+        }
+        assert!(!is_form(&headers(&[
+            b"application/x-www-form-urlencoded",
             b"application/json"
         ])));
-        assert!(!is_json(&headers(&[b"application/json; x=\xff"])));
-        assert!(!is_json(&headers(&[b"application/\xc3\xa9+json"])));
-    }
-
-    #[test]
-    fn form_media_types() {
-        for (value, form) in [
-            ("application/x-www-form-urlencoded", true),
-            ("Application/X-WWW-Form-Urlencoded; charset=UTF-8", true),
-            ("application/x-www-form-urlencoded+json", false),
-            ("multipart/form-data", false),
-            ("application/json", false),
-        ] {
-            assert_eq!(is_form(&headers(&[value.as_bytes()])), form, "{value:?}");
-        }
-        assert!(!is_form(&HeaderMap::new()));
     }
 
     #[test]

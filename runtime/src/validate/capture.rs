@@ -433,6 +433,17 @@ macro_rules! visit_values {
     )*};
 }
 
+/// The visits that hand the type a deserializer or an access of the
+/// format's: wrapped, so that what the type does with it is captured too.
+macro_rules! visit_wrapped {
+    ($($method:ident($bound:ident, $wrapper:ident { $field:ident });)*) => {$(
+        fn $method<X: $bound<'de>>(self, $field: X) -> Result<Self::Value, X::Error> {
+            let slot = self.slot;
+            slot.settle(self.inner.$method($wrapper { $field, slot }))
+        }
+    )*};
+}
+
 impl<'de, V: Visitor<'de>> Visitor<'de> for Visiting<'_, V> {
     type Value = V::Value;
 
@@ -476,29 +487,12 @@ impl<'de, V: Visitor<'de>> Visitor<'de> for Visiting<'_, V> {
         self.slot.settle(self.inner.visit_unit())
     }
 
-    fn visit_some<D: Deserializer<'de>>(self, de: D) -> Result<Self::Value, D::Error> {
-        let slot = self.slot;
-        slot.settle(self.inner.visit_some(Capture { de, slot }))
-    }
-
-    fn visit_newtype_struct<D: Deserializer<'de>>(self, de: D) -> Result<Self::Value, D::Error> {
-        let slot = self.slot;
-        slot.settle(self.inner.visit_newtype_struct(Capture { de, slot }))
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, access: A) -> Result<Self::Value, A::Error> {
-        let slot = self.slot;
-        slot.settle(self.inner.visit_seq(Access { access, slot }))
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, access: A) -> Result<Self::Value, A::Error> {
-        let slot = self.slot;
-        slot.settle(self.inner.visit_map(Access { access, slot }))
-    }
-
-    fn visit_enum<A: EnumAccess<'de>>(self, access: A) -> Result<Self::Value, A::Error> {
-        let slot = self.slot;
-        slot.settle(self.inner.visit_enum(Access { access, slot }))
+    visit_wrapped! {
+        visit_some(Deserializer, Capture { de });
+        visit_newtype_struct(Deserializer, Capture { de });
+        visit_seq(SeqAccess, Access { access });
+        visit_map(MapAccess, Access { access });
+        visit_enum(EnumAccess, Access { access });
     }
 }
 

@@ -6,8 +6,8 @@ use axum::extract::{FromRequest, FromRequestParts, Path, Request};
 use axum::response::{IntoResponse, Response};
 use axum::{Form, Json};
 use bytes::Bytes;
-use http::StatusCode;
 use http::request::Parts;
+use http::{HeaderMap, StatusCode};
 use serde::de::DeserializeOwned;
 
 use super::capture::{self, Failure};
@@ -97,7 +97,36 @@ fn validated<T: Validate>(value: T) -> Result<T, ValidationRejection> {
     Ok(value)
 }
 
-async fn body<S: Send + Sync>(request: Request, state: &S) -> Result<Bytes, ValidationRejection> {
+/// A kind of body: how a request declares it, and what a 415 says.
+struct Media {
+    declared: fn(&HeaderMap) -> bool,
+    refusal: &'static str,
+}
+
+const JSON_BODY: Media = Media {
+    declared: body::is_json,
+    refusal: "expected a JSON body with Content-Type: application/json",
+};
+
+const FORM_BODY: Media = Media {
+    declared: body::is_form,
+    refusal: "expected a form body with Content-Type: application/x-www-form-urlencoded",
+};
+
+/// The body of a request that declares `media`: 415 when it declares
+/// another media type (or none), 413 over the body limit.
+async fn read_body<S: Send + Sync>(
+    request: Request,
+    state: &S,
+    media: &Media,
+) -> Result<Bytes, ValidationRejection> {
+    if !(media.declared)(request.headers()) {
+        return Err(ValidationRejection::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            media.refusal,
+        ));
+    }
     Bytes::from_request(request, state)
         .await
         .map_err(|rejection| match rejection {
@@ -131,14 +160,7 @@ where
     type Rejection = ValidationRejection;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
-        if !body::is_json(request.headers()) {
-            return Err(ValidationRejection::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported_media_type",
-                "expected a JSON body with Content-Type: application/json",
-            ));
-        }
-        let bytes = body(request, state).await?;
+        let bytes = read_body(request, state, &JSON_BODY).await?;
         // The common case parses once, untracked; only a body that fails is
         // parsed again with its path tracked, to say where it failed.
         let value: T = serde_json::from_slice(&bytes).map_err(|_| json_rejection::<T>(&bytes))?;
@@ -218,14 +240,7 @@ where
     type Rejection = ValidationRejection;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
-        if !body::is_form(request.headers()) {
-            return Err(ValidationRejection::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported_media_type",
-                "expected a form body with Content-Type: application/x-www-form-urlencoded",
-            ));
-        }
-        let bytes = body(request, state).await?;
+        let bytes = read_body(request, state, &FORM_BODY).await?;
         let value: T = from_urlencoded(&bytes)?;
         Ok(Self(Form(validated(value)?)))
     }
