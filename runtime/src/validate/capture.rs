@@ -34,12 +34,13 @@
 //! # Why not a value tree with a typed error
 //!
 //! `serde_value` deserialises from its own tree with exactly such a typed
-//! error, but the tree keeps maps sorted (the order of the issue list
-//! would no longer be the order of the body), merges duplicate keys, and
-//! cannot read a map key `"7"` as the number a `HashMap<u32, _>` wants, as
-//! serde_json does. It also would not help the URL-encoded reader, whose
-//! format parses numbers from text. Wrapping the formats keeps each one's
-//! own behaviour, for both readers.
+//! error, but its tree cannot read a map key `"7"` as the number a
+//! `HashMap<u32, _>` wants, as serde_json does, and is not what serde_json
+//! reads: a first parse of the body's own stream (which sees a duplicate
+//! key that a tree merges) would still need another way to be typed. It
+//! also would not help the URL-encoded reader, whose format parses numbers
+//! from text. Wrapping the formats keeps each one's own behaviour, for
+//! every reader.
 //!
 //! # What a client sees
 //!
@@ -311,8 +312,8 @@ impl Slot {
         }
     }
 
-    /// The error recorded for a parse that failed with the format's
-    /// `error` at the top.
+    /// The error recorded for a parse that failed with the format's own
+    /// error at the top.
     fn into_error(self) -> DataError {
         self.error
             .into_inner()
@@ -320,21 +321,17 @@ impl Slot {
     }
 }
 
-/// Why a value did not deserialise: where, what, and the format's own
-/// error when the format made it (for a JSON syntax error, say).
-pub(crate) struct Failure<E> {
+/// Why a value did not deserialise: where and what.
+pub(crate) struct Failure {
     /// Where, as `serde_path_to_error` tracked it.
     pub(crate) path: serde_path_to_error::Path,
     /// What, typed.
     pub(crate) error: DataError,
-    /// The format's error, when the one that stopped the parse is the
-    /// format's (not made by the type at the top).
-    pub(crate) format: Option<E>,
 }
 
 /// Deserialises a `T` from `deserializer`, as the format alone would, and
 /// says where and why it failed.
-pub(crate) fn deserialize<'de, D, T>(deserializer: D) -> Result<T, Failure<D::Error>>
+pub(crate) fn deserialize<'de, D, T>(deserializer: D) -> Result<T, Failure>
 where
     D: Deserializer<'de>,
     T: Deserialize<'de>,
@@ -346,19 +343,13 @@ where
     });
     result.map_err(|error| {
         let path = error.path().clone();
-        match error.into_inner() {
+        let error = match error.into_inner() {
             // Made by the type's own code at the top, after every crossing.
-            Caught::Data(error) => Failure {
-                path,
-                error,
-                format: None,
-            },
-            Caught::Format(format) => Failure {
-                path,
-                error: slot.into_error(),
-                format: Some(format),
-            },
-        }
+            Caught::Data(error) => error,
+            // The format's own error: what it is, is on record.
+            Caught::Format(_) => slot.into_error(),
+        };
+        Failure { path, error }
     })
 }
 
@@ -770,7 +761,6 @@ mod tests {
         );
         // At the top, the type's own error is the one that stopped it.
         let failure = deserialize::<_, MimicAfter>(&json!("other")).err().unwrap();
-        assert!(failure.format.is_none());
         assert_eq!(
             failure.error,
             DataError::Custom("missing field `other`".into())

@@ -8,7 +8,8 @@ use axum::{Form, Json};
 use bytes::Bytes;
 use http::request::Parts;
 use http::{HeaderMap, StatusCode};
-use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use serde::de::{DeserializeOwned, IgnoredAny};
 
 use super::capture::{self, Failure};
 use super::report::path_of;
@@ -147,7 +148,7 @@ async fn read_body<S: Send + Sync>(
 
 /// The answer to a data error when no list of every issue could be made:
 /// the first one, from the reader's own failure.
-fn first_issue<E>(failure: &Failure<E>) -> ValidationRejection {
+fn first_issue(failure: &Failure) -> ValidationRejection {
     let issue = failure.error.to_issue(path_of(&failure.path));
     ValidationRejection::issues(&Issues(vec![issue]))
 }
@@ -172,12 +173,12 @@ where
 /// unknown or of the wrong type at a path. Parses again with the path
 /// tracked, which costs an allocation per key, so only after a failure.
 fn json_rejection<T: DeserializeOwned + Validate>(bytes: &[u8]) -> ValidationRejection {
-    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
-    match capture::deserialize::<_, T>(&mut deserializer) {
-        Err(Failure {
-            format: Some(error),
-            ..
-        }) if error.is_syntax() || error.is_eof() => ValidationRejection::new(
+    // Whether the body is JSON is judged on its own, whatever a `T` wants:
+    // serde_json words some data errors as syntax errors (an enum sent as
+    // `false` is "expected value").
+    let mut syntax = serde_json::Deserializer::from_slice(bytes);
+    if let Err(error) = IgnoredAny::deserialize(&mut syntax) {
+        return ValidationRejection::new(
             StatusCode::BAD_REQUEST,
             "malformed_json",
             format!(
@@ -185,7 +186,10 @@ fn json_rejection<T: DeserializeOwned + Validate>(bytes: &[u8]) -> ValidationRej
                 error.line(),
                 error.column()
             ),
-        ),
+        );
+    }
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    match capture::deserialize::<_, T>(&mut deserializer) {
         // A data error: list every one, not only the first.
         Err(failure) => serde_json::from_slice(bytes)
             .ok()
@@ -264,5 +268,65 @@ where
                 )
             })?;
         Ok(Self(Path(validated(value)?)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, Deserialize)]
+    #[allow(dead_code)]
+    enum Kind {
+        Plain,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Body {
+        kind: Option<Kind>,
+        count: u32,
+    }
+
+    impl Validate for Body {
+        fn validate_into(&self, _: &mut super::super::Report) {}
+    }
+
+    fn answer(body: &str) -> (String, serde_json::Value) {
+        let problem = json_rejection::<Body>(body.as_bytes()).0;
+        let issues = serde_json::to_value(
+            super::super::collect::every_issue::<Body>(
+                serde_json::from_str(body).unwrap_or_default(),
+            )
+            .map(|issues| issues.0)
+            .unwrap_or_default(),
+        )
+        .unwrap();
+        (problem.code().to_owned(), issues)
+    }
+
+    #[test]
+    fn well_formed_json_is_never_malformed() {
+        // serde_json calls this a syntax error; the body is JSON.
+        let (code, issues) = answer(r#"{"kind":false,"count":"x"}"#);
+        assert_eq!(code, "validation_failed");
+        let mut paths: Vec<&str> = issues
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["path"].as_str().unwrap())
+            .collect();
+        paths.sort_unstable();
+        assert_eq!(paths, ["count", "kind"]);
+        // Not JSON, wherever the first data error is.
+        assert_eq!(answer(r#"{"count":"x","kind":"#).0, "malformed_json");
+        assert_eq!(answer(r#"{"count":1"#).0, "malformed_json");
+        // JSON, then something else.
+        let problem = json_rejection::<Body>(br#"{"count":1} {"#).0;
+        assert_eq!(
+            (problem.code(), problem.detail()),
+            ("malformed_json", "the body has data after the JSON value")
+        );
     }
 }
