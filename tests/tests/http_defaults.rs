@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use axum::body::Body;
+use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use http::{HeaderName, HeaderValue, Request, StatusCode};
@@ -36,6 +37,10 @@ fn builder() -> warden::WardenBuilder {
 }
 
 async fn app(builder: warden::WardenBuilder) -> Client {
+    app_on(builder, Transport::Socket).await
+}
+
+async fn app_on(builder: warden::WardenBuilder, transport: Transport) -> Client {
     let warden = builder.build().unwrap();
     let router = Router::new()
         .route("/health", get(|| async { "ok" }))
@@ -53,7 +58,7 @@ async fn app(builder: warden::WardenBuilder) -> Client {
         )
         .layer(warden.layer())
         .with_state(warden);
-    Client::new(router, Transport::Socket).await
+    Client::new(router, transport).await
 }
 
 fn assert_hardened(answer: &Answer) {
@@ -189,6 +194,77 @@ async fn bodies_over_the_limit_are_refused() {
         small.send(request).await.status,
         StatusCode::PAYLOAD_TOO_LARGE
     );
+}
+
+#[tokio::test]
+async fn every_body_too_large_is_the_same_problem() {
+    // In process: a socket client would declare the length of the stream.
+    let app = app_on(builder(), Transport::InProcess).await;
+    // The layer's own limit, refused before reading: the limit is named.
+    let request = Request::post("/echo")
+        .header("content-type", "application/json")
+        .header("content-length", 64 * 1024 + 1)
+        .body(Body::from(vec![b' '; 64 * 1024 + 1]))
+        .unwrap();
+    let answer = app.send(request).await;
+    answer.assert_problem(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large");
+    assert_eq!(
+        answer.body["detail"],
+        "the request body is over the limit of 65536 bytes"
+    );
+    // Found while reading, by axum's extractor: its plain text becomes the
+    // same problem, without a limit it cannot know.
+    let request = Request::post("/echo")
+        .header("content-type", "application/json")
+        .body(futures_chunks(70 * 1024))
+        .unwrap();
+    let answer = app.send(request).await;
+    answer.assert_problem(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large");
+    assert_eq!(
+        answer.body["detail"],
+        "the request body is over the size limit"
+    );
+    assert_hardened(&answer);
+}
+
+/// The media types an error response of `/error/{i}` declares, and
+/// whether warden reads each as JSON (and so leaves the body alone).
+const ERROR_TYPES: [(&str, bool); 7] = [
+    ("application/json", true),
+    ("Application/JSON; charset=utf-8", true),
+    ("application/vnd.error+json", true),
+    ("text/x+json", false),
+    ("application/+json", false),
+    ("application/json-seq", false),
+    ("text/plain", false),
+];
+
+async fn error_as(axum::extract::Path(i): axum::extract::Path<usize>) -> impl IntoResponse {
+    (
+        StatusCode::CONFLICT,
+        [(http::header::CONTENT_TYPE, ERROR_TYPES[i].0)],
+        r#"{"mine":true}"#,
+    )
+}
+
+#[tokio::test]
+async fn only_json_error_bodies_are_left_alone() {
+    let warden = builder().build().unwrap();
+    let router = Router::new()
+        .route("/error/{i}", get(error_as))
+        .layer(warden.layer());
+    let app = Client::new(router, Transport::Socket).await;
+    for (i, (content_type, json)) in ERROR_TYPES.iter().enumerate() {
+        let answer = app.get(&format!("/error/{i}"), None).await;
+        if *json {
+            assert_eq!(answer.status, StatusCode::CONFLICT, "{content_type}");
+            assert_eq!(answer.header("content-type"), *content_type);
+            assert_eq!(answer.body, serde_json::json!({"mine": true}));
+        } else {
+            answer.assert_problem(StatusCode::CONFLICT, "client_error");
+            assert!(answer.body.get("mine").is_none(), "{content_type}");
+        }
+    }
 }
 
 /// A body of `size` bytes of JSON whitespace with no declared length.

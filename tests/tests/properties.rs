@@ -1,13 +1,23 @@
 //! Property tests of the rate-limit maths: GCRA's exact burst bound,
 //! refusals that leave no trace, an exact `retry_after`, refunds that undo
 //! a request, no overflow on huge costs and times, and `MemoryStore`'s
-//! all-or-nothing rule against a reference model built on `gcra::check`.
+//! all-or-nothing rule against a reference model built on `gcra::check`;
+//! and of `Valid<Json<T>>` on arbitrary JSON: it admits exactly what serde
+//! and the rules admit, and lists data issues in warden's own words.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
+use axum::Json;
+use axum::body::Body;
+use axum::routing::post;
+use http::{Request, StatusCode};
 use proptest::prelude::*;
+use serde::Deserialize;
+use serde_json::Value;
+use tower::ServiceExt;
 use warden::limit::{LimitCheck, MAX_WINDOW, MemoryStore, Outcome, Rate, Store, gcra};
+use warden::{Valid, Validate};
 
 /// The longest window, in nanoseconds.
 const MAX_WINDOW_NS: u64 = MAX_WINDOW.as_nanos() as u64;
@@ -442,5 +452,160 @@ proptest! {
             // Then count it for real, so that the states build up.
             let _ = block_on(store.check(&limits)).unwrap();
         }
+    }
+}
+
+#[derive(Debug, Deserialize, Validate)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct Signup {
+    #[validate(len(min = 2))]
+    name: String,
+    count: Option<u8>,
+    #[serde(rename = "odd`name", default)]
+    odd: Vec<Tag>,
+    kind: Option<Kind>,
+}
+
+#[derive(Debug, Deserialize, Validate)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct Tag {
+    #[validate(len(min = 2))]
+    label: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[allow(dead_code)]
+enum Kind {
+    Plain,
+    Sized(u32),
+}
+
+/// Keys of `Signup` and `Tag`, and others, some spelt like serde's words.
+fn keys() -> impl Strategy<Value = String> {
+    prop_oneof![
+        Just("name"),
+        Just("count"),
+        Just("odd`name"),
+        Just("kind"),
+        Just("label"),
+        Just("Plain"),
+        Just("Sized"),
+        Just("missing field `name`"),
+        Just("a.b[0]"),
+    ]
+    .prop_map(String::from)
+}
+
+/// JSON of every shape, three levels deep.
+fn json_values() -> impl Strategy<Value = Value> {
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::from),
+        (-300i64..300).prop_map(Value::from),
+        any::<u64>().prop_map(Value::from),
+        (-1e3f64..1e3).prop_map(Value::from),
+        "[a-zA-Z`., ]{0,12}".prop_map(Value::from),
+        Just(Value::from("Plain")),
+    ];
+    leaf.prop_recursive(3, 32, 5, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+            prop::collection::vec((keys(), inner), 0..5)
+                .prop_map(|entries| Value::Object(entries.into_iter().collect())),
+        ]
+    })
+}
+
+/// Bodies that are `Signup`-shaped more often than not.
+fn signups() -> impl Strategy<Value = Value> {
+    let fields = prop::collection::vec((keys(), json_values()), 0..5);
+    prop_oneof![
+        json_values(),
+        fields.prop_map(|mut entries| {
+            entries.push(("name".to_owned(), Value::from("Ana")));
+            entries.rotate_right(1);
+            Value::Object(entries.into_iter().collect())
+        }),
+    ]
+}
+
+async fn signup(Valid(Json(_)): Valid<Json<Signup>>) -> &'static str {
+    "ok"
+}
+
+/// What warden says about data that did not parse.
+const DATA_CODES: [&str; 4] = [
+    "unknown_field",
+    "missing_field",
+    "invalid_type",
+    "invalid_value",
+];
+
+proptest! {
+    #![proptest_config(config())]
+
+    /// `Valid<Json<T>>` admits exactly what serde and the rules admit; any
+    /// other body gets a 400 whose issues are in warden's words (a data
+    /// issue when serde refused it), and never repeat a string value of the
+    /// body.
+    #[test]
+    fn valid_json_admits_what_serde_and_the_rules_admit(body in signups()) {
+        let router = axum::Router::new().route("/", post(signup));
+        let text = body.to_string();
+        let request = Request::post("/")
+            .header("content-type", "application/json")
+            .body(Body::from(text.clone()))
+            .unwrap();
+        let response = block_on(router.oneshot(request)).unwrap();
+        let status = response.status();
+        let bytes = block_on(axum::body::to_bytes(response.into_body(), usize::MAX)).unwrap();
+        let parsed = serde_json::from_str::<Signup>(&text);
+        let admitted = parsed.as_ref().is_ok_and(|signup| signup.validate().is_ok());
+        prop_assert_eq!(status == StatusCode::OK, admitted, "{}", text);
+        if admitted {
+            return Ok(());
+        }
+        prop_assert_eq!(status, StatusCode::BAD_REQUEST);
+        let answer: Value = serde_json::from_slice(&bytes).unwrap();
+        prop_assert_eq!(&answer["code"], "validation_failed");
+        let issues = answer["issues"].as_array().unwrap();
+        prop_assert!(!issues.is_empty());
+        if parsed.is_err() {
+            prop_assert!(
+                issues.iter().any(|i| DATA_CODES.contains(&i["code"].as_str().unwrap())),
+                "{} -> {}", text, answer
+            );
+        }
+        for issue in issues {
+            let message = issue["message"].as_str().unwrap();
+            if DATA_CODES.contains(&issue["code"].as_str().unwrap()) {
+                prop_assert!(
+                    message.starts_with("expected ")
+                        || ["this field is not allowed", "this field is required", "this value is not valid here"]
+                            .contains(&message),
+                    "{}", message
+                );
+            }
+        }
+        let mut sent = Vec::new();
+        strings(&body, &mut sent);
+        // Eight characters or more: shorter ones can be warden's own words.
+        for value in sent.iter().filter(|v| v.len() >= 8) {
+            for issue in issues {
+                prop_assert!(!issue["message"].as_str().unwrap().contains(value.as_str()), "{} in {}", value, answer);
+            }
+        }
+    }
+}
+
+/// The string values of a JSON value (not its keys).
+fn strings(value: &Value, out: &mut Vec<String>) {
+    match value {
+        Value::String(s) => out.push(s.clone()),
+        Value::Array(items) => items.iter().for_each(|v| strings(v, out)),
+        Value::Object(map) => map.values().for_each(|v| strings(v, out)),
+        _ => {}
     }
 }

@@ -415,6 +415,56 @@ struct Ids {
     id: u64,
 }
 
+/// A code whose own error reads like serde's words for an unknown and a
+/// missing field, and quotes what was sent: never taken for either.
+#[derive(Debug)]
+struct Code;
+
+impl<'de> Deserialize<'de> for Code {
+    fn deserialize<D: serde::Deserializer<'de>>(de: D) -> Result<Self, D::Error> {
+        let sent = String::deserialize(de)?;
+        if sent.contains("secret") {
+            return Err(serde::de::Error::custom(format!(
+                "unknown field `{sent}`, expected missing field `code`"
+            )));
+        }
+        Ok(Code)
+    }
+}
+
+#[derive(Debug, Deserialize, warden::Validate)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct Voucher {
+    code: Code,
+    #[serde(rename = "odd`name")]
+    #[validate(len(min = 2))]
+    odd: String,
+    count: u32,
+}
+
+#[derive(Debug, Deserialize, warden::Validate)]
+#[serde(deny_unknown_fields)]
+struct Paging {
+    #[serde(rename = "page[size]")]
+    #[validate(range(1..=100))]
+    size: Option<u32>,
+    #[validate(len(2..=50))]
+    q: String,
+}
+
+#[validate]
+async fn voucher(State(hits): State<Hits>, Json(_body): Json<Voucher>) -> &'static str {
+    hits.hit();
+    "ok"
+}
+
+#[validate]
+async fn paging(State(hits): State<Hits>, Query(query): Query<Paging>) -> String {
+    hits.hit();
+    format!("{}:{:?}", query.q, query.size)
+}
+
 #[validate]
 async fn create(State(hits): State<Hits>, Json(body): Json<Register>) -> Json<Value> {
     hits.hit();
@@ -475,6 +525,8 @@ async fn app_and_warden() -> (Client, Hits, Warden) {
         .route("/ids/{id}", get(by_id))
         .route("/orders", post(order))
         .route("/notes", post(note))
+        .route("/vouchers", post(voucher))
+        .route("/paging", get(paging))
         .layer(DefaultBodyLimit::max(64 * 1024))
         .with_state(AppState {
             warden: warden.clone(),
@@ -662,6 +714,62 @@ async fn every_rejection_is_problem_json_and_the_handler_never_runs() {
     );
     assert_eq!(app.get("/ids/42", None).await.body, json!(42));
     assert_eq!(hits.count(), 4);
+}
+
+#[tokio::test]
+async fn json_and_forms_are_known_by_their_media_type_essence() {
+    let (app, hits) = app().await;
+    let body = r#"{"email":"ana@example.com","password":"Str0ng&Secure!","name":"Ana"}"#;
+    for (content_type, admitted) in [
+        ("application/json", true),
+        ("Application/JSON; charset=utf-8", true),
+        ("application/json ; charset=utf-8", true),
+        ("application/vnd.api+json", true),
+        ("application/problem+json", true),
+        ("text/json+json", false),
+        ("application/+json", false),
+        ("text/json", false),
+        ("application/x-www-form-urlencoded", false),
+    ] {
+        let answer = post_json(&app, "/register", Some(content_type), body).await;
+        if admitted {
+            assert_eq!(answer.status, StatusCode::OK, "{content_type}: {answer:?}");
+        } else {
+            answer.assert_problem(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type");
+        }
+    }
+    // Two media types, or one that is not visible ASCII: which is meant is
+    // not clear, so neither is read.
+    let request = Request::post("/register")
+        .header("content-type", "application/json")
+        .header("content-type", "application/json")
+        .body(Body::from(body))
+        .unwrap();
+    let answer = app.send(request).await;
+    answer.assert_problem(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type");
+    let request = Request::post("/register")
+        .header(
+            "content-type",
+            http::HeaderValue::from_bytes(b"application/json; charset=\xff").unwrap(),
+        )
+        .body(Body::from(body))
+        .unwrap();
+    let answer = app.send(request).await;
+    answer.assert_problem(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type");
+    for (content_type, admitted) in [
+        ("application/x-www-form-urlencoded", true),
+        ("Application/X-WWW-Form-Urlencoded; charset=UTF-8", true),
+        ("application/json", false),
+        ("multipart/form-data", false),
+    ] {
+        let answer = post_json(&app, "/form", Some(content_type), "q=rust").await;
+        if admitted {
+            assert_eq!(answer.body, "rust", "{content_type}");
+        } else {
+            answer.assert_problem(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type");
+        }
+    }
+    assert_eq!(hits.count(), 7);
 }
 
 #[test]
@@ -1043,6 +1151,68 @@ async fn every_query_and_form_issue_is_listed_at_once() {
         pairs(&[("limit", "invalid_value"), ("q", "len")])
     );
     assert_eq!(hits.count(), 0);
+}
+
+#[tokio::test]
+async fn issues_are_classified_by_what_serde_made_not_by_its_words() {
+    let (app, hits) = app().await;
+    let json = Some("application/json");
+    // A custom error that reads "unknown field `...`, expected missing
+    // field `code`" is the value's own error: not an unknown field, not a
+    // missing one, and what it quotes is not repeated. A field renamed
+    // with a backtick is missing under its whole name.
+    let answer = post_json(
+        &app,
+        "/vouchers",
+        json,
+        r#"{"code":"hunter2-secret","count":"7"}"#,
+    )
+    .await;
+    answer.assert_problem(StatusCode::BAD_REQUEST, "validation_failed");
+    assert_eq!(
+        answer.body["issues"],
+        json!([
+            {"path": "code", "code": "invalid_value", "message": "this value is not valid here"},
+            {"path": "count", "code": "invalid_type", "message": "expected u32"},
+            {"path": "[\"odd`name\"]", "code": "missing_field", "message": "this field is required"},
+        ])
+    );
+    assert!(!answer.body.to_string().contains("hunter2"), "{answer:?}");
+    // The same names, sent: an unknown key with backticks is unknown.
+    let answer = post_json(
+        &app,
+        "/vouchers",
+        json,
+        r#"{"code":"fine","odd`name":"x","count":1,"`code`":1}"#,
+    )
+    .await;
+    assert_eq!(
+        issue_codes(&answer),
+        pairs(&[("[\"`code`\"]", "unknown_field"), ("[\"odd`name\"]", "len")])
+    );
+    // A query field named with brackets is repaired by its own name, so
+    // every issue after it is found too.
+    let answer = app.get("/paging?page[size]=lots&extra=1", None).await;
+    answer.assert_problem(StatusCode::BAD_REQUEST, "validation_failed");
+    assert_eq!(
+        issue_codes(&answer),
+        pairs(&[
+            ("[\"page[size]\"]", "invalid_value"),
+            ("extra", "unknown_field"),
+            ("q", "missing_field"),
+        ])
+    );
+    let answer = app.get("/paging?page[size]=500&q=rust", None).await;
+    // A rule's issue spells the field as its data issues do.
+    assert_eq!(
+        issue_codes(&answer),
+        pairs(&[("[\"page[size]\"]", "range")])
+    );
+    assert_eq!(hits.count(), 0);
+    assert_eq!(
+        app.get("/paging?page[size]=5&q=rust", None).await.body,
+        "rust:Some(5)"
+    );
 }
 
 #[test]

@@ -15,7 +15,7 @@ use tower_http::cors::{AllowOrigin, Cors as CorsService, CorsLayer};
 use tower_layer::Layer;
 use tower_service::Service;
 
-use super::Problem;
+use super::{Problem, body};
 use crate::Warden;
 use crate::limit::global;
 
@@ -254,7 +254,7 @@ where
             .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
         if declared.is_some_and(|n| n > limit as u64) {
             // Refused before a byte of the body is read.
-            let response = body_too_large(limit);
+            let response = body::too_large(Some(limit)).into_response();
             return Box::pin(async move { Ok(finish(response, &defaults, credentialed)) });
         }
         let request = request.map(|body| Body::new(http_body_util::Limited::new(body, limit)));
@@ -332,15 +332,6 @@ pub(crate) fn https_refusal(request: &Request<Body>) -> Response {
     }
 }
 
-fn body_too_large(limit: usize) -> Response {
-    Problem::new(
-        StatusCode::PAYLOAD_TOO_LARGE,
-        "body_too_large",
-        format!("the request body is over the limit of {limit} bytes"),
-    )
-    .into_response()
-}
-
 /// Whether a request carried credentials: an `Authorization` header or a
 /// cookie.
 fn carries_credentials(headers: &http::HeaderMap) -> bool {
@@ -375,51 +366,44 @@ fn problem_json(response: Response) -> Response {
     if !(status.is_client_error() || status.is_server_error()) {
         return response;
     }
-    let json = response
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .map(|v| v.trim().to_ascii_lowercase())
-        .is_some_and(|v| v == "application/json" || v.ends_with("+json"));
-    if json {
+    if body::is_json(response.headers()) {
         return response;
     }
-    let (code, detail) = match status {
-        StatusCode::BAD_REQUEST => ("bad_request", "the request is malformed"),
-        StatusCode::UNAUTHORIZED => ("unauthorized", "this resource requires authentication"),
-        StatusCode::FORBIDDEN => ("forbidden", "access to this resource is denied"),
-        StatusCode::NOT_FOUND => ("not_found", "no such resource"),
-        StatusCode::METHOD_NOT_ALLOWED => (
+    let plain = |code: &'static str, detail: &'static str| Problem::new(status, code, detail);
+    let problem = match status {
+        StatusCode::BAD_REQUEST => plain("bad_request", "the request is malformed"),
+        StatusCode::UNAUTHORIZED => plain("unauthorized", "this resource requires authentication"),
+        StatusCode::FORBIDDEN => plain("forbidden", "access to this resource is denied"),
+        StatusCode::NOT_FOUND => plain("not_found", "no such resource"),
+        StatusCode::METHOD_NOT_ALLOWED => plain(
             "method_not_allowed",
             "this method is not allowed on this resource",
         ),
-        StatusCode::PAYLOAD_TOO_LARGE => {
-            ("body_too_large", "the request body is over the size limit")
-        }
-        StatusCode::UNSUPPORTED_MEDIA_TYPE => (
+        // Which limit it was is not known here (the layer's own limit is
+        // refused before the request goes in).
+        StatusCode::PAYLOAD_TOO_LARGE => body::too_large(None),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => plain(
             "unsupported_media_type",
             "the request body has an unsupported media type",
         ),
-        StatusCode::UNPROCESSABLE_ENTITY => (
+        StatusCode::UNPROCESSABLE_ENTITY => plain(
             "unprocessable",
             "the request body does not fit the expected shape",
         ),
         StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE => {
-            ("headers_too_large", "the request headers are too large")
+            plain("headers_too_large", "the request headers are too large")
         }
-        s if s.is_server_error() => (
+        s if s.is_server_error() => plain(
             "internal_error",
             "the server could not complete the request",
         ),
-        _ => ("client_error", "the request cannot be served"),
+        _ => plain("client_error", "the request cannot be served"),
     };
     let (mut parts, _) = response.into_parts();
-    let problem = Problem::new(status, code, detail).into_response();
-    let (problem_parts, body) = problem.into_parts();
+    let (problem_parts, problem_body) = problem.into_response().into_parts();
     parts.headers.remove(header::CONTENT_LENGTH);
     for (name, value) in &problem_parts.headers {
         parts.headers.insert(name.clone(), value.clone());
     }
-    Response::from_parts(parts, body)
+    Response::from_parts(parts, problem_body)
 }

@@ -1,6 +1,7 @@
 //! The HTTP edge: problem details, client identity, and the hardened
 //! defaults of [`Warden::layer`](crate::Warden::layer).
 
+pub(crate) mod body;
 pub(crate) mod client;
 mod defaults;
 mod problem;

@@ -8,12 +8,16 @@
 //! parses), and the next error is found. The placeholders' own rule issues
 //! are not reported. Only a body that failed pays for this, and the number
 //! of repairs is bounded.
+//!
+//! Which repair an error calls for is read from its kind
+//! ([`DataError`], see [`super::capture`]), never from its message.
 
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use serde_path_to_error::Segment;
 
-use super::report::{MAX_ISSUES, TRUNCATED, truncated_marker};
+use super::capture::{self, DataError};
+use super::report::{MAX_ISSUES, TRUNCATED, path_of, truncated_marker};
 use super::{Issue, Issues, Validate};
 
 /// The most repairs tried for one body: each is a few parses of it.
@@ -32,6 +36,7 @@ fn candidates() -> [Value; 6] {
 }
 
 /// One step into a JSON value.
+#[derive(PartialEq, Eq)]
 enum Step {
     Key(String),
     Index(usize),
@@ -54,47 +59,31 @@ fn at<'v>(value: &'v mut Value, steps: &[Step]) -> Option<&'v mut Value> {
     })
 }
 
-/// The first error of `value` as a `T`: its path as serde spells it, its
-/// steps, and its message. `None` when `value` parses.
+/// The first error of `value` as a `T`: its path as warden spells it, its
+/// steps, and what it is.
 fn first_error<T: DeserializeOwned>(
     value: &Value,
-) -> Result<T, (String, Option<Vec<Step>>, String)> {
-    serde_path_to_error::deserialize::<_, T>(value).map_err(|error| {
-        (
-            super::report::path_of(error.path()),
-            steps(error.path()),
-            error.inner().to_string(),
-        )
-    })
+) -> Result<T, (String, Option<Vec<Step>>, DataError)> {
+    capture::deserialize::<_, T>(value)
+        .map_err(|failure| (path_of(&failure.path), steps(&failure.path), failure.error))
 }
 
-/// The name between the first pair of backticks of a serde message.
-fn quoted(message: &str) -> Option<&str> {
-    let rest = message.split_once('`')?.1;
-    Some(rest.split_once('`')?.0)
+/// Whether `error` says that `field` is missing.
+fn missing(error: &DataError, field: &str) -> bool {
+    matches!(error, DataError::MissingField(missing) if *missing == field)
 }
 
 /// Every issue of `value`, which failed to parse as a `T`; `None` when no
 /// data issue could be found this way (the caller reports the first one).
-pub(super) fn every_issue<T: DeserializeOwned + Validate>(
-    mut value: Value,
-    to_issue: impl Fn(String, &str) -> Issue,
-) -> Option<Issues> {
-    repair_all(
-        &mut value,
-        first_error::<T>,
-        to_issue,
-        |value, issue, (path, steps, message)| {
-            let steps = steps.as_ref()?;
-            Some(match &*issue.code {
-                "unknown_field" => remove(value, steps),
-                "missing_field" => {
-                    quoted(message).is_some_and(|field| insert::<T>(value, steps, field, path))
-                }
-                _ => replace::<T>(value, steps, path),
-            })
-        },
-    )
+pub(super) fn every_issue<T: DeserializeOwned + Validate>(mut value: Value) -> Option<Issues> {
+    repair_all(&mut value, first_error::<T>, |value, (_, steps, error)| {
+        let steps = steps.as_ref()?;
+        Some(match error {
+            DataError::UnknownField { .. } => remove(value, steps),
+            DataError::MissingField(field) => insert::<T>(value, steps, field),
+            _ => replace::<T>(value, steps),
+        })
+    })
 }
 
 /// The loop both readers share: find the first error, record it, repair
@@ -103,9 +92,8 @@ pub(super) fn every_issue<T: DeserializeOwned + Validate>(
 /// repaired (it is recorded, and the search ends), else whether it was.
 fn repair_all<T: Validate, D, X>(
     document: &mut D,
-    parse: impl Fn(&D) -> Result<T, (String, X, String)>,
-    to_issue: impl Fn(String, &str) -> Issue,
-    mut repair: impl FnMut(&mut D, &Issue, &(String, X, String)) -> Option<bool>,
+    parse: impl Fn(&D) -> Result<T, (String, X, DataError)>,
+    mut repair: impl FnMut(&mut D, &(String, X, DataError)) -> Option<bool>,
 ) -> Option<Issues> {
     let mut issues: Vec<Issue> = Vec::new();
     let mut repaired: Vec<String> = Vec::new();
@@ -118,11 +106,11 @@ fn repair_all<T: Validate, D, X>(
             }
             Err(error) => error,
         };
-        let issue = to_issue(error.0.clone(), &error.2);
+        let issue = error.2.to_issue(error.0.clone());
         if repeated(&issues, &issue) {
             break;
         }
-        let fixed = repair(document, &issue, &error);
+        let fixed = repair(document, &error);
         if fixed.is_some() {
             repaired.push(issue.path.clone());
         }
@@ -189,13 +177,13 @@ fn remove(value: &mut Value, steps: &[Step]) -> bool {
 
 /// Gives the missing `field` of the object at `steps` a placeholder that
 /// moves the error elsewhere.
-fn insert<T: DeserializeOwned>(value: &mut Value, steps: &[Step], field: &str, path: &str) -> bool {
+fn insert<T: DeserializeOwned>(value: &mut Value, steps: &[Step], field: &str) -> bool {
     for candidate in candidates() {
         let Some(object) = at(value, steps).and_then(Value::as_object_mut) else {
             return false;
         };
         object.insert(field.to_owned(), candidate);
-        if moved_on::<T>(value, path, Some(field)) {
+        if moved_on::<T>(value, steps, Some(field)) {
             return true;
         }
     }
@@ -203,45 +191,57 @@ fn insert<T: DeserializeOwned>(value: &mut Value, steps: &[Step], field: &str, p
 }
 
 /// Replaces the value at `steps` with a placeholder that parses there.
-fn replace<T: DeserializeOwned>(value: &mut Value, steps: &[Step], path: &str) -> bool {
+fn replace<T: DeserializeOwned>(value: &mut Value, steps: &[Step]) -> bool {
     for candidate in candidates() {
         let Some(slot) = at(value, steps) else {
             return false;
         };
         *slot = candidate;
-        if moved_on::<T>(value, path, None) {
+        if moved_on::<T>(value, steps, None) {
             return true;
         }
     }
     false
 }
 
-/// Whether `value` now parses, or fails somewhere other than at `path`
-/// (for a missing field: neither as missing from the object at `path` nor
-/// at the placeholder given to it).
-fn moved_on<T: DeserializeOwned>(value: &Value, path: &str, field: Option<&str>) -> bool {
-    match first_error::<T>(value) {
-        Ok(_) => true,
-        Err((next, _, message)) => match field {
-            Some(field) => {
-                let missing_again = next == path && quoted(&message) == Some(field);
-                let placeholder_refused = match path {
-                    "" | "." => next == field,
-                    _ => next.strip_prefix(path).and_then(|r| r.strip_prefix('.')) == Some(field),
-                };
-                !missing_again && !placeholder_refused
-            }
-            None => next != path,
+/// Whether `value` now parses, or fails somewhere other than at `steps`
+/// (for a missing field: neither as missing from the object at `steps`
+/// nor at the placeholder given to it).
+fn moved_on<T: DeserializeOwned>(value: &Value, steps: &[Step], field: Option<&str>) -> bool {
+    let Err((_, next, error)) = first_error::<T>(value) else {
+        return true;
+    };
+    let Some(next) = next else {
+        // Somewhere no step leads to: not here.
+        return true;
+    };
+    match field {
+        Some(field) => {
+            let missing_again = next == steps && missing(&error, field);
+            let placeholder_refused = next.split_last().is_some_and(|(last, parent)| {
+                parent == steps && matches!(last, Step::Key(key) if key == field)
+            });
+            !missing_again && !placeholder_refused
+        }
+        None => next != steps,
+    }
+}
+
+/// The field a flat form's error is about, as the client named it (the
+/// path spells it for people, escaped when it is not a plain name).
+fn form_field(path: &serde_path_to_error::Path, error: &DataError) -> Option<String> {
+    match error {
+        DataError::MissingField(field) => Some((*field).to_owned()),
+        _ => match path.iter().next_back()? {
+            Segment::Map { key } => Some(key.clone()),
+            _ => None,
         },
     }
 }
 
 /// The same for a URL-encoded query or form, whose fields are flat: pairs
 /// of names and values, repaired by name.
-pub(super) fn every_form_issue<T: DeserializeOwned + Validate>(
-    input: &[u8],
-    to_issue: impl Fn(String, &str) -> Issue,
-) -> Option<Issues> {
+pub(super) fn every_form_issue<T: DeserializeOwned + Validate>(input: &[u8]) -> Option<Issues> {
     let mut pairs: Vec<(String, String)> = form_urlencoded::parse(input)
         .map(|(k, v)| (k.into_owned(), v.into_owned()))
         .collect();
@@ -251,39 +251,31 @@ pub(super) fn every_form_issue<T: DeserializeOwned + Validate>(
             .finish();
         let deserializer =
             serde_urlencoded::Deserializer::new(form_urlencoded::parse(encoded.as_bytes()));
-        serde_path_to_error::deserialize::<_, T>(deserializer)
-            .map_err(|e| (super::report::path_of(e.path()), (), e.inner().to_string()))
+        capture::deserialize::<_, T>(deserializer).map_err(|failure| {
+            let field = form_field(&failure.path, &failure.error);
+            (path_of(&failure.path), field, failure.error)
+        })
     };
-    repair_all(
-        &mut pairs,
-        parse,
-        to_issue,
-        |pairs, issue, (path, (), message)| {
-            let name = match &*issue.code {
-                "missing_field" => quoted(message).map(str::to_owned),
-                _ => Some(path.clone()),
-            };
-            let name = name.filter(|n| !n.is_empty() && n != ".")?;
-            Some(match &*issue.code {
-                "unknown_field" => {
-                    pairs.retain(|(k, _)| *k != name);
-                    true
+    repair_all(&mut pairs, parse, |pairs, (_, field, error)| {
+        let name = field.as_ref()?;
+        Some(match error {
+            DataError::UnknownField { .. } => {
+                pairs.retain(|(k, _)| k != name);
+                true
+            }
+            // In place, so that an error further on still means this value
+            // passed; a missing field goes last, where serde misses it.
+            _ => ["", "0", "false"].iter().any(|candidate| {
+                match pairs.iter_mut().find(|(k, _)| k == name) {
+                    Some(pair) => pair.1 = (*candidate).to_owned(),
+                    None => pairs.push((name.clone(), (*candidate).to_owned())),
                 }
-                // In place, so that an error further on still means this value
-                // passed; a missing field goes last, where serde misses it.
-                _ => ["", "0", "false"].iter().any(|candidate| {
-                    match pairs.iter_mut().find(|(k, _)| *k == name) {
-                        Some(pair) => pair.1 = (*candidate).to_owned(),
-                        None => pairs.push((name.clone(), (*candidate).to_owned())),
-                    }
-                    match parse(pairs) {
-                        Ok(_) => true,
-                        Err((next, (), next_message)) => {
-                            next != name && quoted(&next_message) != Some(name.as_str())
-                        }
-                    }
-                }),
-            })
-        },
-    )
+                match parse(pairs) {
+                    Ok(_) => true,
+                    // Neither the same field again, nor it missing.
+                    Err((_, next, _)) => next.as_ref() != Some(name),
+                }
+            }),
+        })
+    })
 }

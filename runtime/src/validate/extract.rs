@@ -7,20 +7,29 @@ use axum::response::{IntoResponse, Response};
 use axum::{Form, Json};
 use bytes::Bytes;
 use http::request::Parts;
-use http::{HeaderMap, StatusCode, header};
-use serde::de::DeserializeOwned;
+use http::{HeaderMap, StatusCode};
+use serde::Deserialize;
+use serde::de::{DeserializeOwned, IgnoredAny};
 
-use super::{Issue, Issues, Validate};
-use crate::http::Problem;
+use super::capture::{self, Failure};
+use super::report::path_of;
+use super::{Issues, Validate};
+use crate::http::{Problem, body};
 
 /// An extractor whose value was parsed and then validated.
 ///
 /// `#[validate]` wraps a handler's `Json<T>`, `Query<T>`, `Form<T>` and
 /// `Path<T>` parameters in it. Every way a request can be wrong answers an
-/// RFC 9457 problem instead of axum's plain text: 415 for a body that is not
-/// JSON (or not a form), 413 over the body limit, 400 for malformed JSON,
-/// 400 with the field path for a type mismatch, an unknown or a missing
-/// field, and 400 with every broken rule (`issues`) for invalid values.
+/// RFC 9457 [`Problem`] instead of axum's plain text:
+///
+/// | request | status | `code` |
+/// |---|---|---|
+/// | a body whose `Content-Type` is not `application/json` or `application/<name>+json` (for a form: not `application/x-www-form-urlencoded`), parameters ignored | 415 | `unsupported_media_type` |
+/// | a body over the limit | 413 | `body_too_large` |
+/// | a body that could not be read | 400 | `unreadable_body` |
+/// | malformed JSON, or data after the JSON value | 400 | `malformed_json` |
+/// | wrongly typed, unknown or missing fields, broken rules | 400 | `validation_failed`, every one in `issues` with its path |
+/// | a path parameter that does not parse | 400 | `invalid_path` |
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Valid<E>(pub E);
 
@@ -44,7 +53,8 @@ impl<E> DerefMut for Valid<E> {
     }
 }
 
-/// Why a [`Valid`] extractor refused a request.
+/// Why a [`Valid`] extractor refused a request: a [`Problem`], as every
+/// warden rejection is.
 #[derive(Debug, Clone)]
 pub struct ValidationRejection(Problem);
 
@@ -88,33 +98,45 @@ fn validated<T: Validate>(value: T) -> Result<T, ValidationRejection> {
     Ok(value)
 }
 
-/// Whether the request declares a media type accepted by `accepts`.
-fn content_type_is(headers: &HeaderMap, accepts: impl Fn(&str) -> bool) -> bool {
-    headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .map(|essence| essence.trim().to_ascii_lowercase())
-        .is_some_and(|essence| accepts(&essence))
+/// A kind of body: how a request declares it, and what a 415 says.
+struct Media {
+    declared: fn(&HeaderMap) -> bool,
+    refusal: &'static str,
 }
 
-fn is_json(essence: &str) -> bool {
-    essence == "application/json"
-        || (essence.starts_with("application/") && essence.ends_with("+json"))
-}
+const JSON_BODY: Media = Media {
+    declared: body::is_json,
+    refusal: "expected a JSON body with Content-Type: application/json",
+};
 
-async fn body<S: Send + Sync>(request: Request, state: &S) -> Result<Bytes, ValidationRejection> {
+const FORM_BODY: Media = Media {
+    declared: body::is_form,
+    refusal: "expected a form body with Content-Type: application/x-www-form-urlencoded",
+};
+
+/// The body of a request that declares `media`: 415 when it declares
+/// another media type (or none), 413 over the body limit.
+async fn read_body<S: Send + Sync>(
+    request: Request,
+    state: &S,
+    media: &Media,
+) -> Result<Bytes, ValidationRejection> {
+    if !(media.declared)(request.headers()) {
+        return Err(ValidationRejection::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            media.refusal,
+        ));
+    }
     Bytes::from_request(request, state)
         .await
         .map_err(|rejection| match rejection {
             BytesRejection::FailedToBufferBody(inner)
                 if inner.status() == StatusCode::PAYLOAD_TOO_LARGE =>
             {
-                ValidationRejection::new(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    "body_too_large",
-                    "the request body is over the size limit",
-                )
+                // The limit is the router's `DefaultBodyLimit`, which the
+                // rejection does not carry.
+                ValidationRejection(body::too_large(None))
             }
             _ => ValidationRejection::new(
                 StatusCode::BAD_REQUEST,
@@ -124,44 +146,10 @@ async fn body<S: Send + Sync>(request: Request, state: &S) -> Result<Bytes, Vali
         })
 }
 
-/// A deserialisation error as an issue: the path serde saw, and a message
-/// that says what was expected without echoing the value that was sent.
-fn data_issue(mut path: String, message: &str) -> Issue {
-    if path == "." {
-        path.clear();
-    }
-    if path.len() > super::MAX_PATH {
-        super::report::cut(&mut path, super::MAX_PATH);
-    }
-    let (code, message) = if message.starts_with("unknown field") {
-        ("unknown_field", "this field is not allowed".to_owned())
-    } else if let Some(rest) = message.strip_prefix("missing field `") {
-        let field = rest.split('`').next().unwrap_or_default();
-        if path.is_empty() {
-            path = field.to_owned();
-        } else {
-            path = format!("{path}.{field}");
-        }
-        ("missing_field", "this field is required".to_owned())
-    } else if let Some((_, expected)) = message.rsplit_once(", expected ") {
-        // serde writes "<what was sent>, expected <what the type wants>";
-        // what was sent may itself contain ", expected ", so the split is
-        // at the last one, and only the type's own words are kept.
-        let expected = expected
-            .rsplit_once(" at line ")
-            .map_or(expected, |(expected, _)| expected);
-        ("invalid_type", format!("expected {expected}"))
-    } else {
-        ("invalid_value", "this value is not valid here".to_owned())
-    };
-    Issue {
-        path,
-        code: code.into(),
-        message: message.into(),
-    }
-}
-
-fn data_rejection(issue: Issue) -> ValidationRejection {
+/// The answer to a data error when no list of every issue could be made:
+/// the first one, from the reader's own failure.
+fn first_issue(failure: &Failure) -> ValidationRejection {
+    let issue = failure.error.to_issue(path_of(&failure.path));
     ValidationRejection::issues(&Issues(vec![issue]))
 }
 
@@ -173,14 +161,7 @@ where
     type Rejection = ValidationRejection;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
-        if !content_type_is(request.headers(), is_json) {
-            return Err(ValidationRejection::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported_media_type",
-                "expected a JSON body with Content-Type: application/json",
-            ));
-        }
-        let bytes = body(request, state).await?;
+        let bytes = read_body(request, state, &JSON_BODY).await?;
         // The common case parses once, untracked; only a body that fails is
         // parsed again with its path tracked, to say where it failed.
         let value: T = serde_json::from_slice(&bytes).map_err(|_| json_rejection::<T>(&bytes))?;
@@ -192,36 +173,31 @@ where
 /// unknown or of the wrong type at a path. Parses again with the path
 /// tracked, which costs an allocation per key, so only after a failure.
 fn json_rejection<T: DeserializeOwned + Validate>(bytes: &[u8]) -> ValidationRejection {
+    // Whether the body is JSON is judged on its own, whatever a `T` wants:
+    // serde_json words some data errors as syntax errors (an enum sent as
+    // `false` is "expected value").
+    let mut syntax = serde_json::Deserializer::from_slice(bytes);
+    if let Err(error) = IgnoredAny::deserialize(&mut syntax) {
+        return ValidationRejection::new(
+            StatusCode::BAD_REQUEST,
+            "malformed_json",
+            format!(
+                "the body is not valid JSON (line {}, column {})",
+                error.line(),
+                error.column()
+            ),
+        );
+    }
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
-    match serde_path_to_error::deserialize::<_, T>(&mut deserializer) {
-        Err(error) => {
-            let inner = error.inner();
-            if inner.is_syntax() || inner.is_eof() {
-                ValidationRejection::new(
-                    StatusCode::BAD_REQUEST,
-                    "malformed_json",
-                    format!(
-                        "the body is not valid JSON (line {}, column {})",
-                        inner.line(),
-                        inner.column()
-                    ),
-                )
-            } else {
-                // A data error: list every one, not only the first.
-                serde_json::from_slice(bytes)
-                    .ok()
-                    .and_then(|value| super::collect::every_issue::<T>(value, data_issue))
-                    .map_or_else(
-                        || {
-                            data_rejection(data_issue(
-                                super::report::path_of(error.path()),
-                                &inner.to_string(),
-                            ))
-                        },
-                        |issues| ValidationRejection::issues(&issues),
-                    )
-            }
-        }
+    match capture::deserialize::<_, T>(&mut deserializer) {
+        // A data error: list every one, not only the first.
+        Err(failure) => serde_json::from_slice(bytes)
+            .ok()
+            .and_then(super::collect::every_issue::<T>)
+            .map_or_else(
+                || first_issue(&failure),
+                |issues| ValidationRejection::issues(&issues),
+            ),
         // The value parsed: what failed the untracked parse came after it.
         Ok(_) => ValidationRejection::new(
             StatusCode::BAD_REQUEST,
@@ -238,14 +214,9 @@ fn from_urlencoded<T: DeserializeOwned + Validate>(input: &[u8]) -> Result<T, Va
         return Ok(value);
     }
     let deserializer = serde_urlencoded::Deserializer::new(form_urlencoded::parse(input));
-    serde_path_to_error::deserialize(deserializer).map_err(|error| {
-        super::collect::every_form_issue::<T>(input, data_issue).map_or_else(
-            || {
-                data_rejection(data_issue(
-                    super::report::path_of(error.path()),
-                    &error.inner().to_string(),
-                ))
-            },
+    capture::deserialize(deserializer).map_err(|failure| {
+        super::collect::every_form_issue::<T>(input).map_or_else(
+            || first_issue(&failure),
             |issues| ValidationRejection::issues(&issues),
         )
     })
@@ -273,16 +244,7 @@ where
     type Rejection = ValidationRejection;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
-        if !content_type_is(request.headers(), |e| {
-            e == "application/x-www-form-urlencoded"
-        }) {
-            return Err(ValidationRejection::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported_media_type",
-                "expected a form body with Content-Type: application/x-www-form-urlencoded",
-            ));
-        }
-        let bytes = body(request, state).await?;
+        let bytes = read_body(request, state, &FORM_BODY).await?;
         let value: T = from_urlencoded(&bytes)?;
         Ok(Self(Form(validated(value)?)))
     }
@@ -313,51 +275,58 @@ where
 mod tests {
     use super::*;
 
-    #[test]
-    fn messages_never_echo_the_value() {
-        let path = || String::from(".");
-        let issue = data_issue(
-            path(),
-            "invalid type: string \"hunter2-secret\", expected u32 at line 1 column 20",
-        );
-        assert_eq!(issue.code, "invalid_type");
-        assert_eq!(issue.message, "expected u32");
-        let issue = data_issue(
-            path(),
-            "invalid value: integer `9999`, expected one of `a`, `b`",
-        );
-        assert!(!issue.message.contains("9999"));
-        // A value that contains serde's own separator is not echoed either.
-        let issue = data_issue(
-            path(),
-            "invalid type: string \"x, expected the-secret at line 9 column 9\", expected u32 at line 1 column 60",
-        );
-        assert_eq!(issue.message, "expected u32");
-        let issue = data_issue(path(), "missing field `email`");
-        assert_eq!(
-            (issue.path.as_str(), &*issue.code),
-            ("email", "missing_field")
-        );
-        let issue = data_issue(
-            path(),
-            "unknown field `role`, expected one of `email`, `name`",
-        );
-        assert_eq!(issue.code, "unknown_field");
+    #[derive(Debug, Deserialize)]
+    #[allow(dead_code)]
+    enum Kind {
+        Plain,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Body {
+        kind: Option<Kind>,
+        count: u32,
+    }
+
+    impl Validate for Body {
+        fn validate_into(&self, _: &mut super::super::Report) {}
+    }
+
+    fn answer(body: &str) -> (String, serde_json::Value) {
+        let problem = json_rejection::<Body>(body.as_bytes()).0;
+        let issues = serde_json::to_value(
+            super::super::collect::every_issue::<Body>(
+                serde_json::from_str(body).unwrap_or_default(),
+            )
+            .map(|issues| issues.0)
+            .unwrap_or_default(),
+        )
+        .unwrap();
+        (problem.code().to_owned(), issues)
     }
 
     #[test]
-    fn json_media_types() {
-        for (value, ok) in [
-            ("application/json", true),
-            ("Application/JSON; charset=utf-8", true),
-            ("application/problem+json", true),
-            ("text/json", false),
-            ("text/plain", false),
-        ] {
-            let mut headers = HeaderMap::new();
-            headers.insert(header::CONTENT_TYPE, value.parse().unwrap());
-            assert_eq!(content_type_is(&headers, is_json), ok, "{value}");
-        }
-        assert!(!content_type_is(&HeaderMap::new(), is_json));
+    fn well_formed_json_is_never_malformed() {
+        // serde_json calls this a syntax error; the body is JSON.
+        let (code, issues) = answer(r#"{"kind":false,"count":"x"}"#);
+        assert_eq!(code, "validation_failed");
+        let mut paths: Vec<&str> = issues
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["path"].as_str().unwrap())
+            .collect();
+        paths.sort_unstable();
+        assert_eq!(paths, ["count", "kind"]);
+        // Not JSON, wherever the first data error is.
+        assert_eq!(answer(r#"{"count":"x","kind":"#).0, "malformed_json");
+        assert_eq!(answer(r#"{"count":1"#).0, "malformed_json");
+        // JSON, then something else.
+        let problem = json_rejection::<Body>(br#"{"count":1} {"#).0;
+        assert_eq!(
+            (problem.code(), problem.detail()),
+            ("malformed_json", "the body has data after the JSON value")
+        );
     }
 }

@@ -25,6 +25,7 @@
 //! assert_eq!(paths[1], ("password", "len"));
 //! ```
 
+mod capture;
 mod collect;
 mod extract;
 mod password;

@@ -12,7 +12,9 @@ use crate::http::Problem;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Issue {
     /// Where, with field names as serde spells them: `items[2].name`
-    /// (empty for the value as a whole).
+    /// (empty for the value as a whole). A name that is not plain letters,
+    /// digits, `_` and `-` is written as a JSON string in brackets
+    /// (`labels["a.b"]`).
     pub path: String,
     /// The rule's stable code (`email`, `len`, or a `code = ".."` override).
     pub code: Cow<'static, str>,
@@ -189,21 +191,14 @@ impl Report {
 
     fn path_string(&self, extras: &[&str]) -> String {
         let mut out = String::new();
-        let dot = |out: &mut String| {
-            if !out.is_empty() {
-                out.push('.');
-            }
-        };
         for segment in &self.path {
             match segment {
-                Segment::Field(name) => {
-                    dot(&mut out);
-                    out.push_str(name);
-                }
-                // A key the client chose: as a name when it reads as one,
-                // else as a JSON string in brackets (`labels["a.b[0"]`),
-                // so that no key can forge a path or carry a control
-                // character.
+                // A name as it reads when it is a plain one, else as a
+                // JSON string in brackets (`labels["a.b[0"]`), so that no
+                // key the client chose can forge a path or carry a control
+                // character, and a field is spelt as its data issues spell
+                // it (`serde(rename = "a.b")` is `["a.b"]` in both).
+                Segment::Field(name) => push_key(&mut out, name),
                 Segment::Key(key) => push_key(&mut out, key),
                 Segment::Index(i) => {
                     let _ = write!(out, "[{i}]");
@@ -211,8 +206,7 @@ impl Report {
             }
         }
         for extra in extras.iter().filter(|e| !e.is_empty()) {
-            dot(&mut out);
-            out.push_str(extra);
+            push_key(&mut out, extra);
         }
         if out.len() > MAX_PATH {
             cut(&mut out, MAX_PATH);
@@ -303,11 +297,12 @@ impl Report {
     }
 }
 
-/// Appends a name the client chose (a map key, an unknown field) to a
-/// path: as it is when it reads as a name (letters, digits, `_`, `-`),
-/// else as a quoted string in brackets (`labels["a.b[0"]`) with `"`, `\`
-/// and every control character escaped, so that no key can forge a path
-/// or put a control character in it.
+/// Appends a name to a path (a field, a map key, an unknown field): as it
+/// is when it reads as a name (letters, digits, `_`, `-`), else as a
+/// quoted string in brackets (`labels["a.b[0"]`) with `"`, `\` and every
+/// control character escaped, so that no key can forge a path or put a
+/// control character in it. Every path warden writes spells names this
+/// way, so that one field has one spelling.
 pub(crate) fn push_key(out: &mut String, key: &str) {
     let plain = !key.is_empty()
         && key
@@ -372,4 +367,41 @@ pub(crate) fn cut(text: &mut String, max: usize) {
     }
     text.truncate(end);
     text.push_str("...");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fields_are_spelt_as_data_issues_spell_them() {
+        let mut report = Report::new();
+        report.enter_field("items");
+        report.enter_index(2);
+        report.enter_field("a.b");
+        report.fail("len", "m");
+        report.fail_at("c d", "len", "m");
+        report.leave();
+        report.leave();
+        report.leave();
+        report.invalid_at("plain", Invalid::new("x", "m").at_field("odd`name"));
+        report.enter_key(&"k");
+        report.fail_at("first_name", "len", "m");
+        let issues = report.finish().unwrap_err();
+        let paths: Vec<&str> = issues.iter().map(|i| i.path.as_str()).collect();
+        assert_eq!(
+            paths,
+            [
+                r#"items[2]["a.b"]"#,
+                r#"items[2]["a.b"]["c d"]"#,
+                r#"plain["odd`name"]"#,
+                "k.first_name",
+            ]
+        );
+        // As serde_path_to_error's paths are written.
+        let mut path = String::new();
+        push_key(&mut path, "items");
+        push_key(&mut path, "a.b");
+        assert_eq!(path, r#"items["a.b"]"#);
+    }
 }
