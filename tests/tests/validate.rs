@@ -509,14 +509,7 @@ async fn app() -> (Client, Hits) {
 }
 
 async fn app_and_warden() -> (Client, Hits, Warden) {
-    let warden = Warden::builder()
-        .jwt(jwt())
-        .limit_policy(
-            "shared-policy",
-            warden::limit::Rate::new(3, std::time::Duration::from_secs(60)).unwrap(),
-        )
-        .build()
-        .unwrap();
+    let warden = Warden::builder().jwt(jwt()).build().unwrap();
     let hits = Hits::default();
     let router = Router::new()
         .route("/register", post(create))
@@ -535,19 +528,6 @@ async fn app_and_warden() -> (Client, Hits, Warden) {
     (Client::new(router, Transport::Socket).await, hits, warden)
 }
 
-async fn post_json(
-    client: &Client,
-    path: &str,
-    content_type: Option<&str>,
-    body: impl Into<Body>,
-) -> Answer {
-    let mut request = Request::post(path);
-    if let Some(content_type) = content_type {
-        request = request.header("content-type", content_type);
-    }
-    client.send(request.body(body.into()).unwrap()).await
-}
-
 /// Checks the status and the problem shape, then snapshots the body.
 fn snapshot(name: &str, answer: &Answer, status: StatusCode) {
     assert_eq!(answer.status, status, "{answer:?}");
@@ -560,92 +540,80 @@ async fn every_rejection_is_problem_json_and_the_handler_never_runs() {
     let (app, hits) = app().await;
     let json = Some("application/json");
 
-    let answer = post_json(
-        &app,
-        "/register",
-        json,
-        r#"{"email":"ana@example.com","password":"Str0ng&Secure!","name":"José Ñúñez"}"#,
-    )
-    .await;
+    let answer = app
+        .post(
+            "/register",
+            json,
+            r#"{"email":"ana@example.com","password":"Str0ng&Secure!","name":"José Ñúñez"}"#,
+        )
+        .await;
     assert_eq!(answer.status, StatusCode::OK);
     assert_eq!(answer.body, json!({"email": "ana@example.com"}));
 
-    let answer = post_json(
-        &app,
-        "/register",
-        json,
-        r#"{"email":"nope","password":"hunter2","name":"R2D2"}"#,
-    )
-    .await;
+    let answer = app
+        .post(
+            "/register",
+            json,
+            r#"{"email":"nope","password":"hunter2","name":"R2D2"}"#,
+        )
+        .await;
     snapshot("register_invalid", &answer, StatusCode::BAD_REQUEST);
     assert!(!answer.body.to_string().contains("hunter2"));
 
-    let answer = post_json(
-        &app,
-        "/register",
-        json,
-        r#"{"email": "a@b.co", "password": "#,
-    )
-    .await;
+    let answer = app
+        .post("/register", json, r#"{"email": "a@b.co", "password": "#)
+        .await;
     snapshot("malformed_json", &answer, StatusCode::BAD_REQUEST);
 
-    let answer = post_json(&app, "/register", None, r#"{"email":"a@b.co"}"#).await;
+    let answer = app.post("/register", None, r#"{"email":"a@b.co"}"#).await;
     snapshot(
         "no_content_type",
         &answer,
         StatusCode::UNSUPPORTED_MEDIA_TYPE,
     );
-    let answer = post_json(
-        &app,
-        "/register",
-        Some("text/plain"),
-        r#"{"email":"a@b.co"}"#,
-    )
-    .await;
+    let answer = app
+        .post("/register", Some("text/plain"), r#"{"email":"a@b.co"}"#)
+        .await;
     assert_eq!(answer.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
 
     let big = format!(r#"{{"email":"{}"}}"#, "a".repeat(70 * 1024));
-    let answer = post_json(&app, "/register", json, big).await;
+    let answer = app.post("/register", json, big).await;
     snapshot("too_large", &answer, StatusCode::PAYLOAD_TOO_LARGE);
 
-    let answer = post_json(
-        &app,
-        "/register",
-        json,
-        r#"{"email":"a@b.co","password":"Str0ng&Secure!","name":"Ana","role":"admin"}"#,
-    )
-    .await;
+    let answer = app
+        .post(
+            "/register",
+            json,
+            r#"{"email":"a@b.co","password":"Str0ng&Secure!","name":"Ana","role":"admin"}"#,
+        )
+        .await;
     snapshot("unknown_field", &answer, StatusCode::BAD_REQUEST);
 
-    let answer = post_json(
-        &app,
-        "/register",
-        json,
-        r#"{"email":"a@b.co","password":12345678901234,"name":"Ana"}"#,
-    )
-    .await;
+    let answer = app
+        .post(
+            "/register",
+            json,
+            r#"{"email":"a@b.co","password":12345678901234,"name":"Ana"}"#,
+        )
+        .await;
     snapshot("wrong_type", &answer, StatusCode::BAD_REQUEST);
     assert!(
         !answer.body.to_string().contains("12345678901234"),
         "the value was echoed"
     );
 
-    let answer = post_json(
-        &app,
-        "/register",
-        json,
-        r#"{"email":"a@b.co","name":"Ana"}"#,
-    )
-    .await;
+    let answer = app
+        .post("/register", json, r#"{"email":"a@b.co","name":"Ana"}"#)
+        .await;
     snapshot("missing_field", &answer, StatusCode::BAD_REQUEST);
 
-    let answer = post_json(
-        &app,
-        "/register",
-        json,
-        r#"{"email":"a@b.co","password":"Str0ng&Secure!","name":"Ana"} trailing"#,
-    )
-    .await;
+    let answer = app
+        .post(
+            "/register",
+            json,
+            r#"{"email":"a@b.co","password":"Str0ng&Secure!","name":"Ana"} trailing"#,
+        )
+        .await;
     assert_eq!(answer.status, StatusCode::BAD_REQUEST);
     assert_eq!(answer.body["code"], "malformed_json");
     assert_eq!(
@@ -653,9 +621,7 @@ async fn every_rejection_is_problem_json_and_the_handler_never_runs() {
         "the body has data after the JSON value"
     );
 
-    let answer = post_json(
-        &app,
-        "/orders",
+    let answer = app.post("/orders",
         json,
         r#"{"items":[{"displayName":"a","SKU":"abc"},{"displayName":"b","SKU":"abc"},{"displayName":"c","SKU":7}],"gift":null,"by_shelf":{},"by_code":{},"notes":[]}"#,
     )
@@ -663,9 +629,7 @@ async fn every_rejection_is_problem_json_and_the_handler_never_runs() {
     snapshot("nested_wrong_type", &answer, StatusCode::BAD_REQUEST);
     assert_eq!(answer.body["issues"][0]["path"], "items[2].SKU");
 
-    let answer = post_json(
-        &app,
-        "/orders",
+    let answer = app.post("/orders",
         json,
         r#"{"items":[{"displayName":"","SKU":"x"}],"gift":{"displayName":"","SKU":"abcd"},"by_shelf":{},"by_code":{},"notes":[]}"#,
     )
@@ -679,15 +643,11 @@ async fn every_rejection_is_problem_json_and_the_handler_never_runs() {
     let answer = app.get("/search?limit=5", None).await;
     assert_eq!(answer.status, StatusCode::BAD_REQUEST);
 
-    let answer = post_json(
-        &app,
-        "/form",
-        Some("application/x-www-form-urlencoded"),
-        "q=a",
-    )
-    .await;
+    let answer = app
+        .post("/form", Some("application/x-www-form-urlencoded"), "q=a")
+        .await;
     snapshot("form_invalid", &answer, StatusCode::BAD_REQUEST);
-    let answer = post_json(&app, "/form", json, r#"{"q":"rust"}"#).await;
+    let answer = app.post("/form", json, r#"{"q":"rust"}"#).await;
     assert_eq!(answer.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
 
     let answer = app.get("/ids/0", None).await;
@@ -702,14 +662,9 @@ async fn every_rejection_is_problem_json_and_the_handler_never_runs() {
         "rust:Some(5)"
     );
     assert_eq!(
-        post_json(
-            &app,
-            "/form",
-            Some("application/x-www-form-urlencoded"),
-            "q=rust"
-        )
-        .await
-        .body,
+        app.post("/form", Some("application/x-www-form-urlencoded"), "q=rust")
+            .await
+            .body,
         "rust"
     );
     assert_eq!(app.get("/ids/42", None).await.body, json!(42));
@@ -731,7 +686,7 @@ async fn json_and_forms_are_known_by_their_media_type_essence() {
         ("text/json", false),
         ("application/x-www-form-urlencoded", false),
     ] {
-        let answer = post_json(&app, "/register", Some(content_type), body).await;
+        let answer = app.post("/register", Some(content_type), body).await;
         if admitted {
             assert_eq!(answer.status, StatusCode::OK, "{content_type}: {answer:?}");
         } else {
@@ -762,7 +717,7 @@ async fn json_and_forms_are_known_by_their_media_type_essence() {
         ("application/json", false),
         ("multipart/form-data", false),
     ] {
-        let answer = post_json(&app, "/form", Some(content_type), "q=rust").await;
+        let answer = app.post("/form", Some(content_type), "q=rust").await;
         if admitted {
             assert_eq!(answer.body, "rust", "{content_type}");
         } else {
@@ -976,13 +931,13 @@ async fn every_type_missing_and_unknown_field_is_listed_at_once() {
     let (app, hits) = app().await;
     let json = Some("application/json");
     // Three fields, three wrong types: three issues, not one.
-    let answer = post_json(
-        &app,
-        "/register",
-        json,
-        r#"{"email":1,"password":[],"name":{"x":1}}"#,
-    )
-    .await;
+    let answer = app
+        .post(
+            "/register",
+            json,
+            r#"{"email":1,"password":[],"name":{"x":1}}"#,
+        )
+        .await;
     answer.assert_problem(StatusCode::BAD_REQUEST, "validation_failed");
     let found = issue_codes(&answer);
     assert_eq!(
@@ -995,13 +950,13 @@ async fn every_type_missing_and_unknown_field_is_listed_at_once() {
     );
     // Wrong types, a missing field, an unknown field and the rules the
     // well-typed fields break, all in one answer.
-    let answer = post_json(
-        &app,
-        "/register",
-        json,
-        r#"{"email":"not-an-email","password":12,"role":"admin"}"#,
-    )
-    .await;
+    let answer = app
+        .post(
+            "/register",
+            json,
+            r#"{"email":"not-an-email","password":12,"role":"admin"}"#,
+        )
+        .await;
     answer.assert_problem(StatusCode::BAD_REQUEST, "validation_failed");
     let found = issue_codes(&answer);
     let mut expected = pairs(&[
@@ -1015,9 +970,7 @@ async fn every_type_missing_and_unknown_field_is_listed_at_once() {
     // Nothing sent is echoed.
     assert!(!answer.body.to_string().contains("not-an-email"));
     // Nested paths as serde spells them.
-    let answer = post_json(
-        &app,
-        "/orders",
+    let answer = app.post("/orders",
         json,
         r#"{"items":[{"displayName":"a","SKU":"abc"},{"displayName":7,"SKU":"abc","x":1}],"by_shelf":{},"by_code":{"1":[{"SKU":"abc"}]},"notes":"n"}"#,
     )
@@ -1161,13 +1114,13 @@ async fn issues_are_classified_by_what_serde_made_not_by_its_words() {
     // field `code`" is the value's own error: not an unknown field, not a
     // missing one, and what it quotes is not repeated. A field renamed
     // with a backtick is missing under its whole name.
-    let answer = post_json(
-        &app,
-        "/vouchers",
-        json,
-        r#"{"code":"hunter2-secret","count":"7"}"#,
-    )
-    .await;
+    let answer = app
+        .post(
+            "/vouchers",
+            json,
+            r#"{"code":"hunter2-secret","count":"7"}"#,
+        )
+        .await;
     answer.assert_problem(StatusCode::BAD_REQUEST, "validation_failed");
     assert_eq!(
         answer.body["issues"],
@@ -1179,13 +1132,13 @@ async fn issues_are_classified_by_what_serde_made_not_by_its_words() {
     );
     assert!(!answer.body.to_string().contains("hunter2"), "{answer:?}");
     // The same names, sent: an unknown key with backticks is unknown.
-    let answer = post_json(
-        &app,
-        "/vouchers",
-        json,
-        r#"{"code":"fine","odd`name":"x","count":1,"`code`":1}"#,
-    )
-    .await;
+    let answer = app
+        .post(
+            "/vouchers",
+            json,
+            r#"{"code":"fine","odd`name":"x","count":1,"`code`":1}"#,
+        )
+        .await;
     assert_eq!(
         issue_codes(&answer),
         pairs(&[("[\"`code`\"]", "unknown_field"), ("[\"odd`name\"]", "len")])
