@@ -10,6 +10,11 @@ mod ctxt;
 mod derive_validate;
 mod handler;
 mod role;
+// The facts the runtime shares (see its module documentation); each crate
+// uses its part.
+#[path = "../../runtime/src/shared/mod.rs"]
+#[allow(dead_code)]
+mod shared;
 mod suggest;
 mod symbol;
 

@@ -98,6 +98,9 @@ pub mod password;
 #[cfg(feature = "redis")]
 pub mod redis;
 mod runtime;
+// Compiled into warden-macros too; each crate uses its part.
+#[allow(dead_code)]
+mod shared;
 pub mod validate;
 
 pub use crate::auth::{Auth, Role};

@@ -8,26 +8,8 @@ use quote::ToTokens;
 use super::model::{Field, Input, NumberLit, Rule, RuleKind};
 use crate::ctxt::Errors;
 use crate::handler::parse::pieces;
+use crate::shared::rules;
 use crate::suggest;
-
-pub(crate) const RULES: &[&str] = &[
-    "email",
-    "url",
-    "len",
-    "range",
-    "regex",
-    "password",
-    "one_of",
-    "non_empty",
-    "ascii",
-    "alphanumeric",
-    "no_control_chars",
-    "prefix",
-    "suffix",
-    "contains",
-    "must_match",
-    "custom",
-];
 
 /// What the struct-level attributes say.
 pub(crate) struct StructAttrs {
@@ -451,8 +433,8 @@ fn rule(piece: Piece, errors: &mut Errors) -> Option<(String, Rule)> {
         }
     };
     let text = name.to_string();
-    if !RULES.contains(&text.as_str()) {
-        errors.spanned(&name, suggest::unknown("rule", &text, RULES));
+    if rules::find(&text).is_none() {
+        errors.spanned(&name, suggest::unknown("rule", &text, &rules::names()));
         return None;
     }
     // `rule = value` is shorthand for `rule(value)`.
@@ -603,7 +585,11 @@ fn rule(piece: Piece, errors: &mut Errors) -> Option<(String, Rule)> {
         }
         "password" => {
             no_positional(&a, errors);
-            let (mut min, mut max, mut special) = (12, 128, "@$!%*?&".to_owned());
+            let (mut min, mut max, mut special) = (
+                rules::PASSWORD_MIN,
+                rules::PASSWORD_MAX,
+                rules::PASSWORD_SPECIAL.to_owned(),
+            );
             for (k, v) in take_option(&["min", "max", "special"], errors) {
                 match k.as_str() {
                     "min" => min = count(v, errors).unwrap_or(min),

@@ -6,6 +6,7 @@ use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
 
 use super::model::{Handler, Limit, LimitKey, LimitRate, Protected, Requirement, SkipMode};
+use crate::shared::limit::push_policy_item;
 
 pub(crate) fn handler(mut func: syn::ItemFn, handler: &Handler) -> TokenStream {
     let name = func.sig.ident.clone();
@@ -243,13 +244,10 @@ fn describe_all(requirements: &[Requirement], separator: &str) -> String {
 
 fn limit_spec(limit: &Limit, handler_name: &str, index: usize) -> TokenStream {
     let name = &limit.name;
-    let policy_field = match &limit.rate {
-        LimitRate::Inline { count, window_ns } => {
-            let window_secs = window_ns.div_ceil(1_000_000_000);
-            format!("\"{name}\";q={count};w={window_secs}")
-        }
-        LimitRate::Named(_) => String::new(),
-    };
+    let mut policy_field = String::new();
+    if let LimitRate::Inline { count, window_ns } = limit.rate {
+        push_policy_item(&mut policy_field, name, count, window_ns);
+    }
     let (id, rate) = match &limit.rate {
         LimitRate::Inline { count, window_ns } => (
             quote!(::core::concat!(::core::module_path!(), "::", #handler_name, "#", #index)),

@@ -11,9 +11,8 @@ use crate::symbol::{
     HEADER, IP, KEY, KEY_KINDS, NAME, RATE_LIMIT_OPTIONS, SKIP_FAILED, SKIP_SUCCESSFUL, USER, WITH,
 };
 
-#[path = "../../../runtime/src/limit/window.rs"]
-mod window;
-use window::parse_window;
+use crate::shared::limit::{NAME_RULE, RateFault, check_count, check_rate, valid_name};
+use crate::shared::window::parse_window;
 
 /// The limit of one `#[rate_limit(..)]`, or None when it has errors (all
 /// reported).
@@ -133,16 +132,6 @@ fn set_key(slot: &mut Option<LimitKey>, key: LimitKey, option: &RawOption, error
     }
 }
 
-const NAME_RULE: &str = "a limit name is 1 to 64 printable ASCII characters without `\"` or `\\` (it is sent in the RateLimit headers)";
-
-fn valid_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 64
-        && name
-            .bytes()
-            .all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\')
-}
-
 fn default_name(positional: &[proc_macro2::Literal]) -> String {
     let count = positional[0].to_string().replace('_', "");
     let window = syn::parse_str::<syn::LitStr>(&positional[1].to_string())
@@ -160,7 +149,7 @@ fn rate(positional: &[proc_macro2::Literal], attr: Span, errors: &mut Errors) ->
     match lits.as_slice() {
         [syn::Lit::Int(count), syn::Lit::Str(window)] => {
             let count = match count.base10_parse::<u32>() {
-                Ok(0) => {
+                Ok(n) if check_count(n).is_err() => {
                     errors.spanned(
                         count,
                         "a limit of 0 admits nothing; the smallest limit is 1",
@@ -184,7 +173,9 @@ fn rate(positional: &[proc_macro2::Literal], attr: Span, errors: &mut Errors) ->
                 }
             };
             let (count, window_ns) = (count?, window_ns?);
-            if window_ns / u64::from(count) == 0 {
+            // The count and the window passed on their own; what is left
+            // is how they go together.
+            if let Err(RateFault::TooFast) = check_rate(count, window_ns) {
                 errors.spanned(
                     &lits[0],
                     "the limit is higher than the window has nanoseconds; use a longer window",
@@ -296,31 +287,6 @@ mod tests {
     use crate::handler::parse;
 
     const S: u64 = 1_000_000_000;
-
-    #[test]
-    fn windows_parse() {
-        assert_eq!(parse_window("15m"), Ok(900 * S));
-        assert_eq!(parse_window("1h30m"), Ok(5400 * S));
-        assert_eq!(parse_window("1d2h3m4s"), Ok((86_400 + 7200 + 180 + 4) * S));
-        assert_eq!(parse_window("366d"), Ok(366 * 86_400 * S));
-        for bad in [
-            "",
-            "15x",
-            "0s",
-            "0h0m",
-            "m",
-            "15",
-            "1m1h",
-            "1h1h",
-            "-5m",
-            "1.5h",
-            "5 m",
-            "367d",
-            "99999999999999999999999d",
-        ] {
-            assert!(parse_window(bad).is_err(), "{bad:?}");
-        }
-    }
 
     fn limit(tokens: TokenStream) -> (Option<Limit>, Vec<String>) {
         let mut errors = Errors::new();
