@@ -6,6 +6,7 @@
 //! Each entry point parses its input, hands it to its module and turns the
 //! collected errors into `compile_error!`s next to the unchanged item.
 
+mod attr;
 mod ctxt;
 mod derive_validate;
 mod handler;

@@ -39,20 +39,6 @@ pub(crate) fn options(tokens: TokenStream, errors: &mut Errors) -> Vec<RawOption
         .collect()
 }
 
-/// Splits `tokens` at top-level commas; empty pieces (a trailing comma)
-/// are dropped.
-pub(crate) fn pieces(tokens: TokenStream) -> Vec<Vec<TokenTree>> {
-    let mut out = vec![Vec::new()];
-    for tree in tokens {
-        match &tree {
-            TokenTree::Punct(p) if p.as_char() == ',' => out.push(Vec::new()),
-            _ => out.last_mut().expect("one piece at least").push(tree),
-        }
-    }
-    out.retain(|piece| !piece.is_empty());
-    out
-}
-
 /// Like [`options`], but a lone literal is kept as a positional item when
 /// `positional` allows it.
 pub(crate) fn items(tokens: TokenStream, positional: bool, errors: &mut Errors) -> Vec<RawItem> {
