@@ -18,6 +18,8 @@ pub(crate) const VALIDATED_EXTRACTORS: &[&str] = &["Json", "Query", "Form", "Pat
 pub(crate) const RATE_LIMIT: &str = "rate_limit";
 /// The crate that re-exports the macros; `#[warden::protected]` is accepted.
 pub(crate) const WARDEN: &str = "warden";
+/// The warden attributes a handler can carry.
+pub(crate) const HANDLER_ATTRIBUTES: &[&str] = &[PROTECTED, RATE_LIMIT, VALIDATE];
 
 /// `#[protected(role = Role::Admin)]`
 pub(crate) const ROLE: &str = "role";
@@ -31,9 +33,11 @@ pub(crate) const ALL: &str = "all";
 pub(crate) const NOT: &str = "not";
 /// `#[protected(check = path::to::fn)]`
 pub(crate) const CHECK: &str = "check";
+/// `#[protected(state = AppState)]`, `#[rate_limit(.., state = AppState)]`
+pub(crate) const STATE: &str = "state";
 
 /// The options `#[protected]` takes at its top level.
-pub(crate) const PROTECTED_OPTIONS: &[&str] = &[ROLE, SCOPE, ANY, ALL, NOT, CHECK];
+pub(crate) const PROTECTED_OPTIONS: &[&str] = &[ROLE, SCOPE, ANY, ALL, NOT, CHECK, STATE];
 /// The options allowed inside `any(..)`, `all(..)` and `not(..)`.
 pub(crate) const NESTED_OPTIONS: &[&str] = &[ROLE, SCOPE, ANY, ALL, NOT];
 
@@ -47,7 +51,8 @@ pub(crate) const SKIP_FAILED: &str = "skip_failed";
 pub(crate) const NAME: &str = "name";
 
 /// The options `#[rate_limit]` takes after its rate.
-pub(crate) const RATE_LIMIT_OPTIONS: &[&str] = &[KEY, WITH, SKIP_SUCCESSFUL, SKIP_FAILED, NAME];
+pub(crate) const RATE_LIMIT_OPTIONS: &[&str] =
+    &[KEY, WITH, SKIP_SUCCESSFUL, SKIP_FAILED, NAME, STATE];
 /// The values of `key = ..`.
 pub(crate) const KEY_KINDS: &[&str] = &[IP, USER, HEADER];
 

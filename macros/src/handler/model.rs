@@ -8,6 +8,8 @@ pub(crate) struct Handler {
     pub(crate) limits: Vec<Limit>,
     /// `#[validate]`: which parameters (by position) to validate.
     pub(crate) validated: Vec<usize>,
+    /// `state = AppState`: the router state the handler is used with.
+    pub(crate) state: Option<syn::Type>,
 }
 
 /// The policy of one `#[protected]` handler.
