@@ -5,7 +5,7 @@
 use proc_macro2::TokenStream;
 
 use super::limit;
-use super::model::{Handler, LimitKey, Protected, Requirement};
+use super::model::{Handler, LimitKey, Mention, Protected, Requirement};
 use super::parse::{HandlerFn, RawAttr};
 use crate::attr::{self, Arg, Opt, Value};
 use crate::ctxt::Errors;
@@ -27,8 +27,9 @@ pub(crate) fn handler(
         limits: Vec::new(),
         validated: Vec::new(),
         state: None,
+        mentioned: Vec::new(),
     };
-    let mut state = StateSlot::default();
+    let mut named = Named::default();
     let mut validate_seen = false;
     for attr in attrs {
         match attr.kind {
@@ -53,7 +54,7 @@ pub(crate) fn handler(
                 }
             }
             PROTECTED => {
-                let protected = protected(attr.args, &mut state, errors);
+                let protected = protected(attr.args, &mut named, errors);
                 if handler.protected.is_some() {
                     attr.span.error(
                         errors,
@@ -65,7 +66,7 @@ pub(crate) fn handler(
             }
             _ => {
                 let Some(limit) =
-                    limit::rate_limit(attr.args, attr.span.start(), &mut state, errors)
+                    limit::rate_limit(attr.args, attr.span.start(), &mut named, errors)
                 else {
                     continue;
                 };
@@ -82,7 +83,7 @@ pub(crate) fn handler(
             }
         }
     }
-    handler.state = state.into_type();
+    (handler.state, handler.mentioned) = named.finish();
     if handler.protected.is_none() {
         for limit in &handler.limits {
             if let LimitKey::User(span) = limit.key {
@@ -114,18 +115,29 @@ pub(crate) fn handler(
     handler
 }
 
-/// `state = AppState`, which one warden attribute of a handler may carry.
+/// What the attributes of one handler name, across all of them: the
+/// router state (`state = AppState`, on any one attribute), and every path
+/// the user wrote, which the fallback of a handler with mistakes still uses
+/// (so that their imports do not look unused).
 #[derive(Default)]
-pub(crate) struct StateSlot(Option<syn::Type>);
+pub(crate) struct Named {
+    state: Option<syn::Type>,
+    mentioned: Vec<Mention>,
+}
 
-impl StateSlot {
-    /// The state named, if one was.
-    pub(crate) fn into_type(self) -> Option<syn::Type> {
-        self.0
+impl Named {
+    /// The state and the paths named.
+    pub(crate) fn finish(self) -> (Option<syn::Type>, Vec<Mention>) {
+        (self.state, self.mentioned)
     }
 
-    /// Reads `state = Type` into the slot.
-    pub(crate) fn set(&mut self, option: &Opt, errors: &mut Errors) {
+    /// Records a path to a value: a role, a function.
+    pub(crate) fn value(&mut self, path: &syn::ExprPath) {
+        self.mentioned.push(Mention::Value(path.clone()));
+    }
+
+    /// Reads `state = Type`.
+    pub(crate) fn state(&mut self, option: &Opt, errors: &mut Errors) {
         let Value::Assign(_, tokens) = &option.value else {
             errors.spanned(&option.key, "expected `state = YourStateType`");
             return;
@@ -137,13 +149,14 @@ impl StateSlot {
             );
             return;
         };
-        if self.0.is_some() {
+        self.mentioned.push(Mention::Type(ty.clone()));
+        if self.state.is_some() {
             errors.spanned(
                 &option.key,
                 "duplicate `state`; name the router state once, on one of the handler's attributes",
             );
         } else {
-            self.0 = Some(ty);
+            self.state = Some(ty);
         }
     }
 }
@@ -183,12 +196,13 @@ pub(crate) fn extracted_type(ty: &syn::Type) -> Option<&syn::Type> {
 const OPTION_HINT: &str = "expected an option: `role = ...`, `scope = \"...\"`, `any(..)`, `all(..)`, `not(..)` or `check = ...`";
 
 /// The policy of `#[protected(..)]`'s arguments.
-pub(crate) fn protected(args: Vec<Arg>, state: &mut StateSlot, errors: &mut Errors) -> Protected {
+pub(crate) fn protected(args: Vec<Arg>, named: &mut Named, errors: &mut Errors) -> Protected {
     let mut requirements = Vec::new();
     let mut check = None;
     for option in options(args, errors) {
         if option.key == CHECK {
             if let Some(path) = check_fn(&option, errors) {
+                named.value(&path);
                 if check.is_some() {
                     errors.spanned(
                         &option.key,
@@ -201,10 +215,10 @@ pub(crate) fn protected(args: Vec<Arg>, state: &mut StateSlot, errors: &mut Erro
             continue;
         }
         if option.key == STATE {
-            state.set(&option, errors);
+            named.state(&option, errors);
             continue;
         }
-        if let Some(requirement) = requirement(option, PROTECTED_OPTIONS, errors) {
+        if let Some(requirement) = requirement(option, PROTECTED_OPTIONS, named, errors) {
             requirements.push(requirement);
         }
     }
@@ -227,15 +241,24 @@ fn options(args: Vec<Arg>, errors: &mut Errors) -> Vec<Opt> {
         .collect()
 }
 
-fn requirement(option: Opt, allowed: &[&str], errors: &mut Errors) -> Option<Requirement> {
+fn requirement(
+    option: Opt,
+    allowed: &[&str],
+    named: &mut Named,
+    errors: &mut Errors,
+) -> Option<Requirement> {
     let Opt { key, value } = option;
     let name = key.to_string();
     match (name.as_str(), value) {
-        (ROLE, Value::Assign(_, tokens)) => role(tokens, errors).map(Requirement::Role),
+        (ROLE, Value::Assign(_, tokens)) => {
+            let path = role(tokens, errors)?;
+            named.value(&path);
+            Some(Requirement::Role(path))
+        }
         (SCOPE, Value::Assign(_, tokens)) => scope(tokens, errors).map(Requirement::Scope),
         (ANY | ALL, Value::List(group)) => {
             let before = errors.len();
-            let inner = nested(group.stream(), errors);
+            let inner = nested(group.stream(), named, errors);
             if inner.is_empty() {
                 if errors.len() == before {
                     errors.at(
@@ -253,7 +276,7 @@ fn requirement(option: Opt, allowed: &[&str], errors: &mut Errors) -> Option<Req
         }
         (NOT, Value::List(group)) => {
             let before = errors.len();
-            let mut inner = nested(group.stream(), errors);
+            let mut inner = nested(group.stream(), named, errors);
             if inner.len() != 1 {
                 if errors.len() == before {
                     errors.at(
@@ -294,11 +317,11 @@ fn requirement(option: Opt, allowed: &[&str], errors: &mut Errors) -> Option<Req
     }
 }
 
-fn nested(tokens: TokenStream, errors: &mut Errors) -> Vec<Requirement> {
+fn nested(tokens: TokenStream, named: &mut Named, errors: &mut Errors) -> Vec<Requirement> {
     let args = attr::parse(tokens, "an option", errors);
     options(args, errors)
         .into_iter()
-        .filter_map(|option| requirement(option, NESTED_OPTIONS, errors))
+        .filter_map(|option| requirement(option, NESTED_OPTIONS, named, errors))
         .collect()
 }
 
@@ -375,9 +398,9 @@ mod tests {
     fn check(tokens: TokenStream) -> (Protected, Option<syn::Type>, Vec<String>) {
         let mut errors = Errors::new();
         let args = attr::parse(tokens, "an option", &mut errors);
-        let mut state = StateSlot::default();
-        let model = protected(args, &mut state, &mut errors);
-        (model, state.into_type(), errors.messages())
+        let mut named = Named::default();
+        let model = protected(args, &mut named, &mut errors);
+        (model, named.finish().0, errors.messages())
     }
 
     #[test]
@@ -456,6 +479,33 @@ mod tests {
         assert_eq!(errors.len(), 2, "{errors:?}");
         assert!(errors[0].starts_with("expected an option: `role = ...`"));
         assert_eq!(errors[1], "expected `=` or `(..)` after `role`");
+    }
+
+    #[test]
+    fn every_path_named_is_recorded() {
+        let mut errors = Errors::new();
+        let args = attr::parse(
+            quote!(
+                any(role = R::A, not(role = R::B)),
+                check = f,
+                state = S,
+                role = "x"
+            ),
+            "an option",
+            &mut errors,
+        );
+        let mut named = Named::default();
+        protected(args, &mut named, &mut errors);
+        let (_, mentioned) = named.finish();
+        let printed: Vec<String> = mentioned
+            .iter()
+            .map(|m| match m {
+                Mention::Value(path) => quote!(#path).to_string(),
+                Mention::Type(ty) => format!("type {}", quote!(#ty)),
+            })
+            .collect();
+        assert_eq!(printed, ["R :: A", "R :: B", "f", "type S"]);
+        assert_eq!(errors.len(), 1);
     }
 
     #[test]

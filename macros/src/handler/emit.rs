@@ -11,7 +11,9 @@ use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
 
 use super::check::extracted_type;
-use super::model::{Handler, Limit, LimitKey, LimitRate, Protected, Requirement, SkipMode};
+use super::model::{
+    Handler, Limit, LimitKey, LimitRate, Mention, Protected, Requirement, SkipMode,
+};
 use super::parse::HandlerFn;
 use crate::shared::limit::push_policy_item;
 
@@ -89,6 +91,24 @@ pub(crate) fn handler(mut func: HandlerFn, handler: &Handler) -> TokenStream {
         #guard_item
 
         #body
+    }
+}
+
+/// What a handler with mistakes still emits besides itself: a use of
+/// every path its attributes name, resolved but not called, so that the
+/// imports they need do not look unused (one mistake, one error).
+pub(crate) fn mentions(handler: &Handler) -> TokenStream {
+    if handler.mentioned.is_empty() {
+        return TokenStream::new();
+    }
+    let uses = handler.mentioned.iter().map(|mention| match mention {
+        Mention::Value(path) => quote!(let _ = #path;),
+        Mention::Type(ty) => quote!(let _ = ::core::marker::PhantomData::<#ty>;),
+    });
+    quote! {
+        const _: fn() = || {
+            #(#uses)*
+        };
     }
 }
 

@@ -4,7 +4,7 @@
 
 use proc_macro2::{Span, TokenStream, TokenTree};
 
-use super::check::StateSlot;
+use super::check::Named;
 use super::model::{Limit, LimitKey, LimitRate, SkipMode};
 use crate::attr::{self, Arg, Opt, Value};
 use crate::ctxt::Errors;
@@ -24,7 +24,7 @@ const ARGUMENT_HINT: &str = "expected a rate (`5, \"15m\"`), a policy name (`\"l
 pub(crate) fn rate_limit(
     args: Vec<Arg>,
     attr: Span,
-    state: &mut StateSlot,
+    named: &mut Named,
     errors: &mut Errors,
 ) -> Option<Limit> {
     let before = errors.len();
@@ -68,10 +68,11 @@ pub(crate) fn rate_limit(
                     "`with` takes the path of a `fn(&Parts) -> Option<String>`",
                     errors,
                 ) {
+                    named.value(&path);
                     set_key(&mut key, LimitKey::Custom(path), option, errors);
                 }
             }
-            STATE => state.set(option, errors),
+            STATE => named.state(option, errors),
             SKIP_SUCCESSFUL | SKIP_FAILED => {
                 if !matches!(option.value, Value::Flag) {
                     errors.spanned(&option.key, format!("`{text}` takes no value"));
@@ -313,8 +314,8 @@ mod tests {
     fn limit(tokens: TokenStream) -> (Option<Limit>, Vec<String>) {
         let mut errors = Errors::new();
         let args = attr::parse(tokens, "an option", &mut errors);
-        let mut state = StateSlot::default();
-        let limit = rate_limit(args, Span::call_site(), &mut state, &mut errors);
+        let mut named = Named::default();
+        let limit = rate_limit(args, Span::call_site(), &mut named, &mut errors);
         (limit, errors.messages())
     }
 
@@ -372,10 +373,10 @@ mod tests {
             "an option",
             &mut errors,
         );
-        let mut state = StateSlot::default();
-        let limit = rate_limit(args, Span::call_site(), &mut state, &mut errors);
+        let mut named = Named::default();
+        let limit = rate_limit(args, Span::call_site(), &mut named, &mut errors);
         assert!(limit.is_none());
-        assert!(state.into_type().is_some());
+        assert!(named.finish().0.is_some());
         let errors = errors.messages();
         assert_eq!(errors.len(), 3, "{errors:#?}");
         assert!(errors[0].starts_with("the rate comes first"));

@@ -44,8 +44,10 @@ pub(crate) fn expand(attribute: &'static str, args: TokenStream, item: TokenStre
         quote!(#uses #handler)
     } else {
         // The handler as written, so that one mistake is one error: its
-        // callers and routes still find it.
+        // callers and routes still find it, and the paths its attributes
+        // name are still used.
         let errors = errors.to_compile_errors();
-        quote!(#errors #uses #func)
+        let mentions = emit::mentions(&handler);
+        quote!(#errors #uses #mentions #func)
     }
 }
