@@ -5,7 +5,11 @@
 pub(crate) use crate::shared::limit::{
     KEY_HEADER as HEADER, KEY_IP as IP, KEY_USER as USER, KEY_WITH as WITH,
 };
-pub(crate) use crate::shared::rules::{CODE, CUSTOM, MAX, MESSAGE, MIN, SCHEMES, SPECIAL};
+pub(crate) use crate::shared::rules::{
+    ALPHANUMERIC, ASCII, CODE, CONTAINS, CUSTOM, EMAIL, LEN, MAX, MESSAGE, MIN, MUST_MATCH,
+    NO_CONTROL_CHARS, NON_EMPTY, ONE_OF, PASSWORD, PREFIX, RANGE, REGEX, SCHEMES, SPECIAL, SUFFIX,
+    UNICODE_LOCAL_PART, URL,
+};
 
 /// The handler attribute.
 pub(crate) const PROTECTED: &str = "protected";

@@ -10,14 +10,12 @@ use super::model::{Field, Input, NumberLit, Rule, RuleKind};
 use super::parse::{RawInput, RawRule};
 use crate::attr::{Arg, Opt, Value as Shape};
 use crate::ctxt::Errors;
-use crate::shared::rules::{
-    self, ALPHANUMERIC, ASCII, Argument, CONTAINS, CUSTOM, Default, EMAIL, LEN, MUST_MATCH,
-    NO_CONTROL_CHARS, NON_EMPTY, ONE_OF, PASSWORD, PREFIX, RANGE, REGEX, SUFFIX,
-    UNICODE_LOCAL_PART, URL, Value,
-};
+use crate::shared::rules::{self, Argument, Default, Value};
 use crate::suggest;
 use crate::symbol::{
-    ALLOW_UNKNOWN_FIELDS, CODE, MAX, MESSAGE, MIN, SCHEMES, SPECIAL, STRUCT_OPTIONS,
+    ALLOW_UNKNOWN_FIELDS, ALPHANUMERIC, ASCII, CODE, CONTAINS, CUSTOM, EMAIL, LEN, MAX, MESSAGE,
+    MIN, MUST_MATCH, NO_CONTROL_CHARS, NON_EMPTY, ONE_OF, PASSWORD, PREFIX, RANGE, REGEX, SCHEMES,
+    SPECIAL, STRUCT_OPTIONS, SUFFIX, UNICODE_LOCAL_PART, URL,
 };
 
 /// The model of `raw`, with every mistake reported.

@@ -64,6 +64,7 @@ pub(crate) fn handler(
                     handler.protected = Some(protected);
                 }
             }
+            // RATE_LIMIT
             _ => {
                 let Some(limit) =
                     limit::rate_limit(attr.args, attr.span.start(), &mut named, errors)
@@ -93,12 +94,6 @@ pub(crate) fn handler(
                 );
             }
         }
-    }
-    if handler.state.is_some() && handler.protected.is_none() && handler.limits.is_empty() {
-        errors.at(
-            proc_macro2::Span::call_site(),
-            "`state = ..` names the state of a #[protected] or #[rate_limit] handler",
-        );
     }
     if func.sig.asyncness.is_none() {
         errors.spanned(

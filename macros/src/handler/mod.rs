@@ -51,3 +51,66 @@ pub(crate) fn expand(attribute: &'static str, args: TokenStream, item: TokenStre
         quote!(#errors #uses #mentions #func)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::symbol::{PROTECTED, RATE_LIMIT};
+
+    fn errors_in(out: &TokenStream) -> usize {
+        out.to_string().matches("compile_error").count()
+    }
+
+    #[test]
+    fn one_mistake_is_one_error() {
+        let out = expand(
+            RATE_LIMIT,
+            quote!(5, "15x", state = AppState, with = tenant),
+            quote!(
+                async fn login() {}
+            ),
+        );
+        assert_eq!(errors_in(&out), 1, "{out}");
+        let out = out.to_string();
+        assert!(out.contains("async fn login"), "the handler is kept: {out}");
+        assert!(out.contains("let _ = tenant"), "{out}");
+        assert!(out.contains("PhantomData :: < AppState >"), "{out}");
+    }
+
+    #[test]
+    fn a_body_is_not_read() {
+        let out = expand(
+            PROTECTED,
+            quote!(),
+            quote!(async fn handler() -> u32 { let x = ; x }),
+        );
+        assert_eq!(errors_in(&out), 0, "{out}");
+        assert!(out.to_string().contains("let x = ;"), "{out}");
+    }
+
+    #[test]
+    fn a_named_state_gets_its_own_extractor() {
+        let out = expand(
+            PROTECTED,
+            quote!(state = AppState),
+            quote!(
+                async fn handler() {}
+            ),
+        )
+        .to_string();
+        assert!(out.contains("struct __warden_guard_handler"), "{out}");
+        assert!(
+            out.contains("FromRequestParts < AppState > for __warden_guard_handler"),
+            "{out}"
+        );
+        let plain = expand(
+            PROTECTED,
+            quote!(),
+            quote!(
+                async fn handler() {}
+            ),
+        )
+        .to_string();
+        assert!(!plain.contains("__warden_guard_handler"), "{plain}");
+    }
+}
