@@ -1,15 +1,34 @@
 //! Procedural macros of [warden](https://docs.rs/warden): `#[protected]`,
-//! `#[rate_limit]` and `#[derive(Role)]`. Depend on `warden`,
-//! which re-exports them; the generated code names the runtime only through
-//! `::warden::__private`.
+//! `#[rate_limit]` and `#[validate]` on request handlers, and
+//! `#[derive(Role)]` and `#[derive(Validate)]` on types. Depend on
+//! `warden`, which re-exports them and documents each; the generated code
+//! names the runtime only through `::warden::__private`.
 //!
-//! Each entry point parses its input, hands it to its module and turns the
-//! collected errors into `compile_error!`s next to the unchanged item.
+//! Each entry point hands its input to its module, a pipeline of stages
+//! with a plain model between them: `parse` reads the syntax (with the one
+//! attribute-syntax layer of `attr`), `check` judges it and builds the
+//! model, `emit` writes the code. Every error is collected and reported at
+//! once, at the user's token, next to a fallback item (the handler as
+//! written, an impl that checks nothing) so that one mistake is one error.
+//!
+//! - `attr`: the grammar every warden attribute shares.
+//! - `symbol`: every name the macros recognise.
+//! - `shared`: what the runtime knows too (window grammar, limit names,
+//!   rate checks, the `RateLimit-Policy` item, the validation rule table),
+//!   compiled from the runtime's `src/shared`.
+//! - `handler`: `#[protected]`, `#[rate_limit]`, `#[validate]`.
+//! - `derive_validate`, `role`: the derives.
 
+mod attr;
 mod ctxt;
 mod derive_validate;
 mod handler;
 mod role;
+// The facts the runtime shares (see its module documentation); each crate
+// uses its part.
+#[path = "../../runtime/src/shared/mod.rs"]
+#[allow(dead_code)]
+mod shared;
 mod suggest;
 mod symbol;
 

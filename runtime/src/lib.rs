@@ -98,11 +98,16 @@ pub mod password;
 #[cfg(feature = "redis")]
 pub mod redis;
 mod runtime;
+mod signature;
+// Compiled into warden-macros too; each crate uses its part.
+#[allow(dead_code)]
+mod shared;
 pub mod validate;
 
 pub use crate::auth::{Auth, Role};
 pub use crate::manifest::{HandlerPolicy, manifest};
 pub use crate::runtime::{BuildError, DEFAULT_IPV6_PREFIX, StoreFailure, Warden, WardenBuilder};
+pub use crate::signature::{CheckFn, HasWarden, KeyFn};
 pub use crate::validate::{Valid, Validate};
 pub use warden_macros::Role;
 #[doc = include_str!("derive_validate.md")]
@@ -118,23 +123,19 @@ pub use warden_macros::validate;
 /// without notice.
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::Warden;
     pub use crate::auth::{Access, Claims, Role};
     pub use crate::guard::{Extracted, Guard, LimitedGuard, Policy};
     pub use crate::limit::{KeySpec, LimitSpec, Rate, RateSpec, Skip};
     pub use crate::manifest::HandlerPolicy;
+    pub use crate::signature::{CheckFn, HasWarden, KeyFn};
     pub use crate::validate::rules::{self, Rule};
     pub use crate::validate::{
-        Nested, PasswordPolicy, Report, Valid, Validate, ViaNothing, ViaValidate, assert_validate,
+        Nested, PasswordPolicy, Report, Valid, Validate, ViaNothing, ViaValidate,
     };
+    pub use ::axum::extract::FromRequestParts;
     pub use ::axum::response::{IntoResponse, Response};
     pub use ::http::request::Parts;
     pub use ::inventory;
     pub use ::regex::Regex;
-
-    /// The role test of `role = ...`; its bound gives a clear error when the
-    /// value is not a role.
-    #[inline]
-    pub fn has_role<R: Role + ?Sized>(claims: &Claims, role: &R) -> bool {
-        claims.has_role(role)
-    }
 }

@@ -444,7 +444,7 @@ impl WardenBuilder {
         let cors = self.cors.layer().map_err(BuildError::Cors)?;
         let mut named = HashMap::new();
         for (name, rate) in self.named {
-            if !valid_policy_name(&name) {
+            if !crate::shared::limit::valid_name(&name) {
                 return Err(BuildError::PolicyName(name));
             }
             if named.insert(name.clone(), rate).is_some() {
@@ -516,15 +516,6 @@ impl WardenBuilder {
             }),
         })
     }
-}
-
-/// A policy name goes into a quoted structured-field string.
-fn valid_policy_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 64
-        && name
-            .bytes()
-            .all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\')
 }
 
 /// A configuration that [`WardenBuilder::build`] refuses.

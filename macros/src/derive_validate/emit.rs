@@ -44,6 +44,19 @@ pub(crate) fn input(input: &Input) -> TokenStream {
     }
 }
 
+/// What is emitted next to the errors of a struct with mistakes: an impl
+/// that checks nothing, so that the uses of the type as `Validate` do not
+/// add errors of their own.
+pub(crate) fn fallback(input: &Input) -> TokenStream {
+    let ident = &input.ident;
+    let (impl_generics, ty_generics, where_clause) = input.generics.split_for_impl();
+    quote! {
+        impl #impl_generics ::warden::__private::Validate for #ident #ty_generics #where_clause {
+            fn validate_into(&self, _: &mut ::warden::__private::Report) {}
+        }
+    }
+}
+
 /// Whether `ty` names one of `params`.
 fn mentions(ty: &syn::Type, params: &[&syn::Ident]) -> bool {
     fn walk(tokens: TokenStream, params: &[&syn::Ident]) -> bool {

@@ -19,6 +19,8 @@ pub(crate) struct Field {
 }
 
 pub(crate) struct Rule {
+    /// The rule's name in the shared table.
+    pub(crate) name: &'static str,
     pub(crate) kind: RuleKind,
     /// The rule's name token: type errors point here.
     pub(crate) span: Span,

@@ -1,21 +1,203 @@
-//! Stage 3: raw options -> the policy model, enforcing every rule that can
-//! be checked before the program runs.
+//! Stage 3: the attributes as written -> the policy model, enforcing every
+//! rule that can be checked before the program runs. `#[rate_limit]`'s
+//! own options are judged in [`super::limit`].
 
 use proc_macro2::TokenStream;
 
-use super::model::{Protected, Requirement};
-use super::parse::{self, RawOption, RawValue};
+use super::limit;
+use super::model::{Handler, LimitKey, Mention, Protected, Requirement};
+use super::parse::{HandlerFn, RawAttr};
+use crate::attr::{self, Arg, Opt, Value};
 use crate::ctxt::Errors;
 use crate::suggest;
-use crate::symbol::{ALL, ANY, CHECK, NESTED_OPTIONS, NOT, PROTECTED_OPTIONS, ROLE, SCOPE};
+use crate::symbol::{
+    ALL, ANY, CHECK, NESTED_OPTIONS, NOT, PROTECTED, PROTECTED_OPTIONS, ROLE, SCOPE, STATE,
+    VALIDATE, VALIDATED_EXTRACTORS,
+};
 
-/// The policy of `#[protected(..)]`'s options.
-pub(crate) fn protected(options: Vec<RawOption>, errors: &mut Errors) -> Protected {
+/// The policy of every warden attribute of `func`.
+pub(crate) fn handler(
+    attribute: &str,
+    attrs: Vec<RawAttr>,
+    func: &HandlerFn,
+    errors: &mut Errors,
+) -> Handler {
+    let mut handler = Handler {
+        protected: None,
+        limits: Vec::new(),
+        validated: Vec::new(),
+        state: None,
+        mentioned: Vec::new(),
+    };
+    let mut named = Named::default();
+    let mut validate_seen = false;
+    for attr in attrs {
+        match attr.kind {
+            VALIDATE => {
+                if !attr.tokens.is_empty() {
+                    errors.spanned(
+                        &attr.tokens,
+                        "#[validate] takes no arguments: the rules live on the types, with #[derive(Validate)]",
+                    );
+                }
+                if validate_seen {
+                    attr.span.error(errors, "duplicate #[validate]");
+                    continue;
+                }
+                validate_seen = true;
+                handler.validated = validated_parameters(&func.sig);
+                if handler.validated.is_empty() {
+                    attr.span.error(
+                        errors,
+                        "#[validate] has nothing to validate: it checks `Json<T>`, `Query<T>`, `Form<T>` and `Path<T>` parameters",
+                    );
+                }
+            }
+            PROTECTED => {
+                let protected = protected(attr.args, &mut named, errors);
+                if handler.protected.is_some() {
+                    attr.span.error(
+                        errors,
+                        "duplicate #[protected]; write every requirement in one attribute (they all apply, as in `all(..)`)",
+                    );
+                } else {
+                    handler.protected = Some(protected);
+                }
+            }
+            // RATE_LIMIT
+            _ => {
+                let Some(limit) =
+                    limit::rate_limit(attr.args, attr.span.start(), &mut named, errors)
+                else {
+                    continue;
+                };
+                if handler.limits.iter().any(|l| l.name == limit.name) {
+                    attr.span.error(
+                        errors,
+                        format!(
+                            "two limits of this handler are named {:?}; tell them apart with `name = \"...\"`",
+                            limit.name
+                        ),
+                    );
+                }
+                handler.limits.push(limit);
+            }
+        }
+    }
+    (handler.state, handler.mentioned) = named.finish();
+    if handler.protected.is_none() {
+        for limit in &handler.limits {
+            if let LimitKey::User(span) = limit.key {
+                errors.at(
+                    span,
+                    "`key = user` needs an authenticated user: add #[protected] to this handler",
+                );
+            }
+        }
+    }
+    if func.sig.asyncness.is_none() {
+        errors.spanned(
+            func.sig.fn_token,
+            format!("#[{attribute}] handlers must be `async fn`"),
+        );
+    }
+    if let Some(syn::FnArg::Receiver(receiver)) = func.sig.inputs.first() {
+        errors.spanned(
+            receiver,
+            format!("#[{attribute}] goes on a free handler function, not a method"),
+        );
+    }
+    handler
+}
+
+/// What the attributes of one handler name, across all of them: the
+/// router state (`state = AppState`, on any one attribute), and every path
+/// the user wrote, which the fallback of a handler with mistakes still uses
+/// (so that their imports do not look unused).
+#[derive(Default)]
+pub(crate) struct Named {
+    state: Option<syn::Type>,
+    mentioned: Vec<Mention>,
+}
+
+impl Named {
+    /// The state and the paths named.
+    pub(crate) fn finish(self) -> (Option<syn::Type>, Vec<Mention>) {
+        (self.state, self.mentioned)
+    }
+
+    /// Records a path to a value: a role, a function.
+    pub(crate) fn value(&mut self, path: &syn::ExprPath) {
+        self.mentioned.push(Mention::Value(path.clone()));
+    }
+
+    /// Reads `state = Type`.
+    pub(crate) fn state(&mut self, option: &Opt, errors: &mut Errors) {
+        let Value::Assign(_, tokens) = &option.value else {
+            errors.spanned(&option.key, "expected `state = YourStateType`");
+            return;
+        };
+        let Ok(ty) = syn::parse2::<syn::Type>(tokens.clone()) else {
+            errors.spanned(
+                tokens,
+                "expected the type of the router state, like `state = AppState`",
+            );
+            return;
+        };
+        self.mentioned.push(Mention::Type(ty.clone()));
+        if self.state.is_some() {
+            errors.spanned(
+                &option.key,
+                "duplicate `state`; name the router state once, on one of the handler's attributes",
+            );
+        } else {
+            self.state = Some(ty);
+        }
+    }
+}
+
+/// The positions of the parameters `#[validate]` wraps: `Json<T>`,
+/// `Query<T>`, `Form<T>` and `Path<T>`, by the last segment of their type.
+fn validated_parameters(sig: &syn::Signature) -> Vec<usize> {
+    sig.inputs
+        .iter()
+        .enumerate()
+        .filter_map(|(i, input)| match input {
+            syn::FnArg::Typed(typed) => extracted_type(&typed.ty).map(|_| i),
+            syn::FnArg::Receiver(_) => None,
+        })
+        .collect()
+}
+
+/// `T` of `Json<T>` (or `Query`, `Form`, `Path`).
+pub(crate) fn extracted_type(ty: &syn::Type) -> Option<&syn::Type> {
+    let syn::Type::Path(path) = ty else {
+        return None;
+    };
+    let last = path.path.segments.last()?;
+    if !VALIDATED_EXTRACTORS.contains(&last.ident.to_string().as_str()) {
+        return None;
+    }
+    let syn::PathArguments::AngleBracketed(args) = &last.arguments else {
+        return None;
+    };
+    match args.args.first()? {
+        syn::GenericArgument::Type(inner) if args.args.len() == 1 => Some(inner),
+        _ => None,
+    }
+}
+
+/// What `#[protected]` expects where it found something else.
+const OPTION_HINT: &str = "expected an option: `role = ...`, `scope = \"...\"`, `any(..)`, `all(..)`, `not(..)` or `check = ...`";
+
+/// The policy of `#[protected(..)]`'s arguments.
+pub(crate) fn protected(args: Vec<Arg>, named: &mut Named, errors: &mut Errors) -> Protected {
     let mut requirements = Vec::new();
     let mut check = None;
-    for option in options {
+    for option in options(args, errors) {
         if option.key == CHECK {
             if let Some(path) = check_fn(&option, errors) {
+                named.value(&path);
                 if check.is_some() {
                     errors.spanned(
                         &option.key,
@@ -27,7 +209,11 @@ pub(crate) fn protected(options: Vec<RawOption>, errors: &mut Errors) -> Protect
             }
             continue;
         }
-        if let Some(requirement) = requirement(option, PROTECTED_OPTIONS, errors) {
+        if option.key == STATE {
+            named.state(&option, errors);
+            continue;
+        }
+        if let Some(requirement) = requirement(option, PROTECTED_OPTIONS, named, errors) {
             requirements.push(requirement);
         }
     }
@@ -37,19 +223,41 @@ pub(crate) fn protected(options: Vec<RawOption>, errors: &mut Errors) -> Protect
     }
 }
 
-fn requirement(option: RawOption, allowed: &[&str], errors: &mut Errors) -> Option<Requirement> {
-    let RawOption { key, value } = option;
+/// The options among `args`; a positional argument is reported.
+fn options(args: Vec<Arg>, errors: &mut Errors) -> Vec<Opt> {
+    args.into_iter()
+        .filter_map(|arg| match arg {
+            Arg::Option(option) => Some(option),
+            Arg::Positional(tokens) => {
+                attr::not_an_option(&tokens, OPTION_HINT, errors);
+                None
+            }
+        })
+        .collect()
+}
+
+fn requirement(
+    option: Opt,
+    allowed: &[&str],
+    named: &mut Named,
+    errors: &mut Errors,
+) -> Option<Requirement> {
+    let Opt { key, value } = option;
     let name = key.to_string();
     match (name.as_str(), value) {
-        (ROLE, RawValue::Assign(tokens)) => role(tokens, errors).map(Requirement::Role),
-        (SCOPE, RawValue::Assign(tokens)) => scope(tokens, errors).map(Requirement::Scope),
-        (ANY | ALL, RawValue::List(tokens, span)) => {
+        (ROLE, Value::Assign(_, tokens)) => {
+            let path = role(tokens, errors)?;
+            named.value(&path);
+            Some(Requirement::Role(path))
+        }
+        (SCOPE, Value::Assign(_, tokens)) => scope(tokens, errors).map(Requirement::Scope),
+        (ANY | ALL, Value::List(group)) => {
             let before = errors.len();
-            let inner = nested(tokens, errors);
+            let inner = nested(group.stream(), named, errors);
             if inner.is_empty() {
                 if errors.len() == before {
                     errors.at(
-                        span,
+                        group.span(),
                         format!("`{name}()` needs at least one requirement, such as `{name}(role = Role::Admin, scope = \"...\")`"),
                     );
                 }
@@ -61,13 +269,13 @@ fn requirement(option: RawOption, allowed: &[&str], errors: &mut Errors) -> Opti
                 Requirement::All(inner)
             })
         }
-        (NOT, RawValue::List(tokens, span)) => {
+        (NOT, Value::List(group)) => {
             let before = errors.len();
-            let mut inner = nested(tokens, errors);
+            let mut inner = nested(group.stream(), named, errors);
             if inner.len() != 1 {
                 if errors.len() == before {
                     errors.at(
-                        span,
+                        group.span(),
                         "`not()` takes exactly one requirement; use `not(any(..))` to exclude several",
                     );
                 }
@@ -90,10 +298,10 @@ fn requirement(option: RawOption, allowed: &[&str], errors: &mut Errors) -> Opti
             );
             None
         }
-        (CHECK, _) => {
+        (CHECK | STATE, _) => {
             errors.spanned(
                 &key,
-                "`check` is allowed only at the top level of #[protected], not inside `any`, `all` or `not`",
+                format!("`{name}` is allowed only at the top level of #[protected], not inside `any`, `all` or `not`"),
             );
             None
         }
@@ -104,10 +312,11 @@ fn requirement(option: RawOption, allowed: &[&str], errors: &mut Errors) -> Opti
     }
 }
 
-fn nested(tokens: TokenStream, errors: &mut Errors) -> Vec<Requirement> {
-    parse::options(tokens, errors)
+fn nested(tokens: TokenStream, named: &mut Named, errors: &mut Errors) -> Vec<Requirement> {
+    let args = attr::parse(tokens, "an option", errors);
+    options(args, errors)
         .into_iter()
-        .filter_map(|option| requirement(option, NESTED_OPTIONS, errors))
+        .filter_map(|option| requirement(option, NESTED_OPTIONS, named, errors))
         .collect()
 }
 
@@ -158,8 +367,8 @@ fn scope(tokens: TokenStream, errors: &mut Errors) -> Option<syn::LitStr> {
     Some(lit)
 }
 
-fn check_fn(option: &RawOption, errors: &mut Errors) -> Option<syn::ExprPath> {
-    let RawValue::Assign(tokens) = &option.value else {
+fn check_fn(option: &Opt, errors: &mut Errors) -> Option<syn::ExprPath> {
+    let Value::Assign(_, tokens) = &option.value else {
         errors.spanned(&option.key, "expected `check = path::to::async_fn`");
         return None;
     };
@@ -181,31 +390,34 @@ mod tests {
 
     use super::*;
 
-    fn check(tokens: TokenStream) -> (Protected, Vec<String>) {
+    fn check(tokens: TokenStream) -> (Protected, Option<syn::Type>, Vec<String>) {
         let mut errors = Errors::new();
-        let options = parse::options(tokens, &mut errors);
-        let model = protected(options, &mut errors);
-        (model, errors.messages())
+        let args = attr::parse(tokens, "an option", &mut errors);
+        let mut named = Named::default();
+        let model = protected(args, &mut named, &mut errors);
+        (model, named.finish().0, errors.messages())
     }
 
     #[test]
     fn a_full_policy_is_read() {
-        let (model, errors) = check(quote!(
+        let (model, state, errors) = check(quote!(
             any(
                 role = Role::Admin,
                 all(scope = "reports:read", not(role = Role::Guest))
             ),
-            check = owns_report
+            check = owns_report,
+            state = AppState,
         ));
         assert!(errors.is_empty(), "{errors:?}");
         assert_eq!(model.requirements.len(), 1);
         assert!(matches!(&model.requirements[0], Requirement::Any(inner) if inner.len() == 2));
         assert!(model.check.is_some());
+        assert!(state.is_some());
     }
 
     #[test]
     fn every_mistake_is_reported_at_once() {
-        let (_, errors) = check(quote!(
+        let (_, _, errors) = check(quote!(
             rol = Role::Admin,
             any(),
             not(role = A::B, role = A::C),
@@ -214,28 +426,87 @@ mod tests {
             scope = "",
             any(check = f),
             check = f,
-            check = g
+            check = g,
+            state = A,
+            state = B,
+            any(state = A),
+            state = 5
         ));
-        assert_eq!(errors.len(), 8, "{errors:#?}");
+        assert_eq!(errors.len(), 11, "{errors:#?}");
         assert!(errors[0].contains("did you mean `role`"));
         assert!(errors[1].contains("`any()` needs at least one"));
         assert!(errors[2].contains("exactly one"));
         assert!(errors[3].contains("not a string"));
         assert!(errors[4].contains("RFC 6749"));
         assert!(errors[5].contains("cannot be empty"));
-        assert!(errors[6].contains("only at the top level"));
+        assert!(errors[6].contains("`check` is allowed only at the top level"));
         assert!(errors[7].contains("duplicate `check`"));
+        assert!(errors[8].contains("duplicate `state`"));
+        assert!(errors[9].contains("`state` is allowed only at the top level"));
+        assert!(errors[10].contains("the type of the router state"));
+    }
+
+    #[test]
+    fn recovers_at_every_comma() {
+        let mut errors = Errors::new();
+        let args = attr::parse(
+            quote!("admin", role = , ,scope = "x", any(a) b, role Role::X),
+            "an option",
+            &mut errors,
+        );
+        let keys: Vec<String> = options(args, &mut errors)
+            .iter()
+            .map(|o| o.key.to_string())
+            .collect();
+        assert_eq!(keys, ["scope"]);
+        assert_eq!(errors.len(), 5, "{:?}", errors.messages());
     }
 
     #[test]
     fn flags_without_values_are_refused() {
-        let (_, errors) = check(quote!(role, scope, any, check));
-        assert_eq!(errors.len(), 4, "{errors:?}");
+        let (_, _, errors) = check(quote!(role, scope, any, check, state));
+        assert_eq!(errors.len(), 5, "{errors:?}");
+    }
+
+    #[test]
+    fn positional_arguments_say_what_was_expected() {
+        let (_, _, errors) = check(quote!("admin", role Role::Admin));
+        assert_eq!(errors.len(), 2, "{errors:?}");
+        assert!(errors[0].starts_with("expected an option: `role = ...`"));
+        assert_eq!(errors[1], "expected `=` or `(..)` after `role`");
+    }
+
+    #[test]
+    fn every_path_named_is_recorded() {
+        let mut errors = Errors::new();
+        let args = attr::parse(
+            quote!(
+                any(role = R::A, not(role = R::B)),
+                check = f,
+                state = S,
+                role = "x"
+            ),
+            "an option",
+            &mut errors,
+        );
+        let mut named = Named::default();
+        protected(args, &mut named, &mut errors);
+        let (_, mentioned) = named.finish();
+        let printed: Vec<String> = mentioned
+            .iter()
+            .map(|m| match m {
+                Mention::Value(path) => quote!(#path).to_string(),
+                Mention::Type(ty) => format!("type {}", quote!(#ty)),
+            })
+            .collect();
+        assert_eq!(printed, ["R :: A", "R :: B", "f", "type S"]);
+        assert_eq!(errors.len(), 1);
     }
 
     #[test]
     fn plain_protected_has_no_requirement() {
-        let (model, errors) = check(quote!());
+        let (model, state, errors) = check(quote!());
         assert!(errors.is_empty() && model.requirements.is_empty() && model.check.is_none());
+        assert!(state.is_none());
     }
 }

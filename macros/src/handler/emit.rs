@@ -1,13 +1,23 @@
 //! Stage 4: the policy model -> the handler with its hidden guard, the
 //! policy type the guard runs, and the policy's entry in the manifest.
+//!
+//! Whatever the user named in an attribute (a role, a `check` or `with`
+//! function, the state) is used through a public trait of the runtime, in
+//! code spanned at the user's tokens, so that a mistake is reported there
+//! in that trait's words.
 
-use proc_macro2::TokenStream;
+use proc_macro2::{Ident, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
 
-use super::model::{Handler, Limit, LimitKey, LimitRate, Protected, Requirement, SkipMode};
+use super::check::extracted_type;
+use super::model::{
+    Handler, Limit, LimitKey, LimitRate, Mention, Protected, Requirement, SkipMode,
+};
+use super::parse::HandlerFn;
+use crate::shared::limit::push_policy_item;
 
-pub(crate) fn handler(mut func: syn::ItemFn, handler: &Handler) -> TokenStream {
+pub(crate) fn handler(mut func: HandlerFn, handler: &Handler) -> TokenStream {
     let name = func.sig.ident.clone();
     let vis = func.vis.clone();
     let policy = format_ident!("__warden_policy_{}", name);
@@ -30,16 +40,26 @@ pub(crate) fn handler(mut func: syn::ItemFn, handler: &Handler) -> TokenStream {
     };
 
     let (validated, assertions) = wrap_validated(&mut func, &handler.validated);
-    let guarded = handler.protected.is_some() || !handler.limits.is_empty();
-    let body = if !guarded {
-        quote!(#func)
-    } else if handler.limits.is_empty() {
-        func.sig
-            .inputs
-            .insert(0, syn::parse_quote!(_: ::warden::__private::Guard<#policy>));
-        quote!(#func)
+    let limited = !handler.limits.is_empty();
+    let guard = if handler.protected.is_none() && !limited {
+        None
     } else {
-        with_response_hook(func, &policy)
+        Some(Guard::new(
+            &policy,
+            &vis,
+            &name,
+            limited,
+            handler.state.as_ref(),
+        ))
+    };
+    let (guard_item, body) = match guard {
+        None => (TokenStream::new(), quote!(#func)),
+        Some(guard) if limited => (guard.item, with_response_hook(func, &guard.ty, guard.local)),
+        Some(guard) => {
+            let ty = &guard.ty;
+            func.sig.inputs.insert(0, syn::parse_quote!(_: #ty));
+            (guard.item, quote!(#func))
+        }
     };
 
     quote! {
@@ -68,25 +88,120 @@ pub(crate) fn handler(mut func: syn::ItemFn, handler: &Handler) -> TokenStream {
 
         #(#assertions)*
 
+        #guard_item
+
         #body
+    }
+}
+
+/// What a handler with mistakes still emits besides itself: a use of
+/// every path its attributes name, resolved but not called, so that the
+/// imports they need do not look unused (one mistake, one error).
+pub(crate) fn mentions(handler: &Handler) -> TokenStream {
+    if handler.mentioned.is_empty() {
+        return TokenStream::new();
+    }
+    let uses = handler.mentioned.iter().map(|mention| match mention {
+        Mention::Value(path) => quote!(let _ = #path;),
+        Mention::Type(ty) => quote!(let _ = ::core::marker::PhantomData::<#ty>;),
+    });
+    quote! {
+        const _: fn() = || {
+            #(#uses)*
+        };
+    }
+}
+
+/// The hidden first parameter of a guarded handler.
+struct Guard {
+    /// Its type.
+    ty: TokenStream,
+    /// With `state = S`, a local extractor for exactly that state, wrapping
+    /// the runtime's guard.
+    local: bool,
+    /// The items that define the local extractor (nothing without a state).
+    item: TokenStream,
+}
+
+impl Guard {
+    fn new(
+        policy: &Ident,
+        vis: &syn::Visibility,
+        name: &Ident,
+        limited: bool,
+        state: Option<&syn::Type>,
+    ) -> Self {
+        let runtime = if limited {
+            quote!(::warden::__private::LimitedGuard<#policy>)
+        } else {
+            quote!(::warden::__private::Guard<#policy>)
+        };
+        let Some(state) = state else {
+            return Self {
+                ty: runtime,
+                local: false,
+                item: TokenStream::new(),
+            };
+        };
+        // The runtime's guard works for any state that provides a
+        // `Warden`; this one only for the state the user named. So the
+        // handler is a handler of that state, whatever it holds, and a
+        // state without a `Warden` is one error, at `state = ..`, in the
+        // words of `HasWarden`, instead of a mismatch where it is routed.
+        let local = format_ident!("__warden_guard_{}", name);
+        let warden = quote_spanned! {state.span()=>
+            <#state as ::warden::__private::HasWarden<_>>::warden(__warden_state)
+        };
+        let item = quote! {
+            #[doc(hidden)]
+            #[allow(non_camel_case_types)]
+            #vis struct #local(#runtime);
+
+            impl ::warden::__private::FromRequestParts<#state> for #local {
+                type Rejection = <#runtime as ::warden::__private::FromRequestParts<
+                    ::warden::__private::Warden,
+                >>::Rejection;
+
+                async fn from_request_parts(
+                    __warden_parts: &mut ::warden::__private::Parts,
+                    __warden_state: &#state,
+                ) -> ::core::result::Result<Self, Self::Rejection> {
+                    let __warden: ::warden::__private::Warden = #warden;
+                    <#runtime as ::warden::__private::FromRequestParts<
+                        ::warden::__private::Warden,
+                    >>::from_request_parts(__warden_parts, &__warden)
+                    .await
+                    .map(Self)
+                }
+            }
+        };
+        Self {
+            ty: quote!(#local),
+            local: true,
+            item,
+        }
     }
 }
 
 /// Wraps each validated parameter: `Json(body): Json<T>` becomes
 /// `Valid(Json(body)): Valid<Json<T>>`, so the user's pattern still binds.
 /// Returns the types as written (for the manifest) and a compile-time
-/// assertion per type, spanned at it, that it implements `Validate`.
-fn wrap_validated(func: &mut syn::ItemFn, positions: &[usize]) -> (Vec<String>, Vec<TokenStream>) {
+/// check per type, spanned at it, that it implements `Validate`: a type
+/// that does not is reported there, in the words of `Validate`.
+fn wrap_validated(func: &mut HandlerFn, positions: &[usize]) -> (Vec<String>, Vec<TokenStream>) {
     let mut names = Vec::new();
     let mut assertions = Vec::new();
     for &i in positions {
         let Some(syn::FnArg::Typed(typed)) = func.sig.inputs.iter_mut().nth(i) else {
             continue;
         };
-        if let Some(inner) = super::extracted_type(&typed.ty) {
-            assertions.push(quote_spanned! {inner.span()=>
+        if let Some(inner) = extracted_type(&typed.ty) {
+            let validate = quote_spanned! {inner.span()=>
+                <#inner as ::warden::__private::Validate>::validate_into
+            };
+            assertions.push(quote! {
                 const _: () = {
-                    let _ = ::warden::__private::assert_validate::<#inner>;
+                    let _ = #validate;
                 };
             });
         }
@@ -108,13 +223,14 @@ fn wrap_validated(func: &mut syn::ItemFn, positions: &[usize]) -> (Vec<String>, 
 /// Wraps the handler so that the guard sees its response: the user's
 /// function becomes an inner function with its own signature (patterns,
 /// `?`, `impl IntoResponse` all keep working), and the outer one takes the
-/// guard first.
-fn with_response_hook(func: syn::ItemFn, policy: &syn::Ident) -> TokenStream {
-    let syn::ItemFn {
+/// guard first. `local` says the guard is the local extractor of a named
+/// state, which holds the runtime's guard.
+fn with_response_hook(func: HandlerFn, guard: &TokenStream, local: bool) -> TokenStream {
+    let HandlerFn {
         attrs,
         vis,
         sig,
-        block,
+        body,
     } = func;
     let mut inner_sig = sig.clone();
     inner_sig.ident = format_ident!("__warden_handler");
@@ -131,10 +247,12 @@ fn with_response_hook(func: syn::ItemFn, policy: &syn::Ident) -> TokenStream {
             arguments.push(ident);
         }
     }
-    outer_sig.inputs.insert(
-        0,
-        syn::parse_quote!(__warden_guard: ::warden::__private::LimitedGuard<#policy>),
-    );
+    let guard_param = if local {
+        syn::parse_quote!(#guard(__warden_guard): #guard)
+    } else {
+        syn::parse_quote!(__warden_guard: #guard)
+    };
+    outer_sig.inputs.insert(0, guard_param);
     // An extractor's rejection is a response like any other: it goes
     // through the hook too.
     let unwrap = arguments.iter().map(|ident| {
@@ -151,7 +269,7 @@ fn with_response_hook(func: syn::ItemFn, policy: &syn::Ident) -> TokenStream {
         #(#attrs)*
         #vis #outer_sig {
             #[allow(clippy::too_many_arguments)]
-            #inner_sig #block
+            #inner_sig #body
             #(#unwrap)*
             let __warden_response = ::warden::__private::IntoResponse::into_response(
                 __warden_handler(#(#arguments),*).await,
@@ -174,20 +292,20 @@ fn authorize(protected: &Protected) -> Option<TokenStream> {
     })
 }
 
+/// The object-level check, called through `CheckFn` so that a function of
+/// the wrong shape is reported at its path in `check = ..`.
 fn check(protected: &Protected) -> Option<TokenStream> {
     let path = protected.check.as_ref()?;
     let call = quote_spanned! {path.span()=>
-        ::core::convert::Into::<::warden::__private::Access>::into(
-            #path(__warden_claims, __warden_parts).await
-        )
+        ::warden::__private::CheckFn::call(#path, __warden_claims, __warden_parts)
     };
     Some(quote! {
-        fn check<'__warden>(
-            __warden_claims: &'__warden ::warden::__private::Claims,
-            __warden_parts: &'__warden mut ::warden::__private::Parts,
+        fn check<'a>(
+            __warden_claims: &'a ::warden::__private::Claims,
+            __warden_parts: &'a mut ::warden::__private::Parts,
         ) -> impl ::core::future::Future<Output = ::warden::__private::Access>
-               + ::core::marker::Send + '__warden {
-            async move { #call }
+               + ::core::marker::Send + 'a {
+            #call
         }
     })
 }
@@ -204,8 +322,10 @@ fn any(requirements: &[Requirement]) -> TokenStream {
 
 fn requirement(requirement: &Requirement) -> TokenStream {
     match requirement {
+        // `Claims::has_role` is bound by `Role`: a value of another type is
+        // reported at the path, in the words of `Role`.
         Requirement::Role(path) => quote_spanned! {path.span()=>
-            ::warden::__private::has_role(__warden_claims, &#path)
+            __warden_claims.has_role(&#path)
         },
         Requirement::Scope(lit) => quote! {
             __warden_claims.has_scope(#lit)
@@ -243,13 +363,10 @@ fn describe_all(requirements: &[Requirement], separator: &str) -> String {
 
 fn limit_spec(limit: &Limit, handler_name: &str, index: usize) -> TokenStream {
     let name = &limit.name;
-    let policy_field = match &limit.rate {
-        LimitRate::Inline { count, window_ns } => {
-            let window_secs = window_ns.div_ceil(1_000_000_000);
-            format!("\"{name}\";q={count};w={window_secs}")
-        }
-        LimitRate::Named(_) => String::new(),
-    };
+    let mut policy_field = String::new();
+    if let LimitRate::Inline { count, window_ns } = limit.rate {
+        push_policy_item(&mut policy_field, name, count, window_ns);
+    }
     let (id, rate) = match &limit.rate {
         LimitRate::Inline { count, window_ns } => (
             quote!(::core::concat!(::core::module_path!(), "::", #handler_name, "#", #index)),
@@ -266,11 +383,23 @@ fn limit_spec(limit: &Limit, handler_name: &str, index: usize) -> TokenStream {
         LimitKey::Ip => quote!(::warden::__private::KeySpec::Ip),
         LimitKey::User(_) => quote!(::warden::__private::KeySpec::User),
         LimitKey::Header(header) => quote!(::warden::__private::KeySpec::Header(#header)),
-        LimitKey::Custom(path) => quote_spanned! {path.span()=>
-            ::warden::__private::KeySpec::Custom(
-                #path as fn(&::warden::__private::Parts) -> ::core::option::Option<::std::string::String>
-            )
-        },
+        // Called through `KeyFn`, so that a function of the wrong shape is
+        // reported at its path in `with = ..`.
+        LimitKey::Custom(path) => {
+            let call = quote_spanned! {path.span()=>
+                ::warden::__private::KeyFn::key(&#path, __warden_parts)
+            };
+            quote! {
+                ::warden::__private::KeySpec::Custom({
+                    fn __warden_key(
+                        __warden_parts: &::warden::__private::Parts,
+                    ) -> ::core::option::Option<::std::string::String> {
+                        #call
+                    }
+                    __warden_key
+                })
+            }
+        }
     };
     let skip = match limit.skip {
         SkipMode::Nothing => quote!(::warden::__private::Skip::Nothing),

@@ -1,34 +1,46 @@
-//! Stage 3 for `#[rate_limit]`: raw items -> a checked limit. Rates and
-//! windows are parsed here, at compile time.
+//! Stage 3 for `#[rate_limit]`: its arguments as written -> a checked
+//! limit. Rates and windows are read here, at compile time, with the
+//! grammar and checks the runtime uses.
 
 use proc_macro2::{Span, TokenStream, TokenTree};
 
+use super::check::Named;
 use super::model::{Limit, LimitKey, LimitRate, SkipMode};
-use super::parse::{RawItem, RawOption, RawValue};
+use crate::attr::{self, Arg, Opt, Value};
 use crate::ctxt::Errors;
+use crate::shared::limit::{NAME_RULE, RateFault, check_count, check_rate, valid_name};
+use crate::shared::window::parse_window;
 use crate::suggest;
 use crate::symbol::{
-    HEADER, IP, KEY, KEY_KINDS, NAME, RATE_LIMIT_OPTIONS, SKIP_FAILED, SKIP_SUCCESSFUL, USER, WITH,
+    HEADER, IP, KEY, KEY_KINDS, NAME, RATE_LIMIT_OPTIONS, SKIP_FAILED, SKIP_SUCCESSFUL, STATE,
+    USER, WITH,
 };
 
-#[path = "../../../runtime/src/limit/window.rs"]
-mod window;
-use window::parse_window;
+/// What `#[rate_limit]` expects where it found something else.
+const ARGUMENT_HINT: &str = "expected a rate (`5, \"15m\"`), a policy name (`\"login\"`) or an option: `key = ..`, `with = ..`, `skip_successful`, `skip_failed`, `name = \"..\"`, `state = ..`";
 
 /// The limit of one `#[rate_limit(..)]`, or None when it has errors (all
-/// reported).
-pub(crate) fn rate_limit(items: Vec<RawItem>, attr: Span, errors: &mut Errors) -> Option<Limit> {
+/// reported). `attr` is where an error about the whole attribute points.
+pub(crate) fn rate_limit(
+    args: Vec<Arg>,
+    attr: Span,
+    named: &mut Named,
+    errors: &mut Errors,
+) -> Option<Limit> {
     let before = errors.len();
     let mut positional = Vec::new();
     let mut options = Vec::new();
-    for item in items {
-        match item {
-            RawItem::Positional(lit) if options.is_empty() => positional.push(lit),
-            RawItem::Positional(lit) => errors.spanned(
-                lit,
-                "the rate comes first: `#[rate_limit(5, \"15m\", key = user)]`",
-            ),
-            RawItem::Option(option) => options.push(option),
+    for arg in args {
+        match arg {
+            Arg::Positional(tokens) => match single_literal(&tokens) {
+                Some(lit) if options.is_empty() => positional.push(lit),
+                Some(lit) => errors.spanned(
+                    lit,
+                    "the rate comes first: `#[rate_limit(5, \"15m\", key = user)]`",
+                ),
+                None => attr::not_an_option(&tokens, ARGUMENT_HINT, errors),
+            },
+            Arg::Option(option) => options.push(option),
         }
     }
 
@@ -56,11 +68,13 @@ pub(crate) fn rate_limit(items: Vec<RawItem>, attr: Span, errors: &mut Errors) -
                     "`with` takes the path of a `fn(&Parts) -> Option<String>`",
                     errors,
                 ) {
+                    named.value(&path);
                     set_key(&mut key, LimitKey::Custom(path), option, errors);
                 }
             }
+            STATE => named.state(option, errors),
             SKIP_SUCCESSFUL | SKIP_FAILED => {
-                if !matches!(option.value, RawValue::Flag) {
+                if !matches!(option.value, Value::Flag) {
                     errors.spanned(&option.key, format!("`{text}` takes no value"));
                     continue;
                 }
@@ -81,7 +95,7 @@ pub(crate) fn rate_limit(items: Vec<RawItem>, attr: Span, errors: &mut Errors) -
                 }
             }
             NAME => {
-                let RawValue::Assign(tokens) = &option.value else {
+                let Value::Assign(_, tokens) = &option.value else {
                     errors.spanned(&option.key, "expected `name = \"...\"`");
                     continue;
                 };
@@ -122,7 +136,16 @@ pub(crate) fn rate_limit(items: Vec<RawItem>, attr: Span, errors: &mut Errors) -
     })
 }
 
-fn set_key(slot: &mut Option<LimitKey>, key: LimitKey, option: &RawOption, errors: &mut Errors) {
+/// The literal a positional argument is, if it is one.
+fn single_literal(tokens: &TokenStream) -> Option<proc_macro2::Literal> {
+    let mut trees = tokens.clone().into_iter();
+    match (trees.next(), trees.next()) {
+        (Some(TokenTree::Literal(lit)), None) => Some(lit),
+        _ => None,
+    }
+}
+
+fn set_key(slot: &mut Option<LimitKey>, key: LimitKey, option: &Opt, errors: &mut Errors) {
     if slot.is_some() {
         errors.spanned(
             &option.key,
@@ -131,16 +154,6 @@ fn set_key(slot: &mut Option<LimitKey>, key: LimitKey, option: &RawOption, error
     } else {
         *slot = Some(key);
     }
-}
-
-const NAME_RULE: &str = "a limit name is 1 to 64 printable ASCII characters without `\"` or `\\` (it is sent in the RateLimit headers)";
-
-fn valid_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 64
-        && name
-            .bytes()
-            .all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\')
 }
 
 fn default_name(positional: &[proc_macro2::Literal]) -> String {
@@ -160,7 +173,7 @@ fn rate(positional: &[proc_macro2::Literal], attr: Span, errors: &mut Errors) ->
     match lits.as_slice() {
         [syn::Lit::Int(count), syn::Lit::Str(window)] => {
             let count = match count.base10_parse::<u32>() {
-                Ok(0) => {
+                Ok(n) if check_count(n).is_err() => {
                     errors.spanned(
                         count,
                         "a limit of 0 admits nothing; the smallest limit is 1",
@@ -184,7 +197,9 @@ fn rate(positional: &[proc_macro2::Literal], attr: Span, errors: &mut Errors) ->
                 }
             };
             let (count, window_ns) = (count?, window_ns?);
-            if window_ns / u64::from(count) == 0 {
+            // The count and the window passed on their own; what is left
+            // is how they go together.
+            if let Err(RateFault::TooFast) = check_rate(count, window_ns) {
                 errors.spanned(
                     &lits[0],
                     "the limit is higher than the window has nanoseconds; use a longer window",
@@ -226,8 +241,8 @@ fn rate(positional: &[proc_macro2::Literal], attr: Span, errors: &mut Errors) ->
 }
 
 /// `key = ip | user | header("x-api-key")`.
-fn key_option(option: &RawOption, errors: &mut Errors) -> Option<LimitKey> {
-    let RawValue::Assign(tokens) = &option.value else {
+fn key_option(option: &Opt, errors: &mut Errors) -> Option<LimitKey> {
+    let Value::Assign(_, tokens) = &option.value else {
         errors.spanned(
             &option.key,
             "expected `key = ip`, `key = user` or `key = header(\"name\")`",
@@ -274,8 +289,8 @@ fn header_name(tokens: TokenStream, errors: &mut Errors) -> Option<String> {
     Some(name)
 }
 
-fn path_value(option: &RawOption, message: &str, errors: &mut Errors) -> Option<syn::ExprPath> {
-    let RawValue::Assign(tokens) = &option.value else {
+fn path_value(option: &Opt, message: &str, errors: &mut Errors) -> Option<syn::ExprPath> {
+    let Value::Assign(_, tokens) = &option.value else {
         errors.spanned(&option.key, message);
         return None;
     };
@@ -293,39 +308,14 @@ mod tests {
     use quote::quote;
 
     use super::*;
-    use crate::handler::parse;
 
     const S: u64 = 1_000_000_000;
 
-    #[test]
-    fn windows_parse() {
-        assert_eq!(parse_window("15m"), Ok(900 * S));
-        assert_eq!(parse_window("1h30m"), Ok(5400 * S));
-        assert_eq!(parse_window("1d2h3m4s"), Ok((86_400 + 7200 + 180 + 4) * S));
-        assert_eq!(parse_window("366d"), Ok(366 * 86_400 * S));
-        for bad in [
-            "",
-            "15x",
-            "0s",
-            "0h0m",
-            "m",
-            "15",
-            "1m1h",
-            "1h1h",
-            "-5m",
-            "1.5h",
-            "5 m",
-            "367d",
-            "99999999999999999999999d",
-        ] {
-            assert!(parse_window(bad).is_err(), "{bad:?}");
-        }
-    }
-
     fn limit(tokens: TokenStream) -> (Option<Limit>, Vec<String>) {
         let mut errors = Errors::new();
-        let items = parse::items(tokens, true, &mut errors);
-        let limit = rate_limit(items, Span::call_site(), &mut errors);
+        let args = attr::parse(tokens, "an option", &mut errors);
+        let mut named = Named::default();
+        let limit = rate_limit(args, Span::call_site(), &mut named, &mut errors);
         (limit, errors.messages())
     }
 
@@ -373,6 +363,25 @@ mod tests {
         assert!(errors[4].contains("duplicate option"));
         assert!(errors[5].contains("did you mean `name`"));
         assert!(errors[6].contains("`with` takes"));
+    }
+
+    #[test]
+    fn positional_arguments_and_the_state_are_read() {
+        let mut errors = Errors::new();
+        let args = attr::parse(
+            quote!(5, "1m", state = AppState, skip_failed, 6, -1, key user),
+            "an option",
+            &mut errors,
+        );
+        let mut named = Named::default();
+        let limit = rate_limit(args, Span::call_site(), &mut named, &mut errors);
+        assert!(limit.is_none());
+        assert!(named.finish().0.is_some());
+        let errors = errors.messages();
+        assert_eq!(errors.len(), 3, "{errors:#?}");
+        assert!(errors[0].starts_with("the rate comes first"));
+        assert!(errors[1].starts_with("expected a rate (`5, \"15m\"`)"));
+        assert_eq!(errors[2], "expected `=` or `(..)` after `key`");
     }
 
     #[test]

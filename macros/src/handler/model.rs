@@ -8,6 +8,19 @@ pub(crate) struct Handler {
     pub(crate) limits: Vec<Limit>,
     /// `#[validate]`: which parameters (by position) to validate.
     pub(crate) validated: Vec<usize>,
+    /// `state = AppState`: the router state the handler is used with.
+    pub(crate) state: Option<syn::Type>,
+    /// Every path the attributes name, for the fallback of a handler with
+    /// mistakes.
+    pub(crate) mentioned: Vec<Mention>,
+}
+
+/// A path an attribute names.
+pub(crate) enum Mention {
+    /// A value: a role, a `check` or `with` function.
+    Value(syn::ExprPath),
+    /// A type: the state.
+    Type(syn::Type),
 }
 
 /// The policy of one `#[protected]` handler.

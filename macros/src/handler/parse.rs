@@ -1,184 +1,255 @@
-//! Stage 1: attribute arguments -> a raw option tree, with error recovery
-//! at every comma.
+//! Stage 1: tokens -> the handler and its warden attributes as written.
+//!
+//! Syntax only. The function is read as its signature and an unparsed
+//! body, as tokio's `#[tokio::main]` reads it: a mistake inside the body is
+//! rustc's to report, as that mistake, not as a handler this attribute
+//! cannot read.
 
-use proc_macro2::{Delimiter, Ident, Span, TokenStream, TokenTree};
+use proc_macro2::{Delimiter, Group, Span, TokenStream};
+use quote::{ToTokens, TokenStreamExt, quote};
+use syn::parse::{Parse, ParseStream};
 
+use crate::attr::{self, Arg};
 use crate::ctxt::Errors;
+use crate::symbol::{HANDLER_ATTRIBUTES, VALIDATE, WARDEN};
 
-/// An item of an attribute's arguments: an option, or a bare literal (the
-/// rate of `#[rate_limit(5, "15m")]`).
-pub(crate) enum RawItem {
-    Option(RawOption),
-    Positional(proc_macro2::Literal),
+/// A handler: its signature parsed, its body kept as tokens.
+#[derive(Clone)]
+pub(crate) struct HandlerFn {
+    pub(crate) attrs: Vec<syn::Attribute>,
+    pub(crate) vis: syn::Visibility,
+    pub(crate) sig: syn::Signature,
+    /// `{ .. }`, as written.
+    pub(crate) body: Group,
 }
 
-/// `key`, `key = value` or `key(...)`.
-pub(crate) struct RawOption {
-    pub(crate) key: Ident,
-    pub(crate) value: RawValue,
-}
-
-pub(crate) enum RawValue {
-    /// `key` alone.
-    Flag,
-    /// `key = tokens`.
-    Assign(TokenStream),
-    /// `key(tokens)`.
-    List(TokenStream, Span),
-}
-
-/// Splits `tokens` at top-level commas and reads each piece as an option.
-/// A piece that is not an option is reported and skipped.
-pub(crate) fn options(tokens: TokenStream, errors: &mut Errors) -> Vec<RawOption> {
-    items(tokens, false, errors)
-        .into_iter()
-        .filter_map(|item| match item {
-            RawItem::Option(option) => Some(option),
-            RawItem::Positional(_) => None,
+impl Parse for HandlerFn {
+    fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
+        let attrs = input.call(syn::Attribute::parse_outer)?;
+        let vis = input.parse()?;
+        let sig = input.parse()?;
+        let body: Group = input.parse()?;
+        if body.delimiter() != Delimiter::Brace {
+            return Err(syn::Error::new(body.span(), "expected a function body"));
+        }
+        Ok(Self {
+            attrs,
+            vis,
+            sig,
+            body,
         })
-        .collect()
+    }
 }
 
-/// Splits `tokens` at top-level commas; empty pieces (a trailing comma)
-/// are dropped.
-pub(crate) fn pieces(tokens: TokenStream) -> Vec<Vec<TokenTree>> {
-    let mut out = vec![Vec::new()];
-    for tree in tokens {
-        match &tree {
-            TokenTree::Punct(p) if p.as_char() == ',' => out.push(Vec::new()),
-            _ => out.last_mut().expect("one piece at least").push(tree),
+impl ToTokens for HandlerFn {
+    fn to_tokens(&self, tokens: &mut TokenStream) {
+        tokens.append_all(&self.attrs);
+        self.vis.to_tokens(tokens);
+        self.sig.to_tokens(tokens);
+        tokens.append(self.body.clone());
+    }
+}
+
+/// One warden attribute of a handler, as written.
+pub(crate) struct RawAttr {
+    /// `protected`, `rate_limit` or `validate`.
+    pub(crate) kind: &'static str,
+    /// The arguments; empty for `#[validate]`, which has no grammar.
+    pub(crate) args: Vec<Arg>,
+    /// The argument tokens as written.
+    pub(crate) tokens: TokenStream,
+    /// Where an error about the whole attribute points: the attribute, or
+    /// the call site for the one being expanded.
+    pub(crate) span: AttrSpan,
+}
+
+/// What an error about a whole attribute points at.
+pub(crate) enum AttrSpan {
+    /// The attribute being expanded: rustc gives only the call site.
+    CallSite,
+    /// A sibling attribute, as written.
+    Sibling(TokenStream),
+}
+
+impl AttrSpan {
+    /// An error about the whole attribute.
+    pub(crate) fn error(&self, errors: &mut Errors, message: impl std::fmt::Display) {
+        match self {
+            Self::CallSite => errors.at(Span::call_site(), message),
+            Self::Sibling(tokens) => errors.spanned(tokens, message),
         }
     }
-    out.retain(|piece| !piece.is_empty());
-    out
+
+    /// The span of the attribute's first token.
+    pub(crate) fn start(&self) -> Span {
+        match self {
+            Self::CallSite => Span::call_site(),
+            Self::Sibling(tokens) => tokens
+                .clone()
+                .into_iter()
+                .next()
+                .map_or_else(Span::call_site, |t| t.span()),
+        }
+    }
 }
 
-/// Like [`options`], but a lone literal is kept as a positional item when
-/// `positional` allows it.
-pub(crate) fn items(tokens: TokenStream, positional: bool, errors: &mut Errors) -> Vec<RawItem> {
-    let mut out = Vec::new();
-    let mut iter = tokens.into_iter().peekable();
-    loop {
-        let mut piece = Vec::new();
-        let mut comma = None;
-        for tree in iter.by_ref() {
-            match &tree {
-                TokenTree::Punct(p) if p.as_char() == ',' => {
-                    comma = Some(p.span());
-                    break;
-                }
-                _ => piece.push(tree),
-            }
+/// A handler with every warden attribute it carries.
+pub(crate) struct RawHandler {
+    /// The function, without its warden attributes.
+    pub(crate) func: HandlerFn,
+    /// The attribute being expanded first, then its siblings in source
+    /// order.
+    pub(crate) attrs: Vec<RawAttr>,
+    /// The paths of the siblings, which never expand: their imports are
+    /// used by the expansion so that they do not look unused.
+    pub(crate) sibling_paths: Vec<syn::Path>,
+}
+
+/// Reads the handler under `#[attribute(args)]` and its warden siblings.
+/// `Err` holds what to emit when the item is not a function at all.
+pub(crate) fn handler(
+    attribute: &'static str,
+    args: TokenStream,
+    item: TokenStream,
+    errors: &mut Errors,
+) -> Result<RawHandler, TokenStream> {
+    let mut func: HandlerFn = match syn::parse2(item.clone()) {
+        Ok(func) => func,
+        Err(_) => {
+            let error = syn::Error::new(
+                Span::call_site(),
+                format!("#[{attribute}] goes on an `async fn` request handler"),
+            )
+            .to_compile_error();
+            return Err(quote!(#error #item));
         }
-        match (piece.is_empty(), comma) {
-            (true, None) => break,
-            (true, Some(span)) => {
-                errors.at(span, "expected an option before this comma");
-                continue;
-            }
-            (false, _) => {}
-        }
-        if let (true, [TokenTree::Literal(lit)]) = (positional, piece.as_slice()) {
-            out.push(RawItem::Positional(lit.clone()));
-            if comma.is_none() {
-                break;
-            }
+    };
+    let mut attrs = vec![raw_attr(attribute, args, AttrSpan::CallSite, errors)];
+    let mut kept = Vec::with_capacity(func.attrs.len());
+    let mut sibling_paths = Vec::new();
+    for attr in std::mem::take(&mut func.attrs) {
+        let Some(kind) = warden_attr(&attr) else {
+            kept.push(attr);
             continue;
-        }
-        if let Some(option) = option(piece, positional, errors) {
-            out.push(RawItem::Option(option));
-        }
-        if comma.is_none() {
-            break;
-        }
+        };
+        sibling_paths.push(attr.path().clone());
+        let tokens = match &attr.meta {
+            syn::Meta::Path(_) => TokenStream::new(),
+            syn::Meta::List(list) => list.tokens.clone(),
+            syn::Meta::NameValue(nv) => {
+                errors.spanned(nv, "expected `#[attribute(..)]`");
+                TokenStream::new()
+            }
+        };
+        attrs.push(raw_attr(
+            kind,
+            tokens,
+            AttrSpan::Sibling(attr.to_token_stream()),
+            errors,
+        ));
     }
-    out
+    func.attrs = kept;
+    Ok(RawHandler {
+        func,
+        attrs,
+        sibling_paths,
+    })
 }
 
-fn option(piece: Vec<TokenTree>, rate_limit: bool, errors: &mut Errors) -> Option<RawOption> {
-    let mut rest = piece.into_iter();
-    let key = match rest.next() {
-        Some(TokenTree::Ident(key)) => key,
-        Some(other) if rate_limit => {
-            errors.spanned(
-                other,
-                "expected a rate (`5, \"15m\"`), a policy name (`\"login\"`) or an option: `key = ..`, `with = ..`, `skip_successful`, `skip_failed`, `name = \"..\"`",
-            );
-            return None;
-        }
-        Some(other) => {
-            errors.spanned(
-                other,
-                "expected an option: `role = ...`, `scope = \"...\"`, `any(..)`, `all(..)`, `not(..)` or `check = ...`",
-            );
-            return None;
-        }
-        None => return None,
+fn raw_attr(
+    kind: &'static str,
+    tokens: TokenStream,
+    span: AttrSpan,
+    errors: &mut Errors,
+) -> RawAttr {
+    let args = if kind == VALIDATE {
+        Vec::new()
+    } else {
+        attr::parse(tokens.clone(), "an option", errors)
     };
-    let value = match rest.next() {
-        None => RawValue::Flag,
-        Some(TokenTree::Punct(eq))
-            if eq.as_char() == '=' && eq.spacing() == proc_macro2::Spacing::Alone =>
-        {
-            let value: TokenStream = rest.collect();
-            if value.is_empty() {
-                errors.at(eq.span(), format!("expected a value after `{key} =`"));
-                return None;
-            }
-            return Some(RawOption {
-                key,
-                value: RawValue::Assign(value),
-            });
-        }
-        Some(TokenTree::Group(group)) if group.delimiter() == Delimiter::Parenthesis => {
-            if let Some(extra) = rest.next() {
-                errors.spanned(extra, "expected `,` after the parenthesised list");
-                return None;
-            }
-            RawValue::List(group.stream(), group.span())
-        }
-        Some(other) => {
-            errors.spanned(other, format!("expected `=` or `(..)` after `{key}`"));
-            return None;
-        }
+    RawAttr {
+        kind,
+        args,
+        tokens,
+        span,
+    }
+}
+
+/// `protected`, `rate_limit` or `validate` when `attr` is `#[name(..)]` or
+/// `#[warden::name(..)]`.
+fn warden_attr(attr: &syn::Attribute) -> Option<&'static str> {
+    let segments: Vec<String> = attr
+        .path()
+        .segments
+        .iter()
+        .map(|s| s.ident.to_string())
+        .collect();
+    let name = match segments.as_slice() {
+        [only] => only.as_str(),
+        [krate, last] if krate == WARDEN => last.as_str(),
+        _ => return None,
     };
-    Some(RawOption { key, value })
+    HANDLER_ATTRIBUTES.iter().copied().find(|n| *n == name)
 }
 
 #[cfg(test)]
 mod tests {
-    use quote::quote;
-
     use super::*;
 
-    fn parse(tokens: TokenStream) -> (Vec<String>, Vec<String>) {
+    #[test]
+    fn the_body_is_not_parsed() {
+        let func: HandlerFn = syn::parse_quote! {
+            /// Docs.
+            pub async fn handler(x: u8) -> u8 { let y = ; x }
+        };
+        assert_eq!(func.sig.ident, "handler");
+        assert_eq!(func.attrs.len(), 1);
+        assert!(func.body.to_string().contains("let y ="));
+    }
+
+    #[test]
+    fn siblings_are_read_and_taken_off() {
         let mut errors = Errors::new();
-        let options = options(tokens, &mut errors);
-        let keys = options.iter().map(|o| o.key.to_string()).collect();
-        (keys, errors.messages())
-    }
-
-    #[test]
-    fn reads_flags_assignments_and_lists() {
-        let (keys, errors) = parse(quote!(
-            role = Role::Admin,
-            any(scope = "a", role = R::B),
-            check = f,
-        ));
-        assert_eq!(keys, ["role", "any", "check"]);
+        let raw = handler(
+            "protected",
+            quote!(role = Role::Admin),
+            quote! {
+                #[inline]
+                #[warden::rate_limit(5, "15m")]
+                #[validate]
+                #[other::protected]
+                async fn h() {}
+            },
+            &mut errors,
+        )
+        .ok()
+        .unwrap();
         assert!(errors.is_empty());
+        let kinds: Vec<_> = raw.attrs.iter().map(|a| a.kind).collect();
+        assert_eq!(kinds, ["protected", "rate_limit", "validate"]);
+        assert_eq!(raw.attrs[1].args.len(), 2);
+        assert_eq!(
+            raw.func.attrs.len(),
+            2,
+            "#[inline] and #[other::protected] stay"
+        );
+        assert_eq!(raw.sibling_paths.len(), 2);
     }
 
     #[test]
-    fn recovers_at_every_comma() {
-        let (keys, errors) = parse(quote!("admin", role = , ,scope = "x", any(a) b, role Role::X));
-        assert_eq!(keys, ["scope"]);
-        assert_eq!(errors.len(), 5, "{errors:?}");
-    }
-
-    #[test]
-    fn empty_input_is_no_option() {
-        let (keys, errors) = parse(quote!());
-        assert!(keys.is_empty() && errors.is_empty());
+    fn what_is_not_a_function_is_given_back() {
+        let mut errors = Errors::new();
+        let out = handler(
+            "protected",
+            quote!(),
+            quote!(
+                struct S;
+            ),
+            &mut errors,
+        )
+        .err()
+        .unwrap()
+        .to_string();
+        assert!(out.contains("goes on an `async fn`") && out.contains("struct S"));
     }
 }

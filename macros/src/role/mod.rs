@@ -1,11 +1,13 @@
-//! `#[derive(Role)]`: parse -> check -> emit, small enough for one file.
+//! `#[derive(Role)]`: parse -> check -> emit, small enough for one file;
+//! its attribute is read with the shared syntax of [`crate::attr`].
 
 use proc_macro2::TokenStream;
 use quote::quote;
 
+use crate::attr::{self, Arg, Opt, Value};
 use crate::ctxt::Errors;
 use crate::suggest;
-use crate::symbol::{RENAME, ROLE_ATTR};
+use crate::symbol::{RENAME, ROLE_ATTR, ROLE_OPTIONS};
 
 /// One variant and its name in tokens.
 struct Variant {
@@ -24,7 +26,7 @@ pub(crate) fn expand(input: TokenStream) -> TokenStream {
             &input.ident,
             "#[derive(Role)] goes on an enum whose variants are the roles",
         );
-        return errors.to_compile_errors();
+        return with_fallback(&input, &errors);
     };
 
     let mut variants: Vec<Variant> = Vec::new();
@@ -51,7 +53,7 @@ pub(crate) fn expand(input: TokenStream) -> TokenStream {
         });
     }
     if !errors.is_empty() {
-        return errors.to_compile_errors();
+        return with_fallback(&input, &errors);
     }
 
     let ident = &input.ident;
@@ -80,34 +82,70 @@ pub(crate) fn expand(input: TokenStream) -> TokenStream {
     }
 }
 
+/// The errors, and an impl that names no role, so that one mistake is one
+/// error: the uses of the type as a role compile.
+fn with_fallback(input: &syn::DeriveInput, errors: &Errors) -> TokenStream {
+    let errors = errors.to_compile_errors();
+    let ident = &input.ident;
+    let (impl_generics, ty_generics, where_clause) = input.generics.split_for_impl();
+    quote! {
+        #errors
+        impl #impl_generics ::warden::__private::Role for #ident #ty_generics #where_clause {
+            fn as_str(&self) -> &'static str {
+                ""
+            }
+        }
+    }
+}
+
+/// What `#[role(..)]` expects.
+const RENAME_HINT: &str = "expected `rename = \"...\"`";
+
 /// The `#[role(rename = "...")]` of a variant, if any.
 fn rename(attrs: &[syn::Attribute], errors: &mut Errors) -> Option<String> {
     let mut found = None;
     for attr in attrs.iter().filter(|a| a.path().is_ident(ROLE_ATTR)) {
-        let result = attr.parse_nested_meta(|meta| {
-            let key = meta
-                .path
-                .get_ident()
-                .map(ToString::to_string)
-                .unwrap_or_default();
+        let syn::Meta::List(list) = &attr.meta else {
+            errors.spanned(attr, "expected `#[role(rename = \"...\")]`");
+            continue;
+        };
+        for arg in attr::parse(list.tokens.clone(), "an option", errors) {
+            let Opt { key, value } = match arg {
+                Arg::Option(option) => option,
+                Arg::Positional(tokens) => {
+                    attr::not_an_option(&tokens, RENAME_HINT, errors);
+                    continue;
+                }
+            };
             if key != RENAME {
-                return Err(meta.error(suggest::unknown("role option", &key, &[RENAME])));
+                errors.spanned(
+                    &key,
+                    suggest::unknown("role option", &key.to_string(), ROLE_OPTIONS),
+                );
+                continue;
             }
-            let lit: syn::LitStr = meta.value()?.parse()?;
+            let Value::Assign(_, tokens) = value else {
+                errors.spanned(&key, RENAME_HINT);
+                continue;
+            };
+            let Ok(lit) = syn::parse2::<syn::LitStr>(tokens.clone()) else {
+                errors.spanned(
+                    tokens,
+                    "expected a string literal, like `rename = \"support-agent\"`",
+                );
+                continue;
+            };
             let value = lit.value();
             if value.is_empty() || value.chars().any(|c| c.is_whitespace() || c.is_control()) {
-                return Err(syn::Error::new_spanned(
+                errors.spanned(
                     &lit,
                     "a role name must be non-empty, without spaces or control characters",
-                ));
+                );
+                continue;
             }
             if found.replace(value).is_some() {
-                return Err(meta.error("duplicate `rename`"));
+                errors.spanned(&key, "duplicate `rename`");
             }
-            Ok(())
-        });
-        if let Err(error) = result {
-            errors.push(error);
         }
     }
     found
@@ -151,5 +189,31 @@ mod tests {
         assert!(out.contains("already used by `Admin`"), "{out}");
         assert!(out.contains("cannot have fields"), "{out}");
         assert!(out.contains("did you mean `rename`"), "{out}");
+        assert!(
+            out.contains("impl :: warden :: __private :: Role for Role"),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn rename_is_read_with_the_shared_syntax() {
+        let mut errors = Errors::new();
+        let attrs: Vec<syn::Attribute> = vec![
+            syn::parse_quote!(#[role(rename = "agent")]),
+            syn::parse_quote!(#[role(rename = "again", rename)]),
+            syn::parse_quote!(#[role("x", rename = 3)]),
+            syn::parse_quote!(#[role]),
+        ];
+        assert_eq!(rename(&attrs, &mut errors).as_deref(), Some("again"));
+        assert_eq!(
+            errors.messages(),
+            [
+                "duplicate `rename`",
+                "expected `rename = \"...\"`",
+                "expected `rename = \"...\"`",
+                "expected a string literal, like `rename = \"support-agent\"`",
+                "expected `#[role(rename = \"...\")]`",
+            ]
+        );
     }
 }

@@ -18,7 +18,6 @@ mod rate;
 pub(crate) mod response;
 mod spec;
 mod store;
-mod window;
 
 use std::fmt;
 

@@ -3,10 +3,11 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use super::LimitError;
-use super::window::parse_window;
+use crate::shared::limit::{RateFault, check_rate};
+use crate::shared::window::{MAX_WINDOW_NS, parse_window};
 
-/// The longest window a rate may have.
-pub const MAX_WINDOW: Duration = Duration::from_secs(366 * 24 * 3600);
+/// The longest window a rate may have: 366 days.
+pub const MAX_WINDOW: Duration = Duration::from_nanos(MAX_WINDOW_NS);
 
 /// "N requests per window", enforced with GCRA.
 ///
@@ -39,22 +40,30 @@ impl Rate {
     /// a count so high that the emission interval would be under a
     /// nanosecond.
     pub fn new(count: u32, window: Duration) -> Result<Self, LimitError> {
-        if count == 0 {
-            return Err(LimitError::ZeroCount);
+        // Past u64 nanoseconds is past the maximum too.
+        let window_ns = u64::try_from(window.as_nanos()).unwrap_or(u64::MAX);
+        match check_rate(count, window_ns) {
+            Ok(()) => Ok(Self { count, window_ns }),
+            Err(RateFault::ZeroCount) => Err(LimitError::ZeroCount),
+            Err(RateFault::ZeroWindow | RateFault::LongWindow) => Err(LimitError::Window),
+            Err(RateFault::TooFast) => Err(LimitError::TooFast),
         }
-        if window.is_zero() || window > MAX_WINDOW {
-            return Err(LimitError::Window);
-        }
-        let window_ns = u64::try_from(window.as_nanos()).map_err(|_| LimitError::Window)?;
-        if window_ns / u64::from(count) == 0 {
-            return Err(LimitError::TooFast);
-        }
-        Ok(Self { count, window_ns })
     }
 
-    /// A rate from values the `#[rate_limit]` macro already checked.
+    /// A rate from values the `#[rate_limit]` macro already checked, with
+    /// the same function as [`Rate::new`].
+    ///
+    /// # Panics
+    ///
+    /// When the values fail that check. The macro calls this in a
+    /// constant, so a failure is a compile error, never a panic at run
+    /// time.
     #[doc(hidden)]
     pub const fn from_checked(count: u32, window_ns: u64) -> Self {
+        assert!(
+            check_rate(count, window_ns).is_ok(),
+            "a rate the #[rate_limit] macro should have refused"
+        );
         Self { count, window_ns }
     }
 
@@ -71,6 +80,11 @@ impl Rate {
     /// The time after which one more request is admitted.
     pub fn emission_interval(&self) -> Duration {
         Duration::from_nanos(self.interval_ns())
+    }
+
+    /// The window in nanoseconds.
+    pub(crate) fn window_ns(&self) -> u64 {
+        self.window_ns
     }
 
     /// The emission interval in nanoseconds: what one request adds to the
@@ -137,5 +151,36 @@ impl std::error::Error for ParseRateError {}
 impl fmt::Display for Rate {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{} per {:?}", self.count, self.window())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn new_and_from_checked_agree() {
+        let rate = Rate::new(5, Duration::from_secs(900)).unwrap();
+        assert_eq!(rate, Rate::from_checked(5, 900_000_000_000));
+        assert_eq!(rate.window_ns(), 900_000_000_000);
+        const CHECKED: Rate = Rate::from_checked(100, 86_400_000_000_000);
+        assert_eq!(CHECKED.window(), Duration::from_secs(86_400));
+    }
+
+    #[test]
+    fn new_refuses_what_the_macro_refuses() {
+        let second = Duration::from_secs(1);
+        assert_eq!(Rate::new(0, second), Err(LimitError::ZeroCount));
+        assert_eq!(Rate::new(5, Duration::ZERO), Err(LimitError::Window));
+        assert_eq!(Rate::new(5, MAX_WINDOW + second), Err(LimitError::Window));
+        assert_eq!(Rate::new(5, Duration::MAX), Err(LimitError::Window));
+        assert_eq!(Rate::new(2_000_000_000, second), Err(LimitError::TooFast));
+        assert!(Rate::new(5, MAX_WINDOW).is_ok());
+    }
+
+    #[test]
+    #[should_panic(expected = "should have refused")]
+    fn from_checked_refuses_what_new_refuses() {
+        let _ = std::hint::black_box(Rate::from_checked)(0, 1);
     }
 }

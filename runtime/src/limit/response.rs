@@ -9,6 +9,7 @@ use http::{HeaderName, HeaderValue, StatusCode, header};
 
 use super::{Outcome, Rate};
 use crate::http::Problem;
+use crate::shared::limit::{push_decimal, push_policy_item};
 
 /// `RateLimit-Policy`.
 pub const RATELIMIT_POLICY: HeaderName = HeaderName::from_static("ratelimit-policy");
@@ -54,23 +55,6 @@ pub(crate) fn ceil_secs(duration: Duration) -> u64 {
     duration.as_secs() + u64::from(duration.subsec_nanos() > 0)
 }
 
-/// Appends `n` in decimal: on every limited response, so without the
-/// formatting machinery.
-fn push_decimal(out: &mut String, mut n: u64) {
-    let mut digits = [0u8; 20];
-    let mut start = digits.len();
-    loop {
-        start -= 1;
-        digits[start] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    // Only ASCII digits were written, so this cannot fail.
-    out.push_str(std::str::from_utf8(&digits[start..]).unwrap_or("0"));
-}
-
 /// Adds `RateLimit-Policy` and `RateLimit` for `limits` to `response`.
 pub(crate) fn add_headers(response: &mut Response, limits: &[Shown<'_>]) {
     let policy = match limits {
@@ -84,12 +68,12 @@ pub(crate) fn add_headers(response: &mut Response, limits: &[Shown<'_>]) {
                     policy.push_str(", ");
                 }
                 if limit.policy_field.is_empty() {
-                    policy.push('"');
-                    policy.push_str(limit.name);
-                    policy.push_str("\";q=");
-                    push_decimal(&mut policy, u64::from(limit.rate.count()));
-                    policy.push_str(";w=");
-                    push_decimal(&mut policy, ceil_secs(limit.rate.window()));
+                    push_policy_item(
+                        &mut policy,
+                        limit.name,
+                        limit.rate.count(),
+                        limit.rate.window_ns(),
+                    );
                 } else {
                     policy.push_str(limit.policy_field);
                 }
@@ -172,15 +156,6 @@ mod tests {
     use axum::response::IntoResponse;
 
     use super::*;
-
-    #[test]
-    fn decimals_are_written_without_formatting() {
-        for n in [0, 7, 10, 99, 100, 1_000_000_007, u64::MAX] {
-            let mut out = String::from("x");
-            push_decimal(&mut out, n);
-            assert_eq!(out, format!("x{n}"));
-        }
-    }
 
     #[test]
     fn headers_use_the_structured_field_syntax() {

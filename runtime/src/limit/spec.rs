@@ -3,6 +3,7 @@ use std::fmt;
 use http::request::Parts;
 
 use super::Rate;
+use crate::shared::limit::{KEY_HEADER, KEY_IP, KEY_USER, KEY_WITH};
 
 /// One `#[rate_limit]` of one handler, as the macro wrote it down.
 #[derive(Debug, Clone, Copy)]
@@ -54,13 +55,13 @@ impl KeySpec {
         matches!(self, Self::User)
     }
 
-    /// `ip`, `user`, `header(..)` or `with`.
+    /// `ip`, `user`, `header(..)` or `with`, as the attribute spells it.
     pub fn kind(&self) -> &'static str {
         match self {
-            Self::Ip => "ip",
-            Self::User => "user",
-            Self::Header(_) => "header",
-            Self::Custom(_) => "with",
+            Self::Ip => KEY_IP,
+            Self::User => KEY_USER,
+            Self::Header(_) => KEY_HEADER,
+            Self::Custom(_) => KEY_WITH,
         }
     }
 }

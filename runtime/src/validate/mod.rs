@@ -259,7 +259,3 @@ impl<T: ?Sized> ViaNothing for &Nested<'_, T> {
     #[inline]
     fn __warden_nested(&self, _: &mut Report, _: &'static str) {}
 }
-
-/// Asserts at compile time, at the user's type, that it can be validated.
-#[doc(hidden)]
-pub fn assert_validate<T: Validate + ?Sized>() {}

@@ -1,3 +1,5 @@
+use crate::shared::rules::{PASSWORD_MAX, PASSWORD_MIN, PASSWORD_SPECIAL};
+
 /// A password strength policy: length bounds (in characters) and one each
 /// of an upper-case letter, a lower-case letter, a digit and a special
 /// character from a set.
@@ -54,9 +56,9 @@ impl PasswordPolicy {
     /// 12 to 128 characters, with an upper-case letter, a lower-case
     /// letter, a digit and one of `@$!%*?&`.
     pub const DEFAULT: Self = Self {
-        min: 12,
-        max: 128,
-        special: "@$!%*?&",
+        min: PASSWORD_MIN as usize,
+        max: PASSWORD_MAX as usize,
+        special: PASSWORD_SPECIAL,
     };
 
     /// Every requirement `password` does not meet (empty when it is strong
@@ -119,6 +121,13 @@ impl PasswordPolicy {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_default_is_the_rule_table_default() {
+        let policy = PasswordPolicy::DEFAULT;
+        assert_eq!((policy.min, policy.max), (12, 128));
+        assert_eq!(policy.special, "@$!%*?&");
+    }
 
     #[test]
     fn classes_are_recognised_in_any_script() {

@@ -11,6 +11,7 @@ use regex::Regex;
 
 use super::password::PasswordPolicy;
 use super::report::{Invalid, Report};
+use crate::shared::rules as shared;
 
 /// A rule's code and its optional message override, written by the macro.
 #[doc(hidden)]
@@ -291,7 +292,7 @@ fn is_atext(c: char) -> bool {
 
 /// The schemes `url` allows when the rule names none: `javascript:`,
 /// `data:`, `file:` and every other scheme are refused unless listed.
-pub const DEFAULT_URL_SCHEMES: &[&str] = &["http", "https"];
+pub const DEFAULT_URL_SCHEMES: &[&str] = shared::URL_SCHEMES;
 
 pub fn url<T: Text + ?Sized>(value: &T, schemes: &[&str], report: &mut Report, rule: &Rule) {
     let Some(text) = value.text() else {
@@ -392,7 +393,7 @@ pub fn password<T: Text + ?Sized>(
         return;
     };
     for failure in policy.check(text) {
-        let code = if rule.code == "password" {
+        let code = if rule.code == shared::PASSWORD {
             failure.code()
         } else {
             rule.code
@@ -516,7 +517,7 @@ pub fn must_match<T: PartialEq + ?Sized>(
 
 pub fn custom(result: Result<(), Invalid>, report: &mut Report, rule: &Rule) {
     if let Err(mut invalid) = result {
-        if rule.code != "custom" {
+        if rule.code != shared::CUSTOM {
             invalid.code = Cow::Borrowed(rule.code);
         }
         if let Some(message) = rule.message {

@@ -7,7 +7,9 @@ struct AppState {
     name: String,
 }
 
-#[protected]
+// `state = ..` names the router state: a state that cannot provide the
+// `Warden` is reported here, once, and the routes below compile.
+#[protected(state = AppState)]
 async fn handler() {}
 
 fn main() {
