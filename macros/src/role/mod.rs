@@ -94,6 +94,10 @@ fn with_fallback(input: &syn::DeriveInput, errors: &Errors) -> TokenStream {
             fn as_str(&self) -> &'static str {
                 ""
             }
+
+            fn from_name(_: &str) -> ::core::option::Option<Self> {
+                ::core::option::Option::None
+            }
         }
     }
 }
