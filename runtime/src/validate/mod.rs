@@ -30,7 +30,6 @@ mod collect;
 mod extract;
 mod password;
 mod report;
-#[doc(hidden)]
 pub mod rules;
 
 use std::collections::{BTreeMap, HashMap, VecDeque};

@@ -1,6 +1,11 @@
 //! The rules `#[derive(Validate)]` calls. Each is bound by a trait that says
-//! which field types it fits, so a rule on the wrong type is a compile error
-//! at the rule, with a message that says why.
+//! which field types it fits ([`Text`], [`Length`], [`Number`]), so a rule
+//! on the wrong type is a compile error at the rule, with a message that
+//! says why. Implement one of these traits for a newtype of your own to
+//! use the rules on it.
+//!
+//! The rule functions are what the derive's generated code calls; their
+//! signatures may change between minor versions, the traits will not.
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
@@ -19,7 +24,9 @@ use crate::shared::rules as shared;
 pub struct Rule {
     /// The field, as serde spells it (`""` for the value itself).
     pub field: &'static str,
+    /// The issue code a failure reports (`"email"`, `"len"`, ...).
     pub code: &'static str,
+    /// The message written in the rule (`message = ".."`), if any.
     pub message: Option<&'static str>,
 }
 
@@ -188,6 +195,7 @@ impl<T: Number + ?Sized> Number for &T {
     }
 }
 
+/// `email`: an address as a browser's `<input type=email>` accepts it.
 pub fn email<T: Text + ?Sized>(
     value: &T,
     unicode_local_part: bool,
@@ -294,6 +302,7 @@ fn is_atext(c: char) -> bool {
 /// `data:`, `file:` and every other scheme are refused unless listed.
 pub const DEFAULT_URL_SCHEMES: &[&str] = shared::URL_SCHEMES;
 
+/// `url`: an absolute URL with one of `schemes`.
 pub fn url<T: Text + ?Sized>(value: &T, schemes: &[&str], report: &mut Report, rule: &Rule) {
     let Some(text) = value.text() else {
         return;
@@ -317,6 +326,7 @@ pub fn url<T: Text + ?Sized>(value: &T, schemes: &[&str], report: &mut Report, r
     }
 }
 
+/// `len(..)`: a length in characters (text) or items (collections), within bounds.
 pub fn len<T: Length + ?Sized>(
     value: &T,
     min: Option<usize>,
@@ -338,12 +348,14 @@ pub fn len<T: Length + ?Sized>(
     }
 }
 
+/// `non_empty`: at least one character or item.
 pub fn non_empty<T: Length + ?Sized>(value: &T, report: &mut Report, rule: &Rule) {
     if value.length() == Some(0) {
         rule.fail(report, || "must not be empty".into());
     }
 }
 
+/// `range(..)`: a number within bounds.
 pub fn range<T: Number + ?Sized>(
     value: &T,
     min: Option<T::Value>,
@@ -368,6 +380,7 @@ pub fn range<T: Number + ?Sized>(
     }
 }
 
+/// `regex = ".."`: text the (anchored) pattern matches in whole.
 pub fn regex<T: Text + ?Sized>(
     value: &T,
     pattern: &LazyLock<Option<Regex>>,
@@ -383,6 +396,7 @@ pub fn regex<T: Text + ?Sized>(
     }
 }
 
+/// `password(..)`: text the password policy accepts.
 pub fn password<T: Text + ?Sized>(
     value: &T,
     policy: &PasswordPolicy,
@@ -406,6 +420,7 @@ pub fn password<T: Text + ?Sized>(
     }
 }
 
+/// `one_of("..")` on text: one of the listed strings.
 pub fn one_of_text<T: Text + ?Sized>(
     value: &T,
     allowed: &[&str],
@@ -419,6 +434,7 @@ pub fn one_of_text<T: Text + ?Sized>(
     }
 }
 
+/// `one_of(..)` on numbers: one of the listed values.
 pub fn one_of_number<T: Number + ?Sized>(
     value: &T,
     allowed: &[T::Value],
@@ -449,6 +465,7 @@ fn text_rule<T: Text + ?Sized>(
     }
 }
 
+/// `ascii`: ASCII text only.
 pub fn ascii<T: Text + ?Sized>(value: &T, report: &mut Report, rule: &Rule) {
     text_rule(
         value,
@@ -459,6 +476,7 @@ pub fn ascii<T: Text + ?Sized>(value: &T, report: &mut Report, rule: &Rule) {
     );
 }
 
+/// `alphanumeric`: letters and digits only.
 pub fn alphanumeric<T: Text + ?Sized>(value: &T, report: &mut Report, rule: &Rule) {
     text_rule(
         value,
@@ -469,6 +487,7 @@ pub fn alphanumeric<T: Text + ?Sized>(value: &T, report: &mut Report, rule: &Rul
     );
 }
 
+/// `no_control_chars`: text without control characters.
 pub fn no_control_chars<T: Text + ?Sized>(value: &T, report: &mut Report, rule: &Rule) {
     text_rule(
         value,
@@ -479,6 +498,7 @@ pub fn no_control_chars<T: Text + ?Sized>(value: &T, report: &mut Report, rule: 
     );
 }
 
+/// `prefix = ".."`: text that starts with `prefix`.
 pub fn prefix<T: Text + ?Sized>(value: &T, prefix: &str, report: &mut Report, rule: &Rule) {
     if let Some(text) = value.text()
         && !text.starts_with(prefix)
@@ -487,6 +507,7 @@ pub fn prefix<T: Text + ?Sized>(value: &T, prefix: &str, report: &mut Report, ru
     }
 }
 
+/// `suffix = ".."`: text that ends with `suffix`.
 pub fn suffix<T: Text + ?Sized>(value: &T, suffix: &str, report: &mut Report, rule: &Rule) {
     if let Some(text) = value.text()
         && !text.ends_with(suffix)
@@ -495,6 +516,7 @@ pub fn suffix<T: Text + ?Sized>(value: &T, suffix: &str, report: &mut Report, ru
     }
 }
 
+/// `contains = ".."`: text that contains `needle`.
 pub fn contains<T: Text + ?Sized>(value: &T, needle: &str, report: &mut Report, rule: &Rule) {
     if let Some(text) = value.text()
         && !text.contains(needle)
@@ -503,6 +525,7 @@ pub fn contains<T: Text + ?Sized>(value: &T, needle: &str, report: &mut Report, 
     }
 }
 
+/// `must_match = other`: equal to another field of the struct.
 pub fn must_match<T: PartialEq + ?Sized>(
     value: &T,
     other: &T,
@@ -515,6 +538,7 @@ pub fn must_match<T: PartialEq + ?Sized>(
     }
 }
 
+/// `custom = f`: the result of the application's own check.
 pub fn custom(result: Result<(), Invalid>, report: &mut Report, rule: &Rule) {
     if let Err(mut invalid) = result {
         if rule.code != shared::CUSTOM {
