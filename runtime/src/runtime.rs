@@ -81,8 +81,11 @@ impl Warden {
     /// The hardened HTTP defaults, as one layer for the whole router:
     /// security headers on every response, CORS from the allow-list, the
     /// request body limit (413), problem+json for every error response
-    /// that is not JSON already (axum's rejections, unmatched routes), and
-    /// the [global limit](WardenBuilder::global_limit) when there is one.
+    /// that is not JSON already (axum's rejections, unmatched routes), the
+    /// HTTPS refusal when [HTTPS is required](WardenBuilder::require_https),
+    /// and the [global limit](WardenBuilder::global_limit) when there is
+    /// one. It is a composition of layers, most of which work alone on any
+    /// router: see [`WardenLayer`].
     ///
     /// ```
     /// # use axum::{Router, routing::get};
@@ -443,7 +446,7 @@ impl WardenBuilder {
                 warned_untrusted_forwarding: AtomicBool::new(false),
                 warned_no_peer: AtomicBool::new(false),
                 http: Arc::new(HttpDefaults {
-                    headers: self.security_headers,
+                    headers: Arc::new(self.security_headers),
                     cors,
                     body_limit: self.body_limit,
                 }),
