@@ -5,6 +5,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 
+use http::header::Entry;
 use http::{HeaderMap, HeaderName, HeaderValue, Request, Response, header};
 use pin_project_lite::pin_project;
 use tower_layer::Layer;
@@ -67,12 +68,15 @@ impl SecurityHeaders {
 
     /// Hardens one response: see [`SecurityHeadersLayer`].
     fn apply(&self, headers: &mut HeaderMap, credentialed: bool) {
-        if credentialed && !headers.contains_key(header::CACHE_CONTROL) {
-            headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        // Room for all of them at once: the map grows once, not at every
+        // power of two on the way.
+        headers.reserve(self.headers.len() + 1);
+        if credentialed && let Entry::Vacant(entry) = headers.entry(header::CACHE_CONTROL) {
+            entry.insert(HeaderValue::from_static("no-store"));
         }
-        for (name, value) in self.iter() {
-            if !headers.contains_key(name) {
-                headers.insert(name.clone(), value.clone());
+        for (name, value) in &self.headers {
+            if let Entry::Vacant(entry) = headers.entry(name) {
+                entry.insert(value.clone());
             }
         }
         headers.remove(header::SERVER);
