@@ -87,14 +87,8 @@ where
     type Rejection = AuthRejection;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let warden = Warden::from_ref(state);
-        match authorize::<P>(&warden, parts).await {
-            Ok(()) => Ok(Self(PhantomData)),
-            Err(rejection) => {
-                audit::auth_rejected(P::HANDLER, parts, warden.client_ip(parts), rejection);
-                Err(rejection)
-            }
-        }
+        admit::<P>(&Warden::from_ref(state), parts).await?;
+        Ok(Self(PhantomData))
     }
 }
 
@@ -126,9 +120,8 @@ where
 
         guard.count(parts, client, false).await?;
         if P::AUTHENTICATE
-            && let Err(rejection) = authorize::<P>(&guard.warden, parts).await
+            && let Err(rejection) = admit::<P>(&guard.warden, parts).await
         {
-            audit::auth_rejected(P::HANDLER, parts, client, rejection);
             return Err(guard.conclude(rejection.into_response()).await);
         }
         if P::LIMITS.iter().any(|l| l.key.after_authentication())
@@ -142,6 +135,20 @@ where
     }
 }
 
+/// Authenticates and authorizes a request for `P`, the one path of both
+/// guards: on success the verified claims are in the request extensions
+/// (for `Auth`, and for limits keyed by user); a refusal is audited, with
+/// the client address the limits use.
+async fn admit<P: Policy>(warden: &Warden, parts: &mut Parts) -> Result<(), AuthRejection> {
+    let admitted = authorize::<P>(warden, parts).await;
+    if let Err(rejection) = admitted {
+        audit::auth_rejected(P::HANDLER, parts, warden.client_ip(parts), rejection);
+    }
+    admitted
+}
+
+/// The checks of [`admit`]: the token, the role and scope expression, then
+/// the object-level check.
 async fn authorize<P: Policy>(warden: &Warden, parts: &mut Parts) -> Result<(), AuthRejection> {
     let verified = authenticate(warden, parts)?;
     if !P::authorize(&verified.claims) {

@@ -9,7 +9,7 @@ use crate::auth::refresh::{MemoryTokenStore, RefreshTokens};
 use crate::auth::{
     AccessToken, Authenticator, Claims, IssueError, IssuedToken, Jwt, JwtConfigError, TokenError,
 };
-use crate::http::client::canonical;
+use crate::http::client::{self, Resolved, has_forwarding_header};
 use crate::http::{
     ClientIp, Cors, CorsError, DEFAULT_BODY_LIMIT, ForwardedHeader, HttpDefaults, InvalidProxy,
     SecurityHeaders, TrustedProxies, WardenLayer,
@@ -17,8 +17,6 @@ use crate::http::{
 use crate::limit::global::GlobalLimit;
 use crate::limit::{MemoryStore, Rate, RateSpec, Store};
 use crate::manifest::manifest;
-
-const X_FORWARDED_FOR: http::HeaderName = http::HeaderName::from_static("x-forwarded-for");
 
 /// The default IPv6 prefix clients are grouped by.
 pub const DEFAULT_IPV6_PREFIX: u8 = 56;
@@ -88,8 +86,11 @@ impl Warden {
     /// The hardened HTTP defaults, as one layer for the whole router:
     /// security headers on every response, CORS from the allow-list, the
     /// request body limit (413), problem+json for every error response
-    /// that is not JSON already (axum's rejections, unmatched routes), and
-    /// the [global limit](WardenBuilder::global_limit) when there is one.
+    /// that is not JSON already (axum's rejections, unmatched routes), the
+    /// HTTPS refusal when [HTTPS is required](WardenBuilder::require_https),
+    /// and the [global limit](WardenBuilder::global_limit) when there is
+    /// one. It is a composition of layers, most of which work alone on any
+    /// router: see [`WardenLayer`].
     ///
     /// ```
     /// # use axum::{Router, routing::get};
@@ -135,47 +136,44 @@ impl Warden {
             .verify(token)
     }
 
-    /// The client address of a request (see [`ClientIp`]).
+    /// The client address of a request (see [`ClientIp`]): the one
+    /// resolution that per-address limits key on, audit events carry and
+    /// the `ClientIp` extractor returns.
     ///
     /// Warns once, on the target `warden::audit`, when a forwarding header
     /// arrives from a peer that is not a trusted proxy (proxies may be
     /// misconfigured), and once when the server records no peer addresses.
     pub fn client_ip(&self, parts: &Parts) -> Option<ClientIp> {
-        let Some(peer) = parts
-            .extensions
-            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-            .map(|info| canonical(info.0.ip()))
-        else {
-            if !self.inner.warned_no_peer.swap(true, Ordering::Relaxed) {
-                tracing::warn!(
-                    target: crate::audit::TARGET,
-                    "requests carry no peer address, so per-client limits share one count; serve the router with into_make_service_with_connect_info::<SocketAddr>()"
-                );
+        let resolved = self
+            .inner
+            .proxies
+            .resolve_request(&parts.extensions, &parts.headers);
+        match resolved {
+            None => {
+                if !self.inner.warned_no_peer.swap(true, Ordering::Relaxed) {
+                    tracing::warn!(
+                        target: crate::audit::TARGET,
+                        "requests carry no peer address, so per-client limits share one count; serve the router with into_make_service_with_connect_info::<SocketAddr>()"
+                    );
+                }
+                None
             }
-            return None;
-        };
-        let proxies = &self.inner.proxies;
-        if !proxies.contains(peer) {
-            if !self
-                .inner
-                .warned_untrusted_forwarding
-                .load(Ordering::Relaxed)
-                && (parts.headers.contains_key(X_FORWARDED_FOR)
-                    || parts.headers.contains_key(http::header::FORWARDED))
-                && !self
-                    .inner
-                    .warned_untrusted_forwarding
-                    .swap(true, Ordering::Relaxed)
-            {
-                tracing::warn!(
-                    target: crate::audit::TARGET,
-                    peer = %peer,
-                    "a forwarding header arrived from a peer that is not a trusted proxy and was ignored; if this server is behind a proxy, list it in trusted_proxies"
-                );
+            Some(Resolved::Peer(peer)) => {
+                let warned = &self.inner.warned_untrusted_forwarding;
+                if !warned.load(Ordering::Relaxed)
+                    && has_forwarding_header(&parts.headers)
+                    && !warned.swap(true, Ordering::Relaxed)
+                {
+                    tracing::warn!(
+                        target: crate::audit::TARGET,
+                        peer = %peer,
+                        "a forwarding header arrived from a peer that is not a trusted proxy and was ignored; if this server is behind a proxy, list it in trusted_proxies"
+                    );
+                }
+                Some(ClientIp(peer))
             }
-            return Some(ClientIp(peer));
+            Some(Resolved::Forwarded(client)) => Some(ClientIp(client)),
         }
-        Some(ClientIp(proxies.resolve(peer, &parts.headers)))
     }
 
     pub(crate) fn store(&self) -> &dyn Store {
@@ -204,11 +202,8 @@ impl Warden {
         if request.uri().scheme() == Some(&http::uri::Scheme::HTTPS) {
             return None;
         }
-        let peer = request
-            .extensions()
-            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-            .map(|info| info.0.ip());
-        if peer.and_then(|peer| self.inner.proxies.forwarded_https(peer, request.headers()))
+        if client::peer(request.extensions())
+            .and_then(|peer| self.inner.proxies.forwarded_https(peer, request.headers()))
             == Some(true)
         {
             return None;
@@ -506,7 +501,7 @@ impl WardenBuilder {
                 warned_untrusted_forwarding: AtomicBool::new(false),
                 warned_no_peer: AtomicBool::new(false),
                 http: Arc::new(HttpDefaults {
-                    headers: self.security_headers,
+                    headers: Arc::new(self.security_headers),
                     cors,
                     body_limit: self.body_limit,
                 }),

@@ -1,5 +1,6 @@
 //! Memory of the rate-limit memory store with one million keys, read from
-//! the process's resident set (so allocator overhead counts too).
+//! the process's resident set (so allocator overhead counts too); then, in
+//! a process of its own, governor's keyed limiter with the same keys.
 //!
 //! `cargo bench -p warden-tests --bench limiter_memory`
 
@@ -42,8 +43,52 @@ fn ipv4(i: u32) -> [u8; 5] {
     [4, a, b, c, d]
 }
 
+fn mib(bytes: u64) -> f64 {
+    bytes as f64 / (1024.0 * 1024.0)
+}
+
+/// governor's keyed limiter (its default `DashMap` state, keyed by
+/// address as tower_governor keys it) with the same keys and rate.
+fn governor() {
+    use std::net::{IpAddr, Ipv4Addr};
+
+    let quota = governor::Quota::with_period(Duration::from_secs(720))
+        .expect("period")
+        .allow_burst(std::num::NonZeroU32::new(5).expect("non-zero"));
+    assert_eq!(
+        Rate::from(quota),
+        Rate::new(5, Duration::from_secs(3600)).expect("rate")
+    );
+    let before = resident_bytes();
+    let limiter = governor::RateLimiter::keyed(quota);
+    let ip = |i: u32| IpAddr::V4(Ipv4Addr::from(i));
+    for i in 0..KEYS {
+        assert!(limiter.check_key(&ip(i)).is_ok());
+    }
+    let full = resident_bytes();
+    println!(
+        "governor keyed (DashMap): {} keys: {:.1} MiB resident over the empty process, {:.1} bytes per key",
+        limiter.len(),
+        mib(full - before),
+        (full - before) as f64 / f64::from(KEYS)
+    );
+    for i in KEYS..2 * KEYS {
+        assert!(limiter.check_key(&ip(i)).is_ok());
+    }
+    // Nothing has recovered: retain_recent keeps every key.
+    limiter.retain_recent();
+    println!(
+        "governor keyed, after 1,000,000 more distinct keys and retain_recent(): {} keys held (no bound), {:.1} MiB resident",
+        limiter.len(),
+        mib(resident_bytes() - before)
+    );
+}
+
 fn main() {
-    let mib = |bytes: u64| bytes as f64 / (1024.0 * 1024.0);
+    if std::env::args().any(|arg| arg == "--governor") {
+        governor();
+        return;
+    }
     // Long enough that no key recovers while the bench runs.
     let slow = Rate::new(5, Duration::from_secs(3600)).expect("rate");
 
@@ -92,4 +137,12 @@ fn main() {
         mib(swept.saturating_sub(base))
     );
     drop(store);
+
+    // A fresh process, so that the memory freed above cannot be reused.
+    let output = std::process::Command::new(std::env::current_exe().expect("this bench"))
+        .arg("--governor")
+        .output()
+        .expect("the governor half");
+    assert!(output.status.success(), "{output:?}");
+    print!("{}", String::from_utf8_lossy(&output.stdout));
 }

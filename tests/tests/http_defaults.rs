@@ -12,7 +12,7 @@ use serde_json::Value;
 use warden::http::{Cors, SecurityHeaders};
 use warden::limit::Rate;
 use warden::{BuildError, Warden, protected, rate_limit};
-use warden_tests::{Answer, Client, Transport, jwt};
+use warden_tests::{Answer, Client, Transport, jwt, send};
 
 #[protected]
 async fn secret() -> &'static str {
@@ -519,5 +519,194 @@ fn https_settings_are_checked_at_build() {
             .build()
             .unwrap_err(),
         BuildError::ExemptPath("health".into())
+    );
+}
+
+// Each layer of `warden.layer()` on its own, on a router with no `Warden`.
+
+/// A router with no `Warden` at all.
+fn plain_router() -> Router {
+    Router::new()
+        .route("/health", get(|| async { "ok" }))
+        .route("/echo", post(echo))
+        .route(
+            "/leaky",
+            get(|| async { ([("server", "hyper/1.0"), ("x-powered-by", "axum")], "leaky") }),
+        )
+        .route(
+            "/framed",
+            get(|| async { ([("x-frame-options", "SAMEORIGIN")], "framed") }),
+        )
+        .route(
+            "/own-error",
+            get(|| async {
+                (
+                    StatusCode::CONFLICT,
+                    [("content-type", "application/json")],
+                    r#"{"mine":true}"#,
+                )
+            }),
+        )
+        .route(
+            "/crash",
+            get(|| async {
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "database password is hunter2",
+                )
+            }),
+        )
+        .route(
+            "/cached",
+            get(|| async { ([(http::header::CACHE_CONTROL, "max-age=60")], "mine") }),
+        )
+}
+
+#[tokio::test]
+async fn the_security_headers_layer_stands_alone() {
+    use warden::http::SecurityHeadersLayer;
+
+    let app = plain_router().layer(SecurityHeadersLayer::new(SecurityHeaders::default()));
+    let answer = send(&app, Request::get("/health").body(Body::empty()).unwrap()).await;
+    assert_eq!(answer.status, StatusCode::OK);
+    assert_hardened(&answer);
+    assert_eq!(answer.header("cache-control"), "");
+    // What identifies the server goes; the handler's own choice stands.
+    let answer = send(&app, Request::get("/leaky").body(Body::empty()).unwrap()).await;
+    assert_hardened(&answer);
+    let answer = send(&app, Request::get("/framed").body(Body::empty()).unwrap()).await;
+    assert_eq!(answer.header("x-frame-options"), "SAMEORIGIN");
+    // Errors get them too, and it does not touch bodies.
+    let answer = send(&app, Request::get("/nope").body(Body::empty()).unwrap()).await;
+    assert_eq!(answer.status, StatusCode::NOT_FOUND);
+    assert_eq!(answer.header("x-content-type-options"), "nosniff");
+    assert_eq!(answer.body, "");
+    // A credentialed request's answer is not stored, unless the handler
+    // said otherwise.
+    for (name, value) in [("authorization", "Bearer x"), ("cookie", "session=1")] {
+        let request = Request::get("/health")
+            .header(name, value)
+            .body(Body::empty())
+            .unwrap();
+        assert_eq!(
+            send(&app, request).await.header("cache-control"),
+            "no-store"
+        );
+        let request = Request::get("/cached")
+            .header(name, value)
+            .body(Body::empty())
+            .unwrap();
+        assert_eq!(
+            send(&app, request).await.header("cache-control"),
+            "max-age=60"
+        );
+    }
+    // A custom set, through `From`.
+    let headers = SecurityHeaders::default().remove(&HeaderName::from_static("x-frame-options"));
+    let app = plain_router().layer(SecurityHeadersLayer::from(headers));
+    let answer = send(&app, Request::get("/health").body(Body::empty()).unwrap()).await;
+    assert!(answer.headers.get("x-frame-options").is_none());
+    assert_eq!(answer.header("x-content-type-options"), "nosniff");
+}
+
+#[tokio::test]
+async fn the_problem_json_layer_stands_alone() {
+    use warden::http::ProblemJsonLayer;
+
+    let app = plain_router().layer(ProblemJsonLayer::new());
+    let post = |content_type: &'static str, body: &'static str| {
+        Request::post("/echo")
+            .header("content-type", content_type)
+            .body(Body::from(body))
+            .unwrap()
+    };
+    let answer = send(&app, post("application/json", r#"{"password": "hunter2"#)).await;
+    answer.assert_problem(StatusCode::BAD_REQUEST, "bad_request");
+    assert!(!answer.body.to_string().contains("hunter2"), "{answer:?}");
+    send(&app, post("text/plain", "{}"))
+        .await
+        .assert_problem(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type");
+    send(&app, Request::get("/nope").body(Body::empty()).unwrap())
+        .await
+        .assert_problem(StatusCode::NOT_FOUND, "not_found");
+    let answer = send(&app, Request::get("/echo").body(Body::empty()).unwrap()).await;
+    answer.assert_problem(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed");
+    assert!(answer.header("allow").contains("POST"), "{answer:?}");
+    // A server error's own text never reaches the client.
+    let answer = send(&app, Request::get("/crash").body(Body::empty()).unwrap()).await;
+    answer.assert_problem(StatusCode::INTERNAL_SERVER_ERROR, "internal_error");
+    assert!(!answer.body.to_string().contains("hunter2"), "{answer:?}");
+    // JSON errors and successes pass as they are.
+    let answer = send(
+        &app,
+        Request::get("/own-error").body(Body::empty()).unwrap(),
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::CONFLICT);
+    assert_eq!(answer.body, serde_json::json!({"mine": true}));
+    let answer = send(&app, post("application/json", r#"{"a":1}"#)).await;
+    assert_eq!(answer.status, StatusCode::OK);
+    assert_eq!(answer.body, serde_json::json!({"a": 1}));
+    let answer = send(&app, Request::get("/health").body(Body::empty()).unwrap()).await;
+    assert_eq!(answer.body, "ok");
+    assert_eq!(answer.header("content-type"), "text/plain; charset=utf-8");
+}
+
+#[tokio::test]
+async fn the_body_limit_is_tower_https_with_problem_json() {
+    use tower_http::limit::RequestBodyLimitLayer;
+    use warden::http::ProblemJsonLayer;
+
+    let app = plain_router()
+        .layer(RequestBodyLimitLayer::new(16))
+        .layer(ProblemJsonLayer::new());
+    let request = |body: Body| {
+        Request::post("/echo")
+            .header("content-type", "application/json")
+            .body(body)
+            .unwrap()
+    };
+    // Declared too large: refused before the body is read.
+    let answer = send(&app, request(Body::from(r#"{"a":"0123456789"}"#))).await;
+    answer.assert_problem(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large");
+    // Streamed without a length: refused while reading.
+    let answer = send(&app, request(futures_chunks(2 * 1024))).await;
+    answer.assert_problem(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large");
+    let answer = send(&app, request(Body::from(r#"{"a":1}"#))).await;
+    assert_eq!(answer.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn the_cors_layer_stands_alone() {
+    let layer = Cors::allow_origins(["https://app.example.com"])
+        .allow_credentials()
+        .layer()
+        .unwrap();
+    let app = Client::new(plain_router().layer(layer), Transport::InProcess).await;
+    let allowed = preflight(&app, "https://app.example.com").await;
+    assert_eq!(
+        allowed.header("access-control-allow-origin"),
+        "https://app.example.com"
+    );
+    assert_eq!(allowed.header("access-control-allow-credentials"), "true");
+    let refused = preflight(&app, "https://evil.example").await;
+    assert!(refused.headers.get("access-control-allow-origin").is_none());
+    // A simple request from an allowed origin can read the limit fields.
+    let request = Request::get("/health")
+        .header("origin", "https://app.example.com")
+        .body(Body::empty())
+        .unwrap();
+    let answer = app.send(request).await;
+    assert_eq!(
+        answer.header("access-control-expose-headers"),
+        "retry-after,ratelimit,ratelimit-policy"
+    );
+    // What tower-http would panic on is an error.
+    assert_eq!(
+        Cors::allow_origins(["*"])
+            .allow_credentials()
+            .layer()
+            .unwrap_err(),
+        warden::http::CorsError::WildcardWithCredentials
     );
 }

@@ -6,7 +6,7 @@ use axum::routing::get;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use warden::auth::AccessToken;
-use warden::{Auth, Warden, protected};
+use warden::{Auth, Warden, protected, rate_limit};
 use warden_tests::{Captured, claims, hs256, jwt, keys, now, serve};
 
 #[derive(Clone, Copy, warden::Role)]
@@ -24,6 +24,13 @@ async fn admin() -> &'static str {
     "admin"
 }
 
+/// The policy of `admin` with a limit too: its guard is the limited one.
+#[protected(role = Role::Admin)]
+#[rate_limit(100, "1m")]
+async fn limited_admin() -> &'static str {
+    "admin"
+}
+
 fn warden() -> Warden {
     Warden::builder().jwt(jwt()).build().unwrap()
 }
@@ -33,6 +40,7 @@ async fn server() -> (String, Warden) {
     let router = Router::new()
         .route("/me", get(me))
         .route("/admin", get(admin))
+        .route("/limited-admin", get(limited_admin))
         .with_state(warden.clone());
     let addr = serve(router).await;
     (format!("http://{addr}"), warden)
@@ -182,4 +190,75 @@ async fn every_rejection_is_audited_without_the_token() {
             "a token leaked into the logs: {text}"
         );
     }
+}
+
+/// The guard of a limited handler refuses and audits exactly as the guard
+/// of a handler without limits: same status, body and challenge, and one
+/// audit event each, with the same reason and client address.
+#[tokio::test]
+async fn both_guards_refuse_and_audit_alike() {
+    let captured = Captured::default();
+    let _guard = captured.install();
+    let (base, warden) = server().await;
+    let user = warden
+        .issue_access_token(&AccessToken::new("user-1").role_names(["user"]))
+        .unwrap()
+        .token;
+    let foreign = hs256(&claims("user-1", &["admin"]), keys::FOREIGN_SECRET, None);
+    let refusals = [
+        (None, StatusCode::UNAUTHORIZED, "missing_token"),
+        (
+            Some(foreign.as_str()),
+            StatusCode::UNAUTHORIZED,
+            "bad_signature",
+        ),
+        (
+            Some(user.as_str()),
+            StatusCode::FORBIDDEN,
+            "insufficient_scope",
+        ),
+    ];
+    for (token, status, reason) in refusals {
+        let plain = fetch(&format!("{base}/admin"), token).await;
+        let limited = fetch(&format!("{base}/limited-admin"), token).await;
+        assert_eq!((plain.0, limited.0), (status, status), "{reason}");
+        assert_eq!(plain.2, limited.2, "{reason}: the same problem body");
+        assert_eq!(
+            plain.1.get("www-authenticate"),
+            limited.1.get("www-authenticate"),
+            "{reason}"
+        );
+        // The limited guard also shows its limit.
+        let shown = limited
+            .1
+            .get("ratelimit")
+            .expect("ratelimit")
+            .to_str()
+            .unwrap();
+        assert!(shown.starts_with(r#""100-per-1m";r="#), "{shown}");
+
+        let text = captured.text();
+        let events: Vec<&str> = text
+            .lines()
+            .filter(|l| l.contains("auth_rejected") && l.contains(&format!("reason=\"{reason}\"")))
+            .collect();
+        assert_eq!(events.len(), 2, "{reason}: {text}");
+        for (event, handler) in events.iter().zip(["admin", "limited_admin"]) {
+            assert!(
+                event.contains(&format!("handler=\"protected_socket::{handler}\"")),
+                "{event}"
+            );
+            assert!(event.contains("client_ip=127.0.0.1"), "{event}");
+            assert!(
+                event.contains(&format!("status={}", status.as_u16())),
+                "{event}"
+            );
+        }
+    }
+    let admin = warden
+        .issue_access_token(&AccessToken::new("root").role_names(["admin"]))
+        .unwrap()
+        .token;
+    let answer = fetch(&format!("{base}/limited-admin"), Some(&admin)).await;
+    assert_eq!(answer.0, StatusCode::OK);
 }

@@ -2,11 +2,12 @@ use std::fmt;
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::str::FromStr;
 
-use axum::extract::{ConnectInfo, FromRef, OptionalFromRequestParts};
+use axum::extract::{ConnectInfo, FromRef, FromRequestParts, OptionalFromRequestParts};
 use http::request::Parts;
-use http::{HeaderMap, HeaderName};
+use http::{Extensions, HeaderMap, HeaderName, StatusCode};
 use ipnet::IpNet;
 
+use super::Problem;
 use crate::Warden;
 
 /// The address of the client that sent a request, as far as warden knows it.
@@ -19,23 +20,72 @@ use crate::Warden;
 /// believed. IPv4-mapped IPv6 addresses (`::ffff:a.b.c.d`) are the IPv4
 /// addresses they are.
 ///
-/// Extract it as `Option<ClientIp>` (with a [`Warden`] in the router state)
-/// to get the address the guards use; it is `None` only when the server did
-/// not record peer addresses.
+/// There is one resolution, [`Warden::client_ip`]: per-address rate limits,
+/// the global limit, audit events and this extractor all read the address
+/// through it, so a handler sees exactly the address its limits counted.
+///
+/// As an extractor it needs a [`Warden`] in the router state (or
+/// `Warden: FromRef<State>`). `ClientIp` refuses the request with `500`
+/// problem+json (`client_ip_unknown`) when the server records no peer
+/// addresses, a deployment mistake; `Option<ClientIp>` is `None` then.
+///
+/// ```
+/// use std::net::SocketAddr;
+/// use axum::{Router, body::Body, extract::ConnectInfo, routing::get};
+/// use http::Request;
+/// use tower::ServiceExt;
+/// use warden::{Warden, http::ClientIp};
+///
+/// async fn whoami(ClientIp(ip): ClientIp) -> String {
+///     ip.to_string()
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let warden = Warden::builder()
+/// #   .jwt(warden::auth::Jwt::hs256([7u8; 32])?.issuer("i").audience("a"))
+///     .trusted_proxies(["10.0.0.0/8"])
+///     .build()?;
+/// let app = Router::new().route("/whoami", get(whoami)).with_state(warden);
+///
+/// // From a trusted proxy: the address it appended. The client wrote the
+/// // leftmost one itself, and it is not believed.
+/// let mut request = Request::get("/whoami")
+///     .header("x-forwarded-for", "6.6.6.6, 198.51.100.7")
+///     .body(Body::empty())?;
+/// request
+///     .extensions_mut()
+///     .insert(ConnectInfo(SocketAddr::from(([10, 0, 0, 2], 40000))));
+/// let response = app.oneshot(request).await?;
+/// let body = axum::body::to_bytes(response.into_body(), 64).await?;
+/// assert_eq!(body, "198.51.100.7");
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct ClientIp(pub IpAddr);
-
-impl ClientIp {
-    /// The socket peer address of a request, if the server recorded one,
-    /// with no proxy header considered.
-    pub fn from_parts(parts: &Parts) -> Option<Self> {
-        peer(parts).map(ClientIp)
-    }
-}
 
 impl fmt::Display for ClientIp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.0.fmt(f)
+    }
+}
+
+impl<S> FromRequestParts<S> for ClientIp
+where
+    S: Send + Sync,
+    Warden: FromRef<S>,
+{
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        Warden::from_ref(state).client_ip(parts).ok_or_else(|| {
+            Problem::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "client_ip_unknown",
+                "the server could not determine the client address",
+            )
+        })
     }
 }
 
@@ -54,12 +104,41 @@ where
     }
 }
 
-fn peer(parts: &Parts) -> Option<IpAddr> {
-    parts
-        .extensions
+/// The socket peer address of a request, if the server recorded one: not
+/// the client when the peer is a proxy (see [`Resolved`]).
+pub(crate) fn peer(extensions: &Extensions) -> Option<IpAddr> {
+    extensions
         .get::<ConnectInfo<SocketAddr>>()
         .map(|ConnectInfo(addr)| canonical(addr.ip()))
 }
+
+/// How the client address of a request was found: the one resolution
+/// behind [`Warden::client_ip`] and [`TrustedProxies::resolve`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Resolved {
+    /// The peer is not a trusted proxy: it is the client, and whatever
+    /// forwarding header it sent is ignored.
+    Peer(IpAddr),
+    /// The peer is a trusted proxy: the client is what the forwarding
+    /// chain says (the proxy itself when it says nothing).
+    Forwarded(IpAddr),
+}
+
+impl Resolved {
+    /// The client address.
+    pub(crate) fn ip(self) -> IpAddr {
+        match self {
+            Self::Peer(ip) | Self::Forwarded(ip) => ip,
+        }
+    }
+}
+
+/// Whether a request carries a forwarding header of either kind.
+pub(crate) fn has_forwarding_header(headers: &HeaderMap) -> bool {
+    headers.contains_key(X_FORWARDED_FOR) || headers.contains_key(http::header::FORWARDED)
+}
+
+const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 
 /// `::ffff:a.b.c.d` is `a.b.c.d`.
 pub(crate) fn canonical(ip: IpAddr) -> IpAddr {
@@ -193,10 +272,32 @@ impl TrustedProxies {
 
     /// The client address of a request that arrived from `peer`.
     pub fn resolve(&self, peer: IpAddr, headers: &HeaderMap) -> IpAddr {
+        self.resolve_peer(peer, headers).ip()
+    }
+
+    /// The client of a request: its peer address from axum's
+    /// [`ConnectInfo`], resolved through the forwarding header when the
+    /// peer is a trusted proxy; `None` when the server recorded no peer.
+    pub(crate) fn resolve_request(
+        &self,
+        extensions: &Extensions,
+        headers: &HeaderMap,
+    ) -> Option<Resolved> {
+        peer(extensions).map(|peer| self.resolve_peer(peer, headers))
+    }
+
+    fn resolve_peer(&self, peer: IpAddr, headers: &HeaderMap) -> Resolved {
         let peer = canonical(peer);
-        if !self.contains(peer) {
-            return peer;
+        if self.contains(peer) {
+            Resolved::Forwarded(self.forwarded_client(peer, headers))
+        } else {
+            Resolved::Peer(peer)
         }
+    }
+
+    /// The client named by the forwarding chain of a request from the
+    /// trusted proxy `peer`.
+    fn forwarded_client(&self, peer: IpAddr, headers: &HeaderMap) -> IpAddr {
         // Each hop is read on its own, from the bytes: a byte that is not
         // visible ASCII spoils its hop, not the whole header (the part a
         // client writes is on the left, beyond the hops that decide).

@@ -1,82 +1,40 @@
-//! `warden.layer()`: the hardened HTTP defaults every response gets.
+//! `warden.layer()`: the hardened HTTP defaults every response gets, as a
+//! composition of layers that each stand alone.
+//!
+//! From the outside in: [`SecurityHeadersLayer`], the HTTPS refusal,
+//! [`ProblemJsonLayer`], tower-http's [`RequestBodyLimitLayer`], the global
+//! limit, tower-http's [`CorsLayer`] from [`Cors`]. The HTTPS refusal and
+//! the global limit need the [`Warden`]; the others are public and work on
+//! any `Router`.
 
 use std::convert::Infallible;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
-use axum::body::Body;
+use axum::BoxError;
+use axum::body::{Body, HttpBody};
 use axum::response::{IntoResponse, Response};
-use http::{HeaderName, HeaderValue, Method, Request, StatusCode, header};
+use bytes::Bytes;
+use http::{HeaderValue, Method, Request, StatusCode, header};
+use pin_project_lite::pin_project;
 use tower_http::cors::{AllowOrigin, Cors as CorsService, CorsLayer};
+use tower_http::limit::{RequestBodyLimit, RequestBodyLimitLayer};
 use tower_layer::Layer;
 use tower_service::Service;
 
+use super::security_headers::{
+    SecurityHeaders, SecurityHeadersFuture, SecurityHeadersLayer, SecurityHeadersService,
+};
 use super::{Problem, body};
 use crate::Warden;
 use crate::limit::global;
 
 /// The default request body limit: 64 KiB.
 pub const DEFAULT_BODY_LIMIT: usize = 64 * 1024;
-
-/// The security headers set on every response (unless the handler set the
-/// same header itself), at least as strict as helmet's defaults that apply
-/// to an API. `Server` and `X-Powered-By` are always removed.
-#[derive(Debug, Clone)]
-pub struct SecurityHeaders {
-    headers: Vec<(HeaderName, HeaderValue)>,
-}
-
-impl Default for SecurityHeaders {
-    fn default() -> Self {
-        let headers = [
-            (
-                "strict-transport-security",
-                "max-age=31536000; includeSubDomains",
-            ),
-            ("x-content-type-options", "nosniff"),
-            ("x-frame-options", "DENY"),
-            ("referrer-policy", "no-referrer"),
-            (
-                "content-security-policy",
-                "default-src 'none'; frame-ancestors 'none'",
-            ),
-            ("cross-origin-opener-policy", "same-origin"),
-            ("cross-origin-resource-policy", "same-origin"),
-            ("origin-agent-cluster", "?1"),
-            ("x-dns-prefetch-control", "off"),
-            ("x-download-options", "noopen"),
-            ("x-permitted-cross-domain-policies", "none"),
-        ]
-        .into_iter()
-        .map(|(n, v)| (HeaderName::from_static(n), HeaderValue::from_static(v)))
-        .collect();
-        Self { headers }
-    }
-}
-
-impl SecurityHeaders {
-    /// Sets (or replaces) a header.
-    pub fn set(mut self, name: HeaderName, value: HeaderValue) -> Self {
-        self.headers.retain(|(n, _)| *n != name);
-        self.headers.push((name, value));
-        self
-    }
-
-    /// Stops sending a header.
-    pub fn remove(mut self, name: &HeaderName) -> Self {
-        self.headers.retain(|(n, _)| n != name);
-        self
-    }
-
-    /// The headers sent.
-    pub fn iter(&self) -> impl Iterator<Item = (&HeaderName, &HeaderValue)> {
-        self.headers.iter().map(|(n, v)| (n, v))
-    }
-}
 
 /// Which origins may call the API from a browser. None by default.
 #[derive(Debug, Clone, Default)]
@@ -107,9 +65,43 @@ impl Cors {
         self
     }
 
-    /// Builds the tower-http layer; every configuration tower-http would
-    /// panic on is an error here.
-    pub(crate) fn layer(&self) -> Result<CorsLayer, CorsError> {
+    /// The tower-http layer of this configuration, to use on its own
+    /// (`warden.layer()` includes it). Every configuration tower-http
+    /// would panic on is an error here, as is an origin that is not
+    /// `scheme://host[:port]`.
+    ///
+    /// Preflights from an allowed origin may use `GET`, `POST`, `PUT`,
+    /// `PATCH` and `DELETE` with the `Authorization` and `Content-Type`
+    /// headers, and are cached for ten minutes; responses expose
+    /// `Retry-After`, `RateLimit` and `RateLimit-Policy` to the page.
+    ///
+    /// ```
+    /// use axum::{Router, body::Body, routing::get};
+    /// use http::Request;
+    /// use tower::ServiceExt;
+    /// use warden::http::Cors;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let app = Router::new()
+    ///     .route("/me", get(|| async { "ana" }))
+    ///     .layer(Cors::allow_origins(["https://app.example.com"]).layer()?);
+    ///
+    /// let request = Request::get("/me")
+    ///     .header("origin", "https://app.example.com")
+    ///     .body(Body::empty())?;
+    /// let response = app.clone().oneshot(request).await?;
+    /// assert_eq!(response.headers()["access-control-allow-origin"], "https://app.example.com");
+    ///
+    /// let request = Request::get("/me").header("origin", "https://evil.example").body(Body::empty())?;
+    /// let response = app.oneshot(request).await?;
+    /// assert!(!response.headers().contains_key("access-control-allow-origin"));
+    ///
+    /// assert!(Cors::allow_origins(["*"]).allow_credentials().layer().is_err());
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn layer(&self) -> Result<CorsLayer, CorsError> {
         let wildcard = self.origins.iter().any(|o| o.trim() == "*");
         if wildcard && self.credentials {
             return Err(CorsError::WildcardWithCredentials);
@@ -190,12 +182,155 @@ impl std::error::Error for CorsError {}
 /// The settings `warden.layer()` applies, built once.
 #[derive(Debug, Clone)]
 pub(crate) struct HttpDefaults {
-    pub(crate) headers: SecurityHeaders,
+    pub(crate) headers: Arc<SecurityHeaders>,
     pub(crate) cors: CorsLayer,
     pub(crate) body_limit: usize,
 }
 
-/// The layer of [`Warden::layer`](crate::Warden::layer).
+/// A layer that answers every error response that is not JSON with RFC
+/// 9457 problem+json, the part of [`Warden::layer`] that needs no
+/// [`Warden`].
+///
+/// axum's own rejections are plain text (`Json`'s "Failed to parse the
+/// request body as JSON: ...", which can quote the request) and an
+/// unmatched route or method is an empty 404 or 405; behind this layer
+/// each is a problem with a stable `code` (`bad_request`, `not_found`,
+/// `method_not_allowed`, `body_too_large`, `unsupported_media_type`,
+/// `internal_error`...) and a `detail` of warden's own, never the original
+/// text. Responses that are JSON already (`application/json` or any
+/// `+json`), and every response under 400, pass as they are; the status
+/// and the other headers (`Allow`, `Retry-After`...) are kept.
+///
+/// ```
+/// use axum::{Json, Router, body::Body, routing::post};
+/// use http::{Request, StatusCode};
+/// use tower::ServiceExt;
+/// use warden::http::ProblemJsonLayer;
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let app = Router::new()
+///     .route("/echo", post(|Json(body): Json<serde_json::Value>| async { Json(body) }))
+///     .layer(ProblemJsonLayer::new());
+///
+/// let request = Request::post("/echo")
+///     .header("content-type", "application/json")
+///     .body(Body::from("{not json"))?;
+/// let response = app.clone().oneshot(request).await?;
+/// assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+/// assert_eq!(response.headers()["content-type"], "application/problem+json");
+///
+/// let response = app.oneshot(Request::get("/nowhere").body(Body::empty())?).await?;
+/// let body = axum::body::to_bytes(response.into_body(), 1024).await?;
+/// let problem: serde_json::Value = serde_json::from_slice(&body)?;
+/// assert_eq!(problem["code"], "not_found");
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ProblemJsonLayer {
+    _private: (),
+}
+
+impl ProblemJsonLayer {
+    /// The layer.
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+impl<S> Layer<S> for ProblemJsonLayer {
+    type Service = ProblemJsonService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        ProblemJsonService { inner }
+    }
+}
+
+/// The service of [`ProblemJsonLayer`].
+#[derive(Debug, Clone)]
+pub struct ProblemJsonService<S> {
+    inner: S,
+}
+
+impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for ProblemJsonService<S>
+where
+    S: Service<Request<ReqBody>, Response = http::Response<ResBody>>,
+    ResBody: HttpBody<Data = Bytes> + Send + 'static,
+    ResBody::Error: Into<BoxError>,
+{
+    type Response = Response;
+    type Error = S::Error;
+    type Future = ProblemJsonFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
+        ProblemJsonFuture {
+            inner: self.inner.call(request),
+        }
+    }
+}
+
+pin_project! {
+    /// The response future of [`ProblemJsonService`].
+    pub struct ProblemJsonFuture<F> {
+        #[pin]
+        inner: F,
+    }
+}
+
+impl<F, B, E> Future for ProblemJsonFuture<F>
+where
+    F: Future<Output = Result<http::Response<B>, E>>,
+    B: HttpBody<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    type Output = Result<Response, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let response = ready!(self.project().inner.poll(cx))?;
+        Poll::Ready(Ok(problem_json(response.map(Body::new))))
+    }
+}
+
+/// The layer of [`Warden::layer`]: the hardened HTTP defaults in one.
+///
+/// It is a composition, from the outside in, of:
+///
+/// 1. [`SecurityHeadersLayer`] with the builder's
+///    [`security_headers`](crate::WardenBuilder::security_headers);
+/// 2. the HTTPS refusal of [`require_https`](crate::WardenBuilder::require_https)
+///    (needs the `Warden`: it asks the trusted proxies), and the refusal of
+///    a declared length over the body limit, with a problem that names it;
+/// 3. [`ProblemJsonLayer`];
+/// 4. tower-http's [`RequestBodyLimitLayer`] with the builder's
+///    [`body_limit`](crate::WardenBuilder::body_limit): a declared length
+///    over the limit is refused before the body is read, a longer body
+///    fails the extractor that reads it, and either way the 413 answers
+///    problem+json (`body_too_large`) through the layer above;
+/// 5. the [global limit](crate::WardenBuilder::global_limit) (needs the
+///    `Warden`: its store and client addresses);
+/// 6. tower-http's [`CorsLayer`], from the builder's [`Cors`].
+///
+/// An application that wants some of these and not others stacks the
+/// public ones itself, without a `Warden`:
+///
+/// ```
+/// use axum::{Router, routing::get};
+/// use tower_http::limit::RequestBodyLimitLayer;
+/// use warden::http::{Cors, ProblemJsonLayer, SecurityHeaders, SecurityHeadersLayer};
+///
+/// let app: Router = Router::new()
+///     .route("/health", get(|| async { "ok" }))
+///     .layer(Cors::allow_origins(["https://app.example.com"]).layer()?)
+///     .layer(RequestBodyLimitLayer::new(16 * 1024))
+///     .layer(ProblemJsonLayer::new())
+///     .layer(SecurityHeadersLayer::new(SecurityHeaders::default()));
+/// # Ok::<(), warden::http::CorsError>(())
+/// ```
 #[derive(Debug, Clone)]
 pub struct WardenLayer {
     warden: Warden,
@@ -207,15 +342,38 @@ impl WardenLayer {
     }
 }
 
+/// The services of [`WardenLayer`], from the outside in.
+type Stack<S> = SecurityHeadersService<
+    HttpsService<ProblemJsonService<RequestBodyLimit<GlobalLimitService<CorsService<S>>>>>,
+>;
+
+/// The response futures of [`Stack`].
+type StackFuture<F> = SecurityHeadersFuture<
+    HttpsFuture<
+        ProblemJsonFuture<tower_http::limit::ResponseFuture<GlobalLimitFuture<CorsFuture<F>>>>,
+    >,
+>;
+
+type CorsFuture<F> = tower_http::cors::ResponseFuture<F>;
+
 impl<S> Layer<S> for WardenLayer {
-    type Service = WardenService<CorsService<S>>;
+    type Service = WardenService<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
         let defaults = self.warden.http_defaults();
-        WardenService {
+        let warden = &self.warden;
+        let inner = GlobalLimitService {
             inner: defaults.cors.clone().layer(inner),
-            defaults,
-            warden: self.warden.clone(),
+            warden: warden.clone(),
+        };
+        let inner = RequestBodyLimitLayer::new(defaults.body_limit).layer(inner);
+        let inner = HttpsService {
+            inner: ProblemJsonLayer::new().layer(inner),
+            warden: warden.clone(),
+            body_limit: defaults.body_limit,
+        };
+        WardenService {
+            inner: SecurityHeadersLayer::shared(Arc::clone(&defaults.headers)).layer(inner),
         }
     }
 }
@@ -223,9 +381,7 @@ impl<S> Layer<S> for WardenLayer {
 /// The service of [`WardenLayer`].
 #[derive(Debug, Clone)]
 pub struct WardenService<S> {
-    inner: S,
-    defaults: Arc<HttpDefaults>,
-    warden: Warden,
+    inner: Stack<S>,
 }
 
 impl<S> Service<Request<Body>> for WardenService<S>
@@ -235,53 +391,177 @@ where
 {
     type Response = Response;
     type Error = Infallible;
-    type Future = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+    type Future = WardenFuture<S::Future>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
         self.inner.poll_ready(cx)
     }
 
     fn call(&mut self, request: Request<Body>) -> Self::Future {
-        let defaults = Arc::clone(&self.defaults);
-        let limit = defaults.body_limit;
-        let credentialed = carries_credentials(request.headers());
-        if let Some(refused) = self.warden.refuse_plain_http(&request) {
-            return Box::pin(async move { Ok(finish(refused, &defaults, credentialed)) });
+        WardenFuture {
+            inner: self.inner.call(request),
+        }
+    }
+}
+
+pin_project! {
+    /// The response future of [`WardenService`].
+    pub struct WardenFuture<F> {
+        #[pin]
+        inner: StackFuture<F>,
+    }
+}
+
+impl<F> Future for WardenFuture<F>
+where
+    F: Future<Output = Result<Response, Infallible>>,
+{
+    type Output = Result<Response, Infallible>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.project().inner.poll(cx)
+    }
+}
+
+/// Refuses, before anything else runs: plain HTTP when the `Warden`
+/// requires HTTPS (see [`https_refusal`]), and a declared `Content-Length`
+/// over the body limit, naming the limit (tower-http's layer beneath would
+/// refuse it too, but without saying which limit).
+#[derive(Debug, Clone)]
+struct HttpsService<S> {
+    inner: S,
+    warden: Warden,
+    body_limit: usize,
+}
+
+impl<S> Service<Request<Body>> for HttpsService<S>
+where
+    S: Service<Request<Body>, Response = Response>,
+{
+    type Response = Response;
+    type Error = S::Error;
+    type Future = HttpsFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<Body>) -> Self::Future {
+        if let Some(refusal) = self.warden.refuse_plain_http(&request) {
+            return HttpsFuture::Refused {
+                refusal: Some(refusal),
+            };
         }
         let declared = request
             .headers()
             .get(header::CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
-        if declared.is_some_and(|n| n > limit as u64) {
-            // Refused before a byte of the body is read.
-            let response = body::too_large(Some(limit)).into_response();
-            return Box::pin(async move { Ok(finish(response, &defaults, credentialed)) });
+        if declared.is_some_and(|n| n > self.body_limit as u64) {
+            return HttpsFuture::Refused {
+                refusal: Some(body::too_large(Some(self.body_limit)).into_response()),
+            };
         }
-        let request = request.map(|body| Body::new(http_body_util::Limited::new(body, limit)));
+        HttpsFuture::Served {
+            inner: self.inner.call(request),
+        }
+    }
+}
+
+pin_project! {
+    #[project = HttpsProjection]
+    enum HttpsFuture<F> {
+        Refused { refusal: Option<Response> },
+        Served { #[pin] inner: F },
+    }
+}
+
+impl<F, E> Future for HttpsFuture<F>
+where
+    F: Future<Output = Result<Response, E>>,
+{
+    type Output = Result<Response, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project() {
+            HttpsProjection::Refused { refusal } => {
+                Poll::Ready(Ok(refusal.take().unwrap_or_default()))
+            }
+            HttpsProjection::Served { inner } => inner.poll(cx),
+        }
+    }
+}
+
+/// Counts every request against the `Warden`'s global limit, when it has
+/// one; turns the body tower-http's limit wrapped back into an axum `Body`.
+#[derive(Debug, Clone)]
+struct GlobalLimitService<S> {
+    inner: S,
+    warden: Warden,
+}
+
+impl<S> Service<Request<tower_http::body::Limited<Body>>> for GlobalLimitService<S>
+where
+    S: Service<Request<Body>, Response = Response, Error = Infallible> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = GlobalLimitFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<tower_http::body::Limited<Body>>) -> Self::Future {
+        let request = request.map(Body::new);
         if self.warden.global_limit().is_none() {
-            let future = self.inner.call(request);
-            return Box::pin(async move {
-                let response = future.await?;
-                Ok(finish(response, &defaults, credentialed))
-            });
+            return GlobalLimitFuture::Uncounted {
+                inner: self.inner.call(request),
+            };
         }
         // The global limit waits on the store before the inner service is
         // called: take the service that was made ready, leave a clone.
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let warden = self.warden.clone();
-        Box::pin(async move {
-            let (parts, body) = request.into_parts();
-            let counted = match global::count(&warden, &parts).await {
-                Ok(counted) => counted,
-                Err(refused) => return Ok(finish(refused, &defaults, credentialed)),
-            };
-            let mut response = inner.call(Request::from_parts(parts, body)).await?;
-            if let Some((rate, outcome)) = counted {
-                global::show(&mut response, rate, &outcome);
-            }
-            Ok(finish(response, &defaults, credentialed))
-        })
+        GlobalLimitFuture::Counted {
+            inner: Box::pin(async move {
+                let (parts, body) = request.into_parts();
+                let counted = match global::count(&warden, &parts).await {
+                    Ok(counted) => counted,
+                    Err(refused) => return Ok(refused),
+                };
+                let mut response = inner.call(Request::from_parts(parts, body)).await?;
+                if let Some((rate, outcome)) = counted {
+                    global::show(&mut response, rate, &outcome);
+                }
+                Ok(response)
+            }),
+        }
+    }
+}
+
+type BoxedResponseFuture = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+
+pin_project! {
+    #[project = GlobalLimitProjection]
+    enum GlobalLimitFuture<F> {
+        Uncounted { #[pin] inner: F },
+        Counted { inner: BoxedResponseFuture },
+    }
+}
+
+impl<F> Future for GlobalLimitFuture<F>
+where
+    F: Future<Output = Result<Response, Infallible>>,
+{
+    type Output = Result<Response, Infallible>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project() {
+            GlobalLimitProjection::Uncounted { inner } => inner.poll(cx),
+            GlobalLimitProjection::Counted { inner } => inner.as_mut().poll(cx),
+        }
     }
 }
 
@@ -330,32 +610,6 @@ pub(crate) fn https_refusal(request: &Request<Body>) -> Response {
         }
         Err(_) => forbidden(),
     }
-}
-
-/// Whether a request carried credentials: an `Authorization` header or a
-/// cookie.
-fn carries_credentials(headers: &http::HeaderMap) -> bool {
-    headers.contains_key(header::AUTHORIZATION) || headers.contains_key(header::COOKIE)
-}
-
-/// Every error answers problem+json, every response carries the security
-/// headers, and a response to a request that carried credentials is not
-/// stored by any cache (`Cache-Control: no-store`) unless the handler said
-/// otherwise: what it returns was made for that caller.
-fn finish(response: Response, defaults: &HttpDefaults, credentialed: bool) -> Response {
-    let mut response = problem_json(response);
-    let headers = response.headers_mut();
-    if credentialed && !headers.contains_key(header::CACHE_CONTROL) {
-        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    }
-    for (name, value) in defaults.headers.iter() {
-        if !headers.contains_key(name) {
-            headers.insert(name.clone(), value.clone());
-        }
-    }
-    headers.remove(header::SERVER);
-    headers.remove(HeaderName::from_static("x-powered-by"));
-    response
 }
 
 /// Turns an error response that is not JSON (axum's plain-text rejections,
