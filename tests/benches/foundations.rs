@@ -29,6 +29,12 @@ use warden::Warden;
 use warden::auth::{AccessToken, Jwt, Key};
 use warden::limit::{LimitCheck, MemoryStore, Rate, Store};
 
+/// The role of the benchmark's tokens.
+#[derive(Clone, Copy, warden::Role)]
+enum BenchRole {
+    User,
+}
+
 /// Polls a future that is ready at once (the memory store's).
 fn ready<F: std::future::Future + Unpin>(mut future: F) -> F::Output {
     match Pin::new(&mut future).poll(&mut Context::from_waker(Waker::noop())) {
@@ -200,7 +206,7 @@ fn hs256(c: &mut Criterion) {
         .build()
         .expect("warden");
     let token = warden
-        .issue_access_token(&AccessToken::new("user-1").role_names(["user"]))
+        .issue_access_token(&AccessToken::new("user-1").roles([BenchRole::User]))
         .expect("token")
         .token;
     let key = DecodingKey::from_secret(SECRET).expect("key");

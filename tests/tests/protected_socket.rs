@@ -12,6 +12,7 @@ use warden_tests::{Captured, claims, hs256, jwt, keys, now, serve};
 #[derive(Clone, Copy, warden::Role)]
 enum Role {
     Admin,
+    User,
 }
 
 #[protected]
@@ -201,7 +202,7 @@ async fn both_guards_refuse_and_audit_alike() {
     let _guard = captured.install();
     let (base, warden) = server().await;
     let user = warden
-        .issue_access_token(&AccessToken::new("user-1").role_names(["user"]))
+        .issue_access_token(&AccessToken::new("user-1").roles([Role::User]))
         .unwrap()
         .token;
     let foreign = hs256(&claims("user-1", &["admin"]), keys::FOREIGN_SECRET, None);
@@ -256,7 +257,7 @@ async fn both_guards_refuse_and_audit_alike() {
         }
     }
     let admin = warden
-        .issue_access_token(&AccessToken::new("root").role_names(["admin"]))
+        .issue_access_token(&AccessToken::new("root").roles([Role::Admin]))
         .unwrap()
         .token;
     let answer = fetch(&format!("{base}/limited-admin"), Some(&admin)).await;
