@@ -14,7 +14,7 @@ use http::{HeaderValue, Request, StatusCode, header};
 use libfuzzer_sys::fuzz_target;
 use tokio::runtime::Runtime;
 use tower::ServiceExt;
-use warden::auth::AccessToken;
+use warden::auth::AccessClaims;
 use warden::{Auth, Warden, protected};
 
 #[derive(Clone, Copy, warden::Role)]
@@ -44,7 +44,7 @@ static FIXTURE: LazyLock<Fixture> = LazyLock::new(|| {
     let warden = warden_fuzz::warden();
     let issue = |warden: &Warden, role: Role| {
         warden
-            .issue_access_token(&AccessToken::new("user-1").roles([role]))
+            .issue_access_token(&AccessClaims::new("user-1").roles([role]))
             .expect("issue")
             .token
     };

@@ -7,7 +7,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Algorithm, EncodingKey};
 use warden::Warden;
-use warden::auth::{AccessToken, Jwt, Key};
+use warden::auth::{AccessClaims, Jwt, Key};
 
 /// The roles of the fuzzed tokens.
 #[derive(Clone, Copy, warden::Role)]
@@ -119,7 +119,7 @@ pub fn seed_parts(now: u64) -> Vec<(String, String)> {
 
 /// A token warden itself issued (with roles, scopes and a custom claim).
 pub fn issued(warden: &Warden) -> String {
-    let request = AccessToken::new("user-2")
+    let request = AccessClaims::new("user-2")
         .roles([FuzzRole::Admin, FuzzRole::User])
         .scopes(["reports:read"])
         .claim("tenant", "acme")

@@ -89,7 +89,7 @@ pub(crate) fn rate_limited(
     );
 }
 
-pub(crate) fn store_failed(handler: &str, parts: &Parts, error: &crate::limit::StoreError) {
+pub(crate) fn store_failed(handler: &str, parts: &Parts, error: &crate::StoreError) {
     tracing::error!(
         target: TARGET,
         event = "limits_unavailable",
@@ -113,7 +113,7 @@ pub(crate) fn policy_undefined(handler: &str, parts: &Parts, policy: &str) {
     );
 }
 
-pub(crate) fn limits_bypassed(handler: &str, parts: &Parts, error: &crate::limit::StoreError) {
+pub(crate) fn limits_bypassed(handler: &str, parts: &Parts, error: &crate::StoreError) {
     tracing::error!(
         target: TARGET,
         event = "limits_bypassed",
@@ -136,7 +136,7 @@ pub(crate) fn keyed_limit_refused(limit: &str, retry_after: u64) {
     );
 }
 
-pub(crate) fn keyed_limit_failed(limit: &str, error: &crate::limit::StoreError) {
+pub(crate) fn keyed_limit_failed(limit: &str, error: &crate::StoreError) {
     tracing::error!(
         target: TARGET,
         event = "limits_unavailable",
@@ -147,7 +147,7 @@ pub(crate) fn keyed_limit_failed(limit: &str, error: &crate::limit::StoreError) 
     );
 }
 
-pub(crate) fn keyed_limit_bypassed(limit: &str, error: &crate::limit::StoreError) {
+pub(crate) fn keyed_limit_bypassed(limit: &str, error: &crate::StoreError) {
     tracing::error!(
         target: TARGET,
         event = "limits_bypassed",

@@ -17,7 +17,7 @@ use smallvec::SmallVec;
 
 use crate::Warden;
 use crate::audit;
-use crate::auth::{Access, AuthRejection, Claims, Verified, authenticate};
+use crate::auth::{AuthRejection, Claims, Decision, Verified, authenticate};
 use crate::http::ClientIp;
 use crate::http::client::ip_key;
 use crate::limit::response::{
@@ -45,9 +45,9 @@ pub trait Policy: 'static {
     fn check<'a>(
         claims: &'a Claims,
         parts: &'a mut Parts,
-    ) -> impl Future<Output = Access> + Send + 'a {
+    ) -> impl Future<Output = Decision> + Send + 'a {
         let _ = (claims, parts);
-        std::future::ready(Access::Allow)
+        std::future::ready(Decision::Allow)
     }
 }
 
@@ -155,9 +155,9 @@ async fn authorize<P: Policy>(warden: &Warden, parts: &mut Parts) -> Result<(), 
         return Err(AuthRejection::InsufficientScope);
     }
     match P::check(&verified.claims, parts).await {
-        Access::Allow => {}
-        Access::Deny => return Err(AuthRejection::Denied),
-        Access::NotFound => return Err(AuthRejection::NotFound),
+        Decision::Allow => {}
+        Decision::Deny => return Err(AuthRejection::Denied),
+        Decision::NotFound => return Err(AuthRejection::NotFound),
     }
     parts.extensions.insert(verified);
     Ok(())

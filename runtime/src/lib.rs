@@ -16,7 +16,7 @@
 //! use axum::body::Body;
 //! use http::{Request, StatusCode};
 //! use tower::ServiceExt;
-//! use warden::auth::{AccessToken, Jwt};
+//! use warden::auth::{AccessClaims, Jwt};
 //! use warden::{Auth, Warden, protected, rate_limit};
 //!
 //! #[derive(Clone, Copy, warden::Role)]
@@ -51,7 +51,7 @@
 //!     .route("/login", post(login))
 //!     .with_state(warden.clone());
 //!
-//! let token = warden.issue_access_token(&AccessToken::new("user-7").roles([Role::User]))?;
+//! let token = warden.issue_access_token(&AccessClaims::new("user-7").roles([Role::User]))?;
 //! let request = |path: &str| {
 //!     Request::get(path)
 //!         .header("authorization", format!("Bearer {}", token.token))
@@ -99,6 +99,7 @@ pub mod password;
 pub mod redis;
 mod runtime;
 mod signature;
+mod store;
 // Compiled into warden-macros too; each crate uses its part.
 #[allow(dead_code)]
 mod shared;
@@ -108,6 +109,7 @@ pub use crate::auth::{Auth, Role};
 pub use crate::manifest::{HandlerPolicy, manifest};
 pub use crate::runtime::{BuildError, DEFAULT_IPV6_PREFIX, StoreFailure, Warden, WardenBuilder};
 pub use crate::signature::{CheckFn, HasWarden, KeyFn};
+pub use crate::store::{StoreError, StoreFuture};
 pub use crate::validate::{Valid, Validate};
 pub use warden_macros::Role;
 #[doc = include_str!("derive_validate.md")]
@@ -124,7 +126,7 @@ pub use warden_macros::validate;
 #[doc(hidden)]
 pub mod __private {
     pub use crate::Warden;
-    pub use crate::auth::{Access, Claims, Role};
+    pub use crate::auth::{Claims, Decision, Role};
     pub use crate::guard::{Extracted, Guard, LimitedGuard, Policy};
     pub use crate::limit::{KeySpec, LimitSpec, Rate, RateSpec, Skip};
     pub use crate::manifest::HandlerPolicy;

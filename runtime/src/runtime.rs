@@ -7,7 +7,8 @@ use http::request::Parts;
 
 use crate::auth::refresh::{MemoryTokenStore, RefreshTokens};
 use crate::auth::{
-    AccessToken, Authenticator, Claims, IssueError, IssuedToken, Jwt, JwtConfigError, TokenError,
+    AccessClaims, Authenticator, Claims, IssueError, IssuedAccessToken, Jwt, JwtConfigError,
+    TokenError,
 };
 use crate::http::client::{self, Resolved, has_forwarding_header};
 use crate::http::{
@@ -109,7 +110,10 @@ impl Warden {
     }
 
     /// Signs an access token.
-    pub fn issue_access_token(&self, token: &AccessToken) -> Result<IssuedToken, IssueError> {
+    pub fn issue_access_token(
+        &self,
+        token: &AccessClaims,
+    ) -> Result<IssuedAccessToken, IssueError> {
         self.inner
             .auth
             .as_ref()

@@ -11,7 +11,7 @@
 //! single blanket impl by that impl's own inner bound (`Fn(&Parts)`,
 //! `FromRef`), and never shows the trait's message. With two impls it
 //! cannot choose one, and reports the trait. [`CheckFn`] has two real
-//! impls (a `bool` and an [`Access`] answer); [`KeyFn`] and [`HasWarden`]
+//! impls (a `bool` and an [`Decision`] answer); [`KeyFn`] and [`HasWarden`]
 //! have a second one for the types that implement a trait nothing
 //! implements.
 
@@ -21,14 +21,14 @@ use axum::extract::FromRef;
 use http::request::Parts;
 
 use crate::Warden;
-use crate::auth::{Access, Claims};
+use crate::auth::{Claims, Decision};
 
-/// An `async fn(&Claims, &mut Parts) -> bool` (or `-> Access`): what
+/// An `async fn(&Claims, &mut Parts) -> bool` (or `-> Decision`): what
 /// `#[protected(check = f)]` takes.
 ///
 /// The check runs after the token is verified and the role and scope
-/// expression holds; `false` (or [`Access::Deny`]) answers 403,
-/// [`Access::NotFound`] 404.
+/// expression holds; `false` (or [`Decision::Deny`]) answers 403,
+/// [`Decision::NotFound`] 404.
 ///
 /// ```
 /// use http::request::Parts;
@@ -42,8 +42,8 @@ use crate::auth::{Access, Claims};
 /// takes(owns_report);
 /// ```
 #[diagnostic::on_unimplemented(
-    message = "`check = ..` takes an `async fn(&Claims, &mut Parts) -> bool` (or `-> Access`)",
-    label = "not an `async fn(&Claims, &mut Parts) -> bool` or `-> Access`",
+    message = "`check = ..` takes an `async fn(&Claims, &mut Parts) -> bool` (or `-> Decision`)",
+    label = "not an `async fn(&Claims, &mut Parts) -> bool` or `-> Decision`",
     note = "write `async fn name(claims: &warden::auth::Claims, parts: &mut http::request::Parts) -> bool`"
 )]
 pub trait CheckFn<Out>: Copy + Send + Sync + 'static {
@@ -52,7 +52,7 @@ pub trait CheckFn<Out>: Copy + Send + Sync + 'static {
         self,
         claims: &'a Claims,
         parts: &'a mut Parts,
-    ) -> impl Future<Output = Access> + Send + 'a;
+    ) -> impl Future<Output = Decision> + Send + 'a;
 }
 
 /// An `async fn(&'a Claims, &'a mut Parts)` answering `Out`, for one `'a`:
@@ -87,21 +87,21 @@ where
         self,
         claims: &'a Claims,
         parts: &'a mut Parts,
-    ) -> impl Future<Output = Access> + Send + 'a {
+    ) -> impl Future<Output = Decision> + Send + 'a {
         let allowed = self.start(claims, parts);
-        async move { Access::from(allowed.await) }
+        async move { Decision::from(allowed.await) }
     }
 }
 
-impl<F> CheckFn<Access> for F
+impl<F> CheckFn<Decision> for F
 where
-    F: for<'a> CheckFuture<'a, Access> + Copy + 'static,
+    F: for<'a> CheckFuture<'a, Decision> + Copy + 'static,
 {
     fn call<'a>(
         self,
         claims: &'a Claims,
         parts: &'a mut Parts,
-    ) -> impl Future<Output = Access> + Send + 'a {
+    ) -> impl Future<Output = Decision> + Send + 'a {
         self.start(claims, parts)
     }
 }
@@ -223,8 +223,8 @@ mod tests {
         true
     }
 
-    async fn not_found(_: &Claims, _: &mut Parts) -> Access {
-        Access::NotFound
+    async fn not_found(_: &Claims, _: &mut Parts) -> Decision {
+        Decision::NotFound
     }
 
     fn by_tenant(parts: &Parts) -> Option<String> {
@@ -252,11 +252,11 @@ mod tests {
         let mut parts = parts();
         assert_eq!(
             CheckFn::call(allow, &claims, &mut parts).await,
-            Access::Allow
+            Decision::Allow
         );
         assert_eq!(
             CheckFn::call(not_found, &claims, &mut parts).await,
-            Access::NotFound
+            Decision::NotFound
         );
     }
 

@@ -26,7 +26,7 @@ use governor::{Quota, RateLimiter};
 use jsonwebtoken::{DecodingKey, Validation};
 use serde::Deserialize;
 use warden::Warden;
-use warden::auth::{AccessToken, Jwt, Key};
+use warden::auth::{AccessClaims, Jwt, Key};
 use warden::limit::{LimitCheck, MemoryStore, Rate, Store};
 
 /// The role of the benchmark's tokens.
@@ -206,7 +206,7 @@ fn hs256(c: &mut Criterion) {
         .build()
         .expect("warden");
     let token = warden
-        .issue_access_token(&AccessToken::new("user-1").roles([BenchRole::User]))
+        .issue_access_token(&AccessClaims::new("user-1").roles([BenchRole::User]))
         .expect("token")
         .token;
     let key = DecodingKey::from_secret(SECRET).expect("key");

@@ -29,7 +29,7 @@ use serde::Deserialize;
 use tower::ServiceExt;
 use tower_governor::GovernorLayer;
 use tower_governor::governor::GovernorConfigBuilder;
-use warden::auth::{AccessToken, Jwt, Key};
+use warden::auth::{AccessClaims, Jwt, Key};
 use warden::limit::{LimitCheck, MemoryStore, Rate, Store};
 use warden::{Auth, Warden, protected, rate_limit, validate};
 
@@ -295,7 +295,7 @@ fn guards(c: &mut Criterion) {
         .build()
         .expect("warden");
     let token = warden
-        .issue_access_token(&AccessToken::new("user-1").roles([BenchRole::User]))
+        .issue_access_token(&AccessClaims::new("user-1").roles([BenchRole::User]))
         .expect("token")
         .token;
     let authorization = HeaderValue::from_str(&format!("Bearer {token}")).expect("header");

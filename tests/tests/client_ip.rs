@@ -13,7 +13,8 @@ use http::request::Parts;
 use http::{Request, StatusCode};
 use serde_json::json;
 use warden::http::{ClientIp, ForwardedHeader};
-use warden::limit::{LimitCheck, MemoryStore, Store, StoreError, StoreFuture, Verdict};
+use warden::limit::{LimitCheck, MemoryStore, Store, Verdict};
+use warden::{StoreError, StoreFuture};
 use warden::{Warden, rate_limit};
 use warden_tests::{Answer, Captured, jwt, send};
 

@@ -105,7 +105,7 @@ async fn every_response_is_hardened() {
 async fn responses_to_credentialed_requests_are_not_stored() {
     let warden = builder().build().unwrap();
     let token = warden
-        .issue_access_token(&warden::auth::AccessToken::new("ana"))
+        .issue_access_token(&warden::auth::AccessClaims::new("ana"))
         .unwrap()
         .token;
     let app = app(builder()).await;

@@ -11,7 +11,7 @@ use http::{Request, StatusCode};
 use jsonwebtoken::{Algorithm, EncodingKey};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use warden::auth::{Access, AccessToken, Claims, Jwt, Key};
+use warden::auth::{AccessClaims, Claims, Decision, Jwt, Key};
 use warden::{Auth, Warden, protected};
 use warden_tests::{
     Answer, AppState, Client, Hits, Transport, b64, claims, forge, hs256, keys, now,
@@ -55,14 +55,14 @@ async fn nested(State(hits): State<Hits>) -> &'static str {
 }
 
 /// `user-N` owns report N; report 404 is hidden from everyone.
-async fn owns_report(claims: &Claims, parts: &mut Parts) -> Access {
+async fn owns_report(claims: &Claims, parts: &mut Parts) -> Decision {
     let Ok(Path(id)) = Path::<u64>::from_request_parts(parts, &()).await else {
-        return Access::Deny;
+        return Decision::Deny;
     };
     if id == 404 {
-        return Access::NotFound;
+        return Decision::NotFound;
     }
-    Access::from(claims.sub == format!("user-{id}"))
+    Decision::from(claims.sub == format!("user-{id}"))
 }
 
 use axum::extract::FromRequestParts as _;
@@ -563,7 +563,7 @@ async fn object_level_checks_allow_deny_and_hide(transport: Transport) {
 async fn custom_claims_are_read_from_the_verified_token(transport: Transport) {
     let (app, hits, warden) = app(transport).await;
     let issued = warden
-        .issue_access_token(&AccessToken::new("user-5").claim("tenant", "acme").unwrap())
+        .issue_access_token(&AccessClaims::new("user-5").claim("tenant", "acme").unwrap())
         .unwrap();
     let answer = app.get("/tenant", Some(&issued.token)).await;
     assert_eq!(answer.body, "user-5@acme");
@@ -612,7 +612,7 @@ async fn issued_tokens_carry_roles_and_scopes(transport: Transport) {
     let (app, _, warden) = app(transport).await;
     let token = warden
         .issue_access_token(
-            &AccessToken::new("user-3")
+            &AccessClaims::new("user-3")
                 .roles([Role::Admin, Role::User])
                 .scopes(["reports:read"]),
         )
@@ -714,7 +714,7 @@ async fn asymmetric_algorithms_sign_and_verify(transport: Transport) {
             .audience("warden-tests");
         let (app, _, warden) = app_with(jwt, transport).await;
         let token = warden
-            .issue_access_token(&AccessToken::new("user-1").roles([Role::Admin]))
+            .issue_access_token(&AccessClaims::new("user-1").roles([Role::Admin]))
             .unwrap();
         let header = jsonwebtoken::decode_header(&token.token).unwrap();
         assert_eq!(format!("{:?}", header.alg), name);
@@ -767,7 +767,7 @@ fn unsafe_key_configurations_are_refused() {
         .build()
         .unwrap();
     assert_eq!(
-        warden.issue_access_token(&AccessToken::new("u")).err(),
+        warden.issue_access_token(&AccessClaims::new("u")).err(),
         Some(warden::auth::IssueError::NoSigningKey)
     );
     // This program has #[protected] handlers: a Warden without JWT is refused.

@@ -5,7 +5,7 @@ use axum::Router;
 use axum::routing::get;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use warden::auth::AccessToken;
+use warden::auth::AccessClaims;
 use warden::{Auth, Warden, protected, rate_limit};
 use warden_tests::{Captured, claims, hs256, jwt, keys, now, serve};
 
@@ -63,7 +63,7 @@ async fn fetch(url: &str, token: Option<&str>) -> (StatusCode, reqwest::header::
 async fn tokens_are_checked_over_a_socket() {
     let (base, warden) = server().await;
     let token = warden
-        .issue_access_token(&AccessToken::new("user-1").roles([Role::Admin]))
+        .issue_access_token(&AccessClaims::new("user-1").roles([Role::Admin]))
         .unwrap()
         .token;
 
@@ -88,7 +88,7 @@ async fn tokens_are_checked_over_a_socket() {
     assert_eq!(body["code"], "missing_token");
 
     let plain = warden
-        .issue_access_token(&AccessToken::new("user-2"))
+        .issue_access_token(&AccessClaims::new("user-2"))
         .unwrap()
         .token;
     let (status, headers, body) = fetch(&format!("{base}/admin"), Some(&plain)).await;
@@ -139,7 +139,7 @@ async fn every_rejection_is_audited_without_the_token() {
     expired["exp"] = (now() - 600).into();
     let expired = hs256(&expired, keys::SECRET, None);
     let plain = warden
-        .issue_access_token(&AccessToken::new("user-2"))
+        .issue_access_token(&AccessClaims::new("user-2"))
         .unwrap()
         .token;
 
@@ -202,7 +202,7 @@ async fn both_guards_refuse_and_audit_alike() {
     let _guard = captured.install();
     let (base, warden) = server().await;
     let user = warden
-        .issue_access_token(&AccessToken::new("user-1").roles([Role::User]))
+        .issue_access_token(&AccessClaims::new("user-1").roles([Role::User]))
         .unwrap()
         .token;
     let foreign = hs256(&claims("user-1", &["admin"]), keys::FOREIGN_SECRET, None);
@@ -257,7 +257,7 @@ async fn both_guards_refuse_and_audit_alike() {
         }
     }
     let admin = warden
-        .issue_access_token(&AccessToken::new("root").roles([Role::Admin]))
+        .issue_access_token(&AccessClaims::new("root").roles([Role::Admin]))
         .unwrap()
         .token;
     let answer = fetch(&format!("{base}/limited-admin"), Some(&admin)).await;

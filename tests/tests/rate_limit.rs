@@ -12,9 +12,10 @@ use axum::{Json, Router};
 use http::StatusCode;
 use http::request::Parts;
 use serde::Deserialize;
-use warden::auth::{AccessToken, Jwt};
-use warden::limit::{LimitCheck, MemoryStore, Rate, Store, StoreError, StoreFuture, Verdict};
+use warden::auth::{AccessClaims, Jwt};
+use warden::limit::{LimitCheck, MemoryStore, Rate, Store, Verdict};
 use warden::{Auth, BuildError, Warden, protected, rate_limit};
+use warden::{StoreError, StoreFuture};
 use warden_tests::{
     Answer, AppState, Backend, Captured, Client, Hits, Transport, jwt, keys, on_both_stores,
 };
@@ -485,7 +486,7 @@ async fn stacked_limits_all_apply_and_a_refusal_consumes_none(backend: Backend) 
 
 fn token(warden: &Warden, sub: &str) -> String {
     warden
-        .issue_access_token(&AccessToken::new(sub))
+        .issue_access_token(&AccessClaims::new(sub))
         .unwrap()
         .token
 }

@@ -105,7 +105,7 @@ async fn a_per_user_limit_follows_the_user_across_instances() {
     let (app_a, _, warden) = instance(&a, |b| b).await;
     let (app_b, _, _) = instance(&b, |b| b).await;
     let token = warden
-        .issue_access_token(&warden::auth::AccessToken::new("dana"))
+        .issue_access_token(&warden::auth::AccessClaims::new("dana"))
         .unwrap()
         .token;
     for i in 0..5 {
@@ -226,7 +226,7 @@ async fn a_family_is_shared_minted_on_one_instance_rotated_on_another_revoked_ev
     let unknown = "rt_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
     assert_eq!(a.rotate(unknown).await.err(), Some(RefreshError::Unknown));
     b.revoke(unknown).await.unwrap();
-    b.revoke_family(&warden::auth::refresh::FamilyId("no such family".into()))
+    b.revoke_family(&warden::auth::refresh::SessionId("no such family".into()))
         .await
         .unwrap();
 }
@@ -340,7 +340,7 @@ async fn every_key_has_the_prefix_and_a_ttl_and_holds_no_address_user_or_token()
     let tokens = RefreshTokens::new(RedisTokenStore::new(&redis));
     let subject = "user-0b5e7a1d";
     let access = warden
-        .issue_access_token(&warden::auth::AccessToken::new(subject))
+        .issue_access_token(&warden::auth::AccessClaims::new(subject))
         .unwrap()
         .token;
     for _ in 0..3 {

@@ -6,7 +6,7 @@ use axum::Router;
 use axum::routing::get;
 use http::StatusCode;
 use warden::auth::refresh::{RefreshError, RefreshTokens};
-use warden::auth::{AccessToken, IssueError, Role as _, Session, SessionError};
+use warden::auth::{AccessClaims, IssueError, Role as _, Session, SessionError};
 use warden::{BuildError, Warden};
 use warden_tests::{Backend, Captured, Client, Transport, jwt, on_both_stores};
 
@@ -56,7 +56,7 @@ async fn warden_on(backend: &Backend) -> Warden {
 async fn a_session_links_its_access_token_to_its_refresh_family(backend: Backend) {
     let warden = warden_on(&backend).await;
     let session = warden
-        .sign_in(AccessToken::new("user-7").roles([Role::Support]))
+        .sign_in(AccessClaims::new("user-7").roles([Role::Support]))
         .await
         .unwrap();
     let claims = warden.verify_access_token(&session.access.token).unwrap();
@@ -87,7 +87,7 @@ async fn a_session_links_its_access_token_to_its_refresh_family(backend: Backend
         .unwrap();
     assert_eq!(rotated.subject, "user-7");
     let next = warden
-        .resume(rotated, AccessToken::new("user-7").roles([Role::Admin]))
+        .resume(rotated, AccessClaims::new("user-7").roles([Role::Admin]))
         .unwrap();
     assert_eq!(next.id(), session.id());
     assert_ne!(next.refresh.token, session.refresh.token);
@@ -114,8 +114,8 @@ async fn a_session_links_its_access_token_to_its_refresh_family(backend: Backend
 
 async fn sign_out_ends_the_family_of_the_token_and_no_other(backend: Backend) {
     let warden = warden_on(&backend).await;
-    let phone = warden.sign_in(AccessToken::new("user-7")).await.unwrap();
-    let laptop = warden.sign_in(AccessToken::new("user-7")).await.unwrap();
+    let phone = warden.sign_in(AccessClaims::new("user-7")).await.unwrap();
+    let laptop = warden.sign_in(AccessClaims::new("user-7")).await.unwrap();
     assert_ne!(phone.id(), laptop.id());
     let claims = warden.verify_access_token(&phone.access.token).unwrap();
     warden.sign_out(&claims).await.unwrap();
@@ -138,13 +138,13 @@ on_both_stores!(
 #[tokio::test]
 async fn resume_refuses_claims_for_another_subject() {
     let warden = builder().build().unwrap();
-    let session: Session = warden.sign_in(AccessToken::new("alice")).await.unwrap();
+    let session: Session = warden.sign_in(AccessClaims::new("alice")).await.unwrap();
     let rotated = warden
         .refresh(session.refresh.token.expose())
         .await
         .unwrap();
     let error = warden
-        .resume(rotated, AccessToken::new("mallory"))
+        .resume(rotated, AccessClaims::new("mallory"))
         .unwrap_err();
     assert_eq!(error, SessionError::SubjectMismatch);
 }
@@ -153,13 +153,13 @@ async fn resume_refuses_claims_for_another_subject() {
 async fn the_session_claim_is_warden_s_own() {
     let warden = builder().build().unwrap();
     assert_eq!(
-        AccessToken::new("u").claim("sid", "forged").unwrap_err(),
+        AccessClaims::new("u").claim("sid", "forged").unwrap_err(),
         IssueError::ReservedClaim("sid".into())
     );
     // A token issued outside a session has none, and signing it out ends
     // nothing.
     let issued = warden
-        .issue_access_token(&AccessToken::new("user-7"))
+        .issue_access_token(&AccessClaims::new("user-7"))
         .unwrap();
     let claims = warden.verify_access_token(&issued.token).unwrap();
     assert_eq!((claims.sid.as_deref(), claims.session()), (None, None));
@@ -168,7 +168,7 @@ async fn the_session_claim_is_warden_s_own() {
         .await
         .unwrap();
     assert_eq!(
-        warden.sign_in(AccessToken::new("")).await.unwrap_err(),
+        warden.sign_in(AccessClaims::new("")).await.unwrap_err(),
         SessionError::Issue(IssueError::EmptySubject)
     );
 }
@@ -185,7 +185,7 @@ async fn a_session_without_a_signing_key_leaves_no_family_behind() {
         .unwrap();
     assert_eq!(
         warden
-            .sign_in(AccessToken::new("user-7"))
+            .sign_in(AccessClaims::new("user-7"))
             .await
             .unwrap_err(),
         SessionError::Issue(IssueError::NoSigningKey)

@@ -11,7 +11,7 @@ use axum::{Form, Json, Router};
 use http::{Request, StatusCode};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use warden::auth::AccessToken;
+use warden::auth::AccessClaims;
 use warden::validate::{Invalid, Validate};
 use warden::{Auth, Warden, protected, rate_limit, validate};
 use warden_tests::{Answer, AppState, Client, Hits, Transport, jwt};
@@ -808,7 +808,7 @@ fn empty_nul_and_huge_strings_through_every_text_rule() {
 async fn validation_stacks_with_the_guards() {
     let (app, hits, warden) = app_and_warden().await;
     let token = warden
-        .issue_access_token(&AccessToken::new("ana"))
+        .issue_access_token(&AccessClaims::new("ana"))
         .unwrap()
         .token;
     let send = |token: Option<String>, body: &'static str| {

@@ -17,7 +17,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions};
 use warden::auth::refresh::{RefreshError, RefreshTokens};
-use warden::auth::{AccessToken, Jwt, Role as _, Session, SessionError};
+use warden::auth::{AccessClaims, Jwt, Role as _, Session, SessionError};
 use warden::http::{Cors, Problem};
 use warden::limit::{KeyedLimit, Rate};
 use warden::password::{Passwords, Verification};
@@ -406,8 +406,8 @@ async fn user_by(db: &SqlitePool, column: &str, value: &str) -> Result<Option<Us
 
 /// The access token the user's current record earns: their typed role and
 /// email.
-fn claims_of(user: &User) -> Result<AccessToken, Problem> {
-    AccessToken::new(&user.id)
+fn claims_of(user: &User) -> Result<AccessClaims, Problem> {
+    AccessClaims::new(&user.id)
         .roles(user.role)
         .claim("email", &user.email)
         .map_err(internal)

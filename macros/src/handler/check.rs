@@ -377,7 +377,7 @@ fn check_fn(option: &Opt, errors: &mut Errors) -> Option<syn::ExprPath> {
         _ => {
             errors.spanned(
                 tokens,
-                "`check` takes the path of an `async fn(&Claims, &mut Parts) -> bool` (or `-> Access`)",
+                "`check` takes the path of an `async fn(&Claims, &mut Parts) -> bool` (or `-> Decision`)",
             );
             None
         }

@@ -303,7 +303,7 @@ fn check(protected: &Protected) -> Option<TokenStream> {
         fn check<'a>(
             __warden_claims: &'a ::warden::__private::Claims,
             __warden_parts: &'a mut ::warden::__private::Parts,
-        ) -> impl ::core::future::Future<Output = ::warden::__private::Access>
+        ) -> impl ::core::future::Future<Output = ::warden::__private::Decision>
                + ::core::marker::Send + 'a {
             #call
         }

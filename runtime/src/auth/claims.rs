@@ -4,7 +4,7 @@ use std::time::Duration;
 use serde::de::{self, Deserializer, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize, Serializer};
 
-use super::refresh::FamilyId;
+use super::refresh::SessionId;
 use super::role::Role;
 
 /// The verified claims of an access token.
@@ -91,8 +91,8 @@ impl Claims {
 
     /// The session (refresh-token family) the token belongs to, from its
     /// `sid` claim: what [`Warden::sign_out`](crate::Warden::sign_out) ends.
-    pub fn session(&self) -> Option<FamilyId> {
-        self.sid.clone().map(FamilyId)
+    pub fn session(&self) -> Option<SessionId> {
+        self.sid.clone().map(SessionId)
     }
 }
 
@@ -244,19 +244,19 @@ fn serialize_audience<S: Serializer>(aud: &[String], serializer: S) -> Result<S:
 /// signed with [`Warden::issue_access_token`](crate::Warden::issue_access_token).
 ///
 /// ```
-/// use warden::auth::AccessToken;
+/// use warden::auth::AccessClaims;
 ///
 /// #[derive(Clone, Copy, warden::Role)]
 /// enum Role { Admin, User }
 ///
-/// let token = AccessToken::new("user-42")
+/// let token = AccessClaims::new("user-42")
 ///     .roles([Role::User])
 ///     .scopes(["reports:read"])
 ///     .claim("tenant", "acme")?;
 /// # Ok::<(), warden::auth::IssueError>(())
 /// ```
 #[derive(Debug, Clone)]
-pub struct AccessToken {
+pub struct AccessClaims {
     pub(crate) subject: String,
     pub(crate) roles: Vec<String>,
     pub(crate) scopes: Vec<String>,
@@ -264,7 +264,7 @@ pub struct AccessToken {
     pub(crate) ttl: Option<Duration>,
     /// The `sid` claim: set by warden when it issues the token of a
     /// session, never by the application.
-    pub(crate) session: Option<FamilyId>,
+    pub(crate) session: Option<SessionId>,
 }
 
 /// Claims warden sets itself; custom claims cannot replace them.
@@ -272,7 +272,7 @@ pub(crate) const RESERVED_CLAIMS: &[&str] = &[
     "sub", "iss", "aud", "exp", "iat", "nbf", "jti", "roles", "scope", "sid",
 ];
 
-impl AccessToken {
+impl AccessClaims {
     /// A token for `subject` with no roles and no scopes.
     pub fn new(subject: impl Into<String>) -> Self {
         Self {
@@ -326,7 +326,7 @@ impl AccessToken {
 ///
 /// Its `Debug` output never shows the token itself.
 #[derive(Clone)]
-pub struct IssuedToken {
+pub struct IssuedAccessToken {
     /// The compact JWT.
     pub token: String,
     /// The token's `jti`.
@@ -335,9 +335,9 @@ pub struct IssuedToken {
     pub expires_in: u64,
 }
 
-impl fmt::Debug for IssuedToken {
+impl fmt::Debug for IssuedAccessToken {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("IssuedToken")
+        f.debug_struct("IssuedAccessToken")
             .field("token", &"[redacted]")
             .field("jti", &self.jti)
             .field("expires_in", &self.expires_in)
@@ -395,14 +395,14 @@ mod tests {
     #[test]
     fn reserved_claims_cannot_be_overridden() {
         for name in RESERVED_CLAIMS {
-            assert!(AccessToken::new("s").claim(name, 1).is_err(), "{name}");
+            assert!(AccessClaims::new("s").claim(name, 1).is_err(), "{name}");
         }
-        assert!(AccessToken::new("s").claim("tenant", "acme").is_ok());
+        assert!(AccessClaims::new("s").claim("tenant", "acme").is_ok());
     }
 
     #[test]
     fn issued_token_debug_is_redacted() {
-        let issued = IssuedToken {
+        let issued = IssuedAccessToken {
             token: "eyJsecret".into(),
             jti: "j".into(),
             expires_in: 900,

@@ -215,9 +215,9 @@ fn bearer_token(value: &HeaderValue) -> Result<&str, AuthRejection> {
 
 /// The answer of an object-level `check = ...` function.
 ///
-/// A check returns `Access` or a `bool` (`true` allows).
+/// A check returns `Decision` or a `bool` (`true` allows).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Access {
+pub enum Decision {
     /// Let the request through.
     Allow,
     /// 403 Forbidden.
@@ -226,7 +226,7 @@ pub enum Access {
     NotFound,
 }
 
-impl From<bool> for Access {
+impl From<bool> for Decision {
     fn from(allowed: bool) -> Self {
         if allowed { Self::Allow } else { Self::Deny }
     }
@@ -305,7 +305,7 @@ mod tests {
 
     #[test]
     fn booleans_convert_to_access() {
-        assert_eq!(Access::from(true), Access::Allow);
-        assert_eq!(Access::from(false), Access::Deny);
+        assert_eq!(Decision::from(true), Decision::Allow);
+        assert_eq!(Decision::from(false), Decision::Deny);
     }
 }

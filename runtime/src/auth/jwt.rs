@@ -7,7 +7,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::Header;
 use serde::Deserialize;
 
-use super::claims::{AccessToken, Claims, IssuedToken};
+use super::claims::{AccessClaims, Claims, IssuedAccessToken};
 use super::error::{IssueError, JwtConfigError, KeyError, TokenError};
 use super::key::{Key, alg_name, ensure_crypto_provider};
 
@@ -491,7 +491,7 @@ impl Authenticator {
     }
 
     /// Signs an access token with the first key.
-    pub(crate) fn issue(&self, request: &AccessToken) -> Result<IssuedToken, IssueError> {
+    pub(crate) fn issue(&self, request: &AccessClaims) -> Result<IssuedAccessToken, IssueError> {
         if request.subject.is_empty() {
             return Err(IssueError::EmptySubject);
         }
@@ -522,7 +522,7 @@ impl Authenticator {
         header.kid = signing.kid.clone();
         let token =
             jsonwebtoken::encode(&header, &payload, encoding).map_err(|_| IssueError::Signing)?;
-        Ok(IssuedToken {
+        Ok(IssuedAccessToken {
             token,
             jti,
             expires_in: ttl,
@@ -619,7 +619,7 @@ mod tests {
         let auth = jwt().compile().unwrap();
         let issued = auth
             .issue(
-                &AccessToken::new("user-1")
+                &AccessClaims::new("user-1")
                     .roles([Role::Admin])
                     .scopes(["a:b", "c"])
                     .claim("tenant", "acme")
@@ -643,8 +643,8 @@ mod tests {
     #[test]
     fn jtis_are_unique() {
         let auth = jwt().compile().unwrap();
-        let a = auth.issue(&AccessToken::new("u")).unwrap();
-        let b = auth.issue(&AccessToken::new("u")).unwrap();
+        let a = auth.issue(&AccessClaims::new("u")).unwrap();
+        let b = auth.issue(&AccessClaims::new("u")).unwrap();
         assert_ne!(a.jti, b.jti);
         assert_eq!(a.jti.len(), 22);
     }
@@ -653,7 +653,7 @@ mod tests {
     fn empty_subjects_are_neither_issued_nor_accepted() {
         let auth = jwt().compile().unwrap();
         assert_eq!(
-            auth.issue(&AccessToken::new("")).err(),
+            auth.issue(&AccessClaims::new("")).err(),
             Some(IssueError::EmptySubject)
         );
     }

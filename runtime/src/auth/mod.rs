@@ -10,9 +10,9 @@ pub mod refresh;
 mod role;
 mod session;
 
-pub use claims::{AccessToken, Claims, IssuedToken};
+pub use claims::{AccessClaims, Claims, IssuedAccessToken};
 pub use error::{AuthRejection, IssueError, JwtConfigError, KeyError, TokenError};
-pub use extract::{Access, Auth};
+pub use extract::{Auth, Decision};
 pub(crate) use extract::{Verified, authenticate};
 pub use jwt::{
     ACCESS_TOKEN_TYP, DEFAULT_ACCESS_TTL, DEFAULT_LEEWAY, DEFAULT_MAX_TOKEN_BYTES, Jwt, MAX_LEEWAY,

@@ -42,7 +42,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sha2::{Digest, Sha256};
 
 use super::jwt::unix_now;
-use crate::limit::{StoreError, StoreFuture};
+use crate::{StoreError, StoreFuture};
 
 /// The prefix of every refresh token, so it can never be mistaken for an
 /// access token (a JWT) or the other way round.
@@ -83,15 +83,15 @@ impl fmt::Debug for RefreshToken {
 /// of its [`FamilyKey`]. It names the family (an access token may carry it,
 /// for logout) but cannot be turned into a token of it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct FamilyId(pub String);
+pub struct SessionId(pub String);
 
 /// A freshly issued refresh token.
 #[derive(Debug, Clone)]
-pub struct Issued {
+pub struct IssuedRefreshToken {
     /// The token.
     pub token: RefreshToken,
     /// Its family.
-    pub family: FamilyId,
+    pub family: SessionId,
     /// Seconds until it expires.
     pub expires_in: u64,
 }
@@ -102,7 +102,7 @@ pub struct Rotated {
     /// Whom the family belongs to.
     pub subject: String,
     /// The token that replaces the one presented.
-    pub issued: Issued,
+    pub issued: IssuedRefreshToken,
 }
 
 /// Why a refresh token was refused. Every variant answers 401.
@@ -214,12 +214,12 @@ impl TokenKeys {
 
 impl FamilyKey {
     /// The family's public id.
-    pub fn id(&self) -> FamilyId {
-        FamilyId(URL_SAFE_NO_PAD.encode(self.0))
+    pub fn id(&self) -> SessionId {
+        SessionId(URL_SAFE_NO_PAD.encode(self.0))
     }
 
     /// The key a public id names, if it is one.
-    pub fn from_id(id: &FamilyId) -> Option<Self> {
+    pub fn from_id(id: &SessionId) -> Option<Self> {
         let bytes = URL_SAFE_NO_PAD.decode(&id.0).ok()?;
         Some(Self(bytes.try_into().ok()?))
     }
@@ -367,7 +367,7 @@ impl RefreshTokens {
     }
 
     /// The first token of a new family (a login).
-    pub async fn issue(&self, subject: &str) -> Result<Issued, RefreshError> {
+    pub async fn issue(&self, subject: &str) -> Result<IssuedRefreshToken, RefreshError> {
         let (token, keys) = new_token(None)?;
         let now = unix_now();
         let family_expires_at = now + self.family_ttl.as_secs();
@@ -382,7 +382,7 @@ impl RefreshTokens {
             })
             .await
             .map_err(RefreshError::Store)?;
-        Ok(Issued {
+        Ok(IssuedRefreshToken {
             token,
             family: keys.family.id(),
             expires_in: expires_at - now,
@@ -415,7 +415,7 @@ impl RefreshTokens {
                 let expires_at = (now + self.ttl.as_secs()).min(family_expires_at);
                 Ok(Rotated {
                     subject,
-                    issued: Issued {
+                    issued: IssuedRefreshToken {
                         token: next,
                         family: presented.family.id(),
                         expires_in: expires_at.saturating_sub(now),
@@ -429,10 +429,10 @@ impl RefreshTokens {
         }
     }
 
-    /// Revokes a family by its id: the `family` of the [`Issued`] token,
+    /// Revokes a family by its id: the `family` of the [`IssuedRefreshToken`] token,
     /// carried in the access token of that login. Ids that name no family
     /// are ignored.
-    pub async fn revoke_family(&self, family: &FamilyId) -> Result<(), RefreshError> {
+    pub async fn revoke_family(&self, family: &SessionId) -> Result<(), RefreshError> {
         match FamilyKey::from_id(family) {
             Some(key) => self.store.revoke(key).await.map_err(RefreshError::Store),
             None => Ok(()),
@@ -723,7 +723,7 @@ mod tests {
             Some(RefreshError::Revoked)
         );
         tokens
-            .revoke_family(&FamilyId("unknown".into()))
+            .revoke_family(&SessionId("unknown".into()))
             .await
             .unwrap();
     }

@@ -4,9 +4,9 @@
 
 use std::fmt;
 
-use super::claims::{AccessToken, Claims, IssuedToken};
+use super::claims::{AccessClaims, Claims, IssuedAccessToken};
 use super::error::IssueError;
-use super::refresh::{FamilyId, Issued, RefreshError, Rotated};
+use super::refresh::{IssuedRefreshToken, RefreshError, Rotated, SessionId};
 use crate::Warden;
 
 /// The tokens of a session: a signed access token whose `sid` names the
@@ -16,14 +16,14 @@ use crate::Warden;
 #[derive(Debug, Clone)]
 pub struct Session {
     /// The access token.
-    pub access: IssuedToken,
+    pub access: IssuedAccessToken,
     /// The refresh token that renews it.
-    pub refresh: Issued,
+    pub refresh: IssuedRefreshToken,
 }
 
 impl Session {
     /// The session's id: the `sid` claim of its access tokens.
-    pub fn id(&self) -> &FamilyId {
+    pub fn id(&self) -> &SessionId {
         &self.refresh.family
     }
 }
@@ -74,7 +74,7 @@ impl Warden {
     /// token whose `sid` claim names it.
     ///
     /// ```
-    /// use warden::auth::{AccessToken, Jwt};
+    /// use warden::auth::{AccessClaims, Jwt};
     /// use warden::Warden;
     ///
     /// #[derive(Clone, Copy, warden::Role)]
@@ -85,14 +85,14 @@ impl Warden {
     /// let warden = Warden::builder()
     ///     .jwt(Jwt::hs256(b"a secret of at least thirty-two bytes")?.issuer("api").audience("api"))
     ///     .build()?;
-    /// let session = warden.sign_in(AccessToken::new("user-7").roles([Role::User])).await?;
+    /// let session = warden.sign_in(AccessClaims::new("user-7").roles([Role::User])).await?;
     /// let claims = warden.verify_access_token(&session.access.token)?;
     /// assert_eq!(claims.session().as_ref(), Some(session.id()));
     ///
     /// // Later: the client presents its refresh token.
     /// let rotated = warden.refresh(session.refresh.token.expose()).await?;
     /// // Read the subject's current roles, then issue the next pair.
-    /// let next = warden.resume(rotated, AccessToken::new("user-7").roles([Role::User]))?;
+    /// let next = warden.resume(rotated, AccessClaims::new("user-7").roles([Role::User]))?;
     /// assert_eq!(next.id(), session.id());
     ///
     /// // Sign-out ends the family: its refresh token no longer works.
@@ -101,7 +101,7 @@ impl Warden {
     /// # Ok(())
     /// # }
     /// ```
-    pub async fn sign_in(&self, claims: AccessToken) -> Result<Session, SessionError> {
+    pub async fn sign_in(&self, claims: AccessClaims) -> Result<Session, SessionError> {
         if claims.subject().is_empty() {
             return Err(SessionError::Issue(IssueError::EmptySubject));
         }
@@ -131,7 +131,7 @@ impl Warden {
     /// Continues the session `rotated` came from: signs an access token for
     /// `claims`, whose subject must be the refresh token's, with the
     /// session's `sid`.
-    pub fn resume(&self, rotated: Rotated, claims: AccessToken) -> Result<Session, SessionError> {
+    pub fn resume(&self, rotated: Rotated, claims: AccessClaims) -> Result<Session, SessionError> {
         if claims.subject() != rotated.subject {
             return Err(SessionError::SubjectMismatch);
         }
@@ -154,9 +154,9 @@ impl Warden {
 
     fn session_token(
         &self,
-        mut claims: AccessToken,
-        refresh: &Issued,
-    ) -> Result<IssuedToken, IssueError> {
+        mut claims: AccessClaims,
+        refresh: &IssuedRefreshToken,
+    ) -> Result<IssuedAccessToken, IssueError> {
         claims.session = Some(refresh.family.clone());
         self.issue_access_token(&claims)
     }

@@ -8,7 +8,8 @@ use std::time::Duration;
 use smallvec::SmallVec;
 
 use super::gcra;
-use super::store::{LimitCheck, Store, StoreError, StoreFuture, Verdict};
+use super::store::{LimitCheck, Store, Verdict};
+use crate::{StoreError, StoreFuture};
 
 /// The default bound on the keys a [`MemoryStore`] holds.
 pub const DEFAULT_MAX_KEYS: usize = 1_000_000;

@@ -27,7 +27,7 @@ pub use memory::{DEFAULT_MAX_KEYS, MemoryStore};
 pub use rate::{MAX_WINDOW, ParseRateError, Rate};
 pub use response::{RATELIMIT, RATELIMIT_POLICY};
 pub use spec::{KeySpec, LimitSpec, RateSpec, Skip};
-pub use store::{LimitCheck, Store, StoreError, StoreFuture, Verdict};
+pub use store::{LimitCheck, Store, Verdict};
 
 /// A rate that cannot be enforced.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -5,7 +5,8 @@ use std::fmt;
 use redis::Value;
 
 use super::{Redis, RedisConfigError, Script, bytes, sha1_hex, unexpected};
-use crate::limit::{LimitCheck, Outcome, Store, StoreError, StoreFuture, Verdict, gcra};
+use crate::limit::{LimitCheck, Outcome, Store, Verdict, gcra};
+use crate::{StoreError, StoreFuture};
 
 const CHECK_CODE: &str = concat!(include_str!("time.lua"), include_str!("check.lua"));
 const REFUND_CODE: &str = concat!(include_str!("time.lua"), include_str!("refund.lua"));

@@ -90,7 +90,7 @@ use sha2::{Digest, Sha256};
 pub use limits::RedisStore;
 pub use tokens::RedisTokenStore;
 
-use crate::limit::StoreError;
+use crate::StoreError;
 
 /// The default key prefix.
 pub const DEFAULT_PREFIX: &str = "warden:";

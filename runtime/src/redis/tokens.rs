@@ -8,10 +8,10 @@ use sha2::Sha256;
 
 use super::{Redis, Script, bytes, sha1_hex, sha256, unexpected};
 use crate::auth::refresh::{
-    DEFAULT_MAX_FAMILIES_PER_SUBJECT, FamilyId, FamilyKey, NewFamily, RotateOutcome, Rotation,
+    DEFAULT_MAX_FAMILIES_PER_SUBJECT, FamilyKey, NewFamily, RotateOutcome, Rotation, SessionId,
     TokenStore,
 };
-use crate::limit::{StoreError, StoreFuture};
+use crate::{StoreError, StoreFuture};
 
 const INSERT_CODE: &str = include_str!("token_insert.lua");
 const ROTATE_CODE: &str = include_str!("token_rotate.lua");
@@ -168,7 +168,7 @@ fn keystream(family_key: &[u8; 32], length: usize) -> Vec<u8> {
     stream
 }
 
-fn tag(family_key: &[u8; 32], family: &FamilyId, subject: &[u8]) -> Hmac<Sha256> {
+fn tag(family_key: &[u8; 32], family: &SessionId, subject: &[u8]) -> Hmac<Sha256> {
     let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(family_key)
         .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
     mac.update(&(family.0.len() as u64).to_be_bytes());
@@ -179,7 +179,7 @@ fn tag(family_key: &[u8; 32], family: &FamilyId, subject: &[u8]) -> Hmac<Sha256>
 
 /// The subject, encrypted under the family key and authenticated with the
 /// family id: `ciphertext || tag`.
-fn seal_subject(family_key: &[u8; 32], family: &FamilyId, subject: &str) -> Vec<u8> {
+fn seal_subject(family_key: &[u8; 32], family: &SessionId, subject: &str) -> Vec<u8> {
     let mut sealed: Vec<u8> = subject
         .bytes()
         .zip(keystream(family_key, subject.len()))
@@ -192,7 +192,7 @@ fn seal_subject(family_key: &[u8; 32], family: &FamilyId, subject: &str) -> Vec<
     sealed
 }
 
-fn open_subject(family_key: &[u8; 32], family: &FamilyId, sealed: &[u8]) -> Option<String> {
+fn open_subject(family_key: &[u8; 32], family: &SessionId, sealed: &[u8]) -> Option<String> {
     let split = sealed.len().checked_sub(TAG)?;
     let (ciphertext, expected) = sealed.split_at(split);
     let subject: Vec<u8> = ciphertext
@@ -227,7 +227,7 @@ mod tests {
     #[test]
     fn a_sealed_subject_opens_only_with_its_key_and_family() {
         let key = [7u8; 32];
-        let family = FamilyId("fam".into());
+        let family = SessionId("fam".into());
         let sealed = seal_subject(&key, &family, "user-42");
         assert!(!sealed.windows(7).any(|w| w == b"user-42"));
         assert_eq!(
@@ -235,7 +235,10 @@ mod tests {
             Some("user-42")
         );
         assert_eq!(open_subject(&[8u8; 32], &family, &sealed), None);
-        assert_eq!(open_subject(&key, &FamilyId("other".into()), &sealed), None);
+        assert_eq!(
+            open_subject(&key, &SessionId("other".into()), &sealed),
+            None
+        );
         let mut flipped = sealed.clone();
         flipped[0] ^= 1;
         assert_eq!(open_subject(&key, &family, &flipped), None);
