@@ -1,8 +1,6 @@
 //! `warden.layer()`: security headers on every response, CORS from an
 //! allow-list, the body limit, and problem+json for every error.
 
-use std::time::Duration;
-
 use axum::body::Body;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
@@ -10,7 +8,6 @@ use axum::{Json, Router};
 use http::{HeaderName, HeaderValue, Request, StatusCode};
 use serde_json::Value;
 use warden::http::{Cors, SecurityHeaders};
-use warden::limit::Rate;
 use warden::{BuildError, Warden, protected, rate_limit};
 use warden_tests::{Answer, Client, Transport, jwt, send};
 
@@ -30,10 +27,7 @@ async fn echo(Json(body): Json<Value>) -> Json<Value> {
 }
 
 fn builder() -> warden::WardenBuilder {
-    Warden::builder().jwt(jwt()).limit_policy(
-        "shared-policy",
-        Rate::new(3, Duration::from_secs(60)).unwrap(),
-    )
+    Warden::builder().jwt(jwt())
 }
 
 async fn app(builder: warden::WardenBuilder) -> Client {
@@ -369,110 +363,118 @@ async fn https_app(builder: warden::WardenBuilder) -> Client {
     app(builder.require_https().https_exempt("/health")).await
 }
 
-async fn send_with(
-    app: &Client,
-    method: http::Method,
-    path: &str,
-    headers: &[(&str, &str)],
-) -> Answer {
-    let mut request = Request::builder().method(method).uri(path);
-    for (name, value) in headers {
-        request = request.header(*name, *value);
-    }
-    app.send(request.body(Body::empty()).unwrap()).await
-}
-
 #[tokio::test]
 async fn plain_http_is_redirected_or_refused_when_https_is_required() {
     use http::Method;
     // Behind a proxy on loopback that terminates TLS.
     let app = https_app(builder().trusted_proxies(["127.0.0.1"])).await;
-    let answer = send_with(
-        &app,
-        Method::GET,
-        "/once?page=2",
-        &[("host", "api.example.com")],
-    )
-    .await;
+    let answer = app
+        .call(
+            Method::GET,
+            "/once?page=2",
+            &[("host", "api.example.com")],
+            Body::empty(),
+        )
+        .await;
     assert_eq!(answer.status, StatusCode::PERMANENT_REDIRECT);
     assert_eq!(
         answer.header("location"),
         "https://api.example.com/once?page=2"
     );
     assert_hardened(&answer);
-    let answer = send_with(
-        &app,
-        Method::HEAD,
-        "/once",
-        &[("host", "api.example.com:8443")],
-    )
-    .await;
+    let answer = app
+        .call(
+            Method::HEAD,
+            "/once",
+            &[("host", "api.example.com:8443")],
+            Body::empty(),
+        )
+        .await;
     assert_eq!(answer.status, StatusCode::PERMANENT_REDIRECT);
     assert_eq!(
         answer.header("location"),
         "https://api.example.com:8443/once"
     );
     // A body would be lost or replayed by a redirect: refused.
-    let answer = send_with(&app, Method::POST, "/echo", &[("host", "api.example.com")]).await;
+    let answer = app
+        .call(
+            Method::POST,
+            "/echo",
+            &[("host", "api.example.com")],
+            Body::empty(),
+        )
+        .await;
     answer.assert_problem(StatusCode::FORBIDDEN, "https_required");
     // A host that is not a host name is not redirected to.
-    let answer = send_with(&app, Method::GET, "/once", &[("host", "evil.com/@x")]).await;
+    let answer = app
+        .call(
+            Method::GET,
+            "/once",
+            &[("host", "evil.com/@x")],
+            Body::empty(),
+        )
+        .await;
     answer.assert_problem(StatusCode::FORBIDDEN, "https_required");
     // The proxy says the client came over HTTPS: served.
     for proto in ["https", "HTTPS", "http, https"] {
-        let answer = send_with(
-            &app,
-            Method::GET,
-            "/health",
-            &[("x-forwarded-proto", proto)],
-        )
-        .await;
+        let answer = app
+            .call(
+                Method::GET,
+                "/health",
+                &[("x-forwarded-proto", proto)],
+                Body::empty(),
+            )
+            .await;
         assert_eq!(answer.status, StatusCode::OK, "{proto}");
     }
-    let answer = send_with(
-        &app,
-        Method::POST,
-        "/echo",
-        &[
-            ("x-forwarded-proto", "https"),
-            ("content-type", "application/json"),
-        ],
-    )
-    .await;
+    let answer = app
+        .call(
+            Method::POST,
+            "/echo",
+            &[
+                ("x-forwarded-proto", "https"),
+                ("content-type", "application/json"),
+            ],
+            Body::empty(),
+        )
+        .await;
     assert_eq!(
         answer.status,
         StatusCode::BAD_REQUEST,
         "served, and refused for its empty body"
     );
     // The nearest proxy's word is the last one.
-    let answer = send_with(
-        &app,
-        Method::GET,
-        "/once",
-        &[("x-forwarded-proto", "https, http"), ("host", "a.example")],
-    )
-    .await;
+    let answer = app
+        .call(
+            Method::GET,
+            "/once",
+            &[("x-forwarded-proto", "https, http"), ("host", "a.example")],
+            Body::empty(),
+        )
+        .await;
     assert_eq!(answer.status, StatusCode::PERMANENT_REDIRECT);
     // The exempt path is served over plain HTTP.
     assert_eq!(app.get("/health", None).await.status, StatusCode::OK);
 
     // Without a trusted proxy, a client's own claim is not believed.
     let direct = https_app(builder()).await;
-    let answer = send_with(
-        &direct,
-        Method::GET,
-        "/once",
-        &[("x-forwarded-proto", "https"), ("host", "a.example")],
-    )
-    .await;
+    let answer = direct
+        .call(
+            Method::GET,
+            "/once",
+            &[("x-forwarded-proto", "https"), ("host", "a.example")],
+            Body::empty(),
+        )
+        .await;
     assert_eq!(answer.status, StatusCode::PERMANENT_REDIRECT);
-    let answer = send_with(
-        &direct,
-        Method::GET,
-        "/once",
-        &[("forwarded", "proto=https"), ("host", "a.example")],
-    )
-    .await;
+    let answer = direct
+        .call(
+            Method::GET,
+            "/once",
+            &[("forwarded", "proto=https"), ("host", "a.example")],
+            Body::empty(),
+        )
+        .await;
     assert_eq!(answer.status, StatusCode::PERMANENT_REDIRECT);
 
     // RFC 7239, when the proxy writes Forwarded.
@@ -482,24 +484,26 @@ async fn plain_http_is_redirected_or_refused_when_https_is_required() {
             .forwarded_header(warden::http::ForwardedHeader::Forwarded),
     )
     .await;
-    let answer = send_with(
-        &rfc,
-        Method::GET,
-        "/once",
-        &[("forwarded", "for=198.51.100.1;proto=https")],
-    )
-    .await;
+    let answer = rfc
+        .call(
+            Method::GET,
+            "/once",
+            &[("forwarded", "for=198.51.100.1;proto=https")],
+            Body::empty(),
+        )
+        .await;
     assert_eq!(answer.status, StatusCode::OK);
-    let answer = send_with(
-        &rfc,
-        Method::GET,
-        "/once",
-        &[
-            ("forwarded", "for=198.51.100.1;proto=http"),
-            ("host", "a.example"),
-        ],
-    )
-    .await;
+    let answer = rfc
+        .call(
+            Method::GET,
+            "/once",
+            &[
+                ("forwarded", "for=198.51.100.1;proto=http"),
+                ("host", "a.example"),
+            ],
+            Body::empty(),
+        )
+        .await;
     assert_eq!(answer.status, StatusCode::PERMANENT_REDIRECT);
 }
 

@@ -194,26 +194,6 @@ async fn app(backend: &Backend) -> (Client, Hits, Warden) {
     app_with(backend, builder()).await
 }
 
-async fn get_with(client: &Client, path: &str, headers: &[(&str, &str)]) -> Answer {
-    let mut request = http::Request::get(path);
-    for (name, value) in headers {
-        request = request.header(*name, *value);
-    }
-    client
-        .send(request.body(axum::body::Body::empty()).unwrap())
-        .await
-}
-
-async fn post_to(client: &Client, path: &str) -> Answer {
-    client
-        .send(
-            http::Request::post(path)
-                .body(axum::body::Body::empty())
-                .unwrap(),
-        )
-        .await
-}
-
 fn assert_limited(answer: &Answer) {
     answer.assert_problem(StatusCode::TOO_MANY_REQUESTS, "rate_limited");
     let retry: u64 = answer
@@ -289,13 +269,17 @@ async fn a_spoofed_forwarding_header_from_an_untrusted_peer_is_ignored(backend: 
     let (app, hits, _) = app(&backend).await;
     for i in 0..5 {
         let forged = format!("198.51.100.{i}");
-        let answer = get_with(&app, "/ip", &[("x-forwarded-for", &forged)]).await;
+        let answer = app.get_with("/ip", &[("x-forwarded-for", &forged)]).await;
         assert_eq!(answer.status, StatusCode::OK);
     }
     // A new forged address does not buy a new burst.
-    let answer = get_with(&app, "/ip", &[("x-forwarded-for", "203.0.113.99")]).await;
+    let answer = app
+        .get_with("/ip", &[("x-forwarded-for", "203.0.113.99")])
+        .await;
     assert_limited(&answer);
-    let answer = get_with(&app, "/ip", &[("forwarded", "for=203.0.113.98")]).await;
+    let answer = app
+        .get_with("/ip", &[("forwarded", "for=203.0.113.98")])
+        .await;
     assert_limited(&answer);
     assert_eq!(hits.count(), 5);
     let text = captured.text();
@@ -314,20 +298,24 @@ async fn proxied(backend: &Backend) -> (Client, Hits, Warden) {
 async fn a_trusted_proxy_chain_is_honoured(backend: Backend) {
     let (app, hits, _) = proxied(&backend).await;
     for _ in 0..5 {
-        let answer = get_with(&app, "/ip", &[("x-forwarded-for", "198.51.100.1")]).await;
+        let answer = app
+            .get_with("/ip", &[("x-forwarded-for", "198.51.100.1")])
+            .await;
         assert_eq!(answer.status, StatusCode::OK);
     }
     // The forged leftmost entry is not believed: the rightmost untrusted
     // hop is the client, and it is spent.
-    let answer = get_with(
-        &app,
-        "/ip",
-        &[("x-forwarded-for", "6.6.6.6, 198.51.100.1, 10.1.2.3")],
-    )
-    .await;
+    let answer = app
+        .get_with(
+            "/ip",
+            &[("x-forwarded-for", "6.6.6.6, 198.51.100.1, 10.1.2.3")],
+        )
+        .await;
     assert_limited(&answer);
     // Another client behind the same proxy has its own burst.
-    let answer = get_with(&app, "/ip", &[("x-forwarded-for", "198.51.100.2")]).await;
+    let answer = app
+        .get_with("/ip", &[("x-forwarded-for", "198.51.100.2")])
+        .await;
     assert_eq!(answer.status, StatusCode::OK);
     // The proxy itself, without a header, is a client of its own.
     assert_eq!(app.get("/ip", None).await.status, StatusCode::OK);
@@ -344,12 +332,16 @@ async fn ipv6_clients_are_keyed_by_their_56_prefix(backend: Backend) {
         "2001:db8:1:ab00:1234::1",
     ];
     for address in same_subscriber {
-        let answer = get_with(&app, "/ip", &[("x-forwarded-for", address)]).await;
+        let answer = app.get_with("/ip", &[("x-forwarded-for", address)]).await;
         assert_eq!(answer.status, StatusCode::OK, "{address}");
     }
-    let answer = get_with(&app, "/ip", &[("x-forwarded-for", "2001:db8:1:ab99::5")]).await;
+    let answer = app
+        .get_with("/ip", &[("x-forwarded-for", "2001:db8:1:ab99::5")])
+        .await;
     assert_limited(&answer);
-    let answer = get_with(&app, "/ip", &[("x-forwarded-for", "2001:db8:1:ac00::1")]).await;
+    let answer = app
+        .get_with("/ip", &[("x-forwarded-for", "2001:db8:1:ac00::1")])
+        .await;
     assert_eq!(answer.status, StatusCode::OK, "another /56");
     assert_eq!(hits.count(), 6);
 }
@@ -362,11 +354,11 @@ async fn ipv4_mapped_addresses_are_keyed_as_ipv4(backend: Backend) {
         } else {
             "::ffff:198.51.100.7"
         };
-        let answer = get_with(&app, "/ip", &[("x-forwarded-for", address)]).await;
+        let answer = app.get_with("/ip", &[("x-forwarded-for", address)]).await;
         assert_eq!(answer.status, StatusCode::OK);
     }
     for address in ["::ffff:198.51.100.7", "::ffff:c633:6407", "198.51.100.7"] {
-        let answer = get_with(&app, "/ip", &[("x-forwarded-for", address)]).await;
+        let answer = app.get_with("/ip", &[("x-forwarded-for", address)]).await;
         assert_limited(&answer);
     }
     assert_eq!(hits.count(), 5);
@@ -376,17 +368,30 @@ async fn skip_successful_counts_only_failures(backend: Backend) {
     let (app, hits, _) = app(&backend).await;
     // Successes never count.
     for _ in 0..20 {
-        assert_eq!(post_to(&app, "/login/good").await.status, StatusCode::OK);
+        assert_eq!(
+            app.post("/login/good", None, axum::body::Body::empty())
+                .await
+                .status,
+            StatusCode::OK
+        );
     }
     for _ in 0..5 {
         assert_eq!(
-            post_to(&app, "/login/bad").await.status,
+            app.post("/login/bad", None, axum::body::Body::empty())
+                .await
+                .status,
             StatusCode::UNAUTHORIZED
         );
     }
     // Five failures: now even the right password is refused.
-    assert_limited(&post_to(&app, "/login/good").await);
-    assert_limited(&post_to(&app, "/login/bad").await);
+    assert_limited(
+        &app.post("/login/good", None, axum::body::Body::empty())
+            .await,
+    );
+    assert_limited(
+        &app.post("/login/bad", None, axum::body::Body::empty())
+            .await,
+    );
     assert_eq!(hits.count(), 25);
 }
 
@@ -400,7 +405,12 @@ async fn skip_successful_under_a_concurrent_burst_of_successes_and_failures(back
         } else {
             "/login/bad"
         };
-        tasks.spawn(async move { (path, post_to(&app, path).await.status) });
+        tasks.spawn(async move {
+            (
+                path,
+                app.post(path, None, axum::body::Body::empty()).await.status,
+            )
+        });
     }
     let mut failures_admitted = 0;
     let mut successes = 0;
@@ -421,35 +431,58 @@ async fn skip_successful_under_a_concurrent_burst_of_successes_and_failures(back
     let left = 5 - failures_admitted;
     if left > 0 {
         for _ in 0..10 {
-            assert_eq!(post_to(&app, "/login/good").await.status, StatusCode::OK);
+            assert_eq!(
+                app.post("/login/good", None, axum::body::Body::empty())
+                    .await
+                    .status,
+                StatusCode::OK
+            );
         }
     }
     for _ in 0..left {
         assert_eq!(
-            post_to(&app, "/login/bad").await.status,
+            app.post("/login/bad", None, axum::body::Body::empty())
+                .await
+                .status,
             StatusCode::UNAUTHORIZED
         );
     }
-    assert_limited(&post_to(&app, "/login/bad").await);
-    assert_limited(&post_to(&app, "/login/good").await);
+    assert_limited(
+        &app.post("/login/bad", None, axum::body::Body::empty())
+            .await,
+    );
+    assert_limited(
+        &app.post("/login/good", None, axum::body::Body::empty())
+            .await,
+    );
 }
 
 async fn skip_failed_counts_only_successes(backend: Backend) {
     let (app, hits, _) = app(&backend).await;
     for _ in 0..10 {
         assert_eq!(
-            post_to(&app, "/successes/bad").await.status,
+            app.post("/successes/bad", None, axum::body::Body::empty())
+                .await
+                .status,
             StatusCode::BAD_REQUEST
         );
     }
     for _ in 0..3 {
         assert_eq!(
-            post_to(&app, "/successes/good").await.status,
+            app.post("/successes/good", None, axum::body::Body::empty())
+                .await
+                .status,
             StatusCode::OK
         );
     }
-    assert_limited(&post_to(&app, "/successes/good").await);
-    assert_limited(&post_to(&app, "/successes/bad").await);
+    assert_limited(
+        &app.post("/successes/good", None, axum::body::Body::empty())
+            .await,
+    );
+    assert_limited(
+        &app.post("/successes/bad", None, axum::body::Body::empty())
+            .await,
+    );
     assert_eq!(hits.count(), 13);
 }
 
@@ -498,15 +531,15 @@ async fn per_user_limits_follow_the_user_not_the_address(backend: Backend) {
     for i in 0..3 {
         // Alice moves between addresses; her count follows her.
         let address = format!("198.51.100.{i}");
-        let answer = get_with(
-            &app,
-            "/user",
-            &[
-                ("authorization", &format!("Bearer {alice}")),
-                ("x-forwarded-for", &address),
-            ],
-        )
-        .await;
+        let answer = app
+            .get_with(
+                "/user",
+                &[
+                    ("authorization", &format!("Bearer {alice}")),
+                    ("x-forwarded-for", &address),
+                ],
+            )
+            .await;
         assert_eq!(answer.status, StatusCode::OK);
         assert_eq!(answer.body, "alice");
     }
@@ -536,12 +569,12 @@ async fn per_ip_limits_run_before_authentication(backend: Backend) {
 async fn header_and_custom_keys(backend: Backend) {
     let (app, hits, _) = app(&backend).await;
     for _ in 0..2 {
-        let answer = get_with(&app, "/api-key", &[("x-api-key", "key-1")]).await;
+        let answer = app.get_with("/api-key", &[("x-api-key", "key-1")]).await;
         assert_eq!(answer.status, StatusCode::OK);
     }
-    assert_limited(&get_with(&app, "/api-key", &[("x-api-key", "key-1")]).await);
+    assert_limited(&app.get_with("/api-key", &[("x-api-key", "key-1")]).await);
     assert_eq!(
-        get_with(&app, "/api-key", &[("x-api-key", "key-2")])
+        app.get_with("/api-key", &[("x-api-key", "key-2")])
             .await
             .status,
         StatusCode::OK
@@ -551,15 +584,15 @@ async fn header_and_custom_keys(backend: Backend) {
 
     for _ in 0..2 {
         assert_eq!(
-            get_with(&app, "/tenant", &[("x-tenant", "acme")])
+            app.get_with("/tenant", &[("x-tenant", "acme")])
                 .await
                 .status,
             StatusCode::OK
         );
     }
-    assert_limited(&get_with(&app, "/tenant", &[("x-tenant", "acme")]).await);
+    assert_limited(&app.get_with("/tenant", &[("x-tenant", "acme")]).await);
     assert_eq!(
-        get_with(&app, "/tenant", &[("x-tenant", "globex")])
+        app.get_with("/tenant", &[("x-tenant", "globex")])
             .await
             .status,
         StatusCode::OK
@@ -678,7 +711,7 @@ async fn memory_stays_bounded_when_keys_rotate() {
     .await;
     for i in 0..3000u32 {
         let address = format!("2001:db8::{:x}:{:x}", i >> 16, i & 0xffff);
-        let answer = get_with(&app, "/ip", &[("x-forwarded-for", &address)]).await;
+        let answer = app.get_with("/ip", &[("x-forwarded-for", &address)]).await;
         assert_eq!(answer.status, StatusCode::OK);
     }
     assert!(
@@ -721,9 +754,14 @@ async fn every_refusal_is_audited(backend: Backend) {
     let _guard = captured.install();
     let (app, _, _) = app(&backend).await;
     for _ in 0..2 {
-        let _ = get_with(&app, "/api-key", &[("x-api-key", "secret-api-key-value")]).await;
+        let _ = app
+            .get_with("/api-key", &[("x-api-key", "secret-api-key-value")])
+            .await;
     }
-    assert_limited(&get_with(&app, "/api-key", &[("x-api-key", "secret-api-key-value")]).await);
+    assert_limited(
+        &app.get_with("/api-key", &[("x-api-key", "secret-api-key-value")])
+            .await,
+    );
     let text = captured.text();
     let events: Vec<&str> = text
         .lines()
@@ -777,22 +815,18 @@ async fn the_manifest_lists_every_policy() {
 #[tokio::test]
 async fn the_client_ip_extractor_resolves_like_the_guards() {
     let (behind_proxy, _, _) = proxied(&Backend::Memory).await;
-    let answer = get_with(
-        &behind_proxy,
-        "/whoami",
-        &[("x-forwarded-for", "6.6.6.6, 198.51.100.9")],
-    )
-    .await;
+    let answer = behind_proxy
+        .get_with("/whoami", &[("x-forwarded-for", "6.6.6.6, 198.51.100.9")])
+        .await;
     assert_eq!(answer.body, "198.51.100.9");
-    let answer = get_with(
-        &behind_proxy,
-        "/whoami",
-        &[("x-forwarded-for", "::ffff:198.51.100.9")],
-    )
-    .await;
+    let answer = behind_proxy
+        .get_with("/whoami", &[("x-forwarded-for", "::ffff:198.51.100.9")])
+        .await;
     assert_eq!(answer.body, "198.51.100.9");
     let (direct, _, _) = app(&Backend::Memory).await;
-    let answer = get_with(&direct, "/whoami", &[("x-forwarded-for", "198.51.100.9")]).await;
+    let answer = direct
+        .get_with("/whoami", &[("x-forwarded-for", "198.51.100.9")])
+        .await;
     assert_eq!(answer.body, "127.0.0.1");
 }
 
