@@ -369,29 +369,19 @@ async fn skip_successful_counts_only_failures(backend: Backend) {
     // Successes never count.
     for _ in 0..20 {
         assert_eq!(
-            app.post("/login/good", None, axum::body::Body::empty())
-                .await
-                .status,
+            app.post("/login/good", None, "").await.status,
             StatusCode::OK
         );
     }
     for _ in 0..5 {
         assert_eq!(
-            app.post("/login/bad", None, axum::body::Body::empty())
-                .await
-                .status,
+            app.post("/login/bad", None, "").await.status,
             StatusCode::UNAUTHORIZED
         );
     }
     // Five failures: now even the right password is refused.
-    assert_limited(
-        &app.post("/login/good", None, axum::body::Body::empty())
-            .await,
-    );
-    assert_limited(
-        &app.post("/login/bad", None, axum::body::Body::empty())
-            .await,
-    );
+    assert_limited(&app.post("/login/good", None, "").await);
+    assert_limited(&app.post("/login/bad", None, "").await);
     assert_eq!(hits.count(), 25);
 }
 
@@ -405,12 +395,7 @@ async fn skip_successful_under_a_concurrent_burst_of_successes_and_failures(back
         } else {
             "/login/bad"
         };
-        tasks.spawn(async move {
-            (
-                path,
-                app.post(path, None, axum::body::Body::empty()).await.status,
-            )
-        });
+        tasks.spawn(async move { (path, app.post(path, None, "").await.status) });
     }
     let mut failures_admitted = 0;
     let mut successes = 0;
@@ -432,57 +417,37 @@ async fn skip_successful_under_a_concurrent_burst_of_successes_and_failures(back
     if left > 0 {
         for _ in 0..10 {
             assert_eq!(
-                app.post("/login/good", None, axum::body::Body::empty())
-                    .await
-                    .status,
+                app.post("/login/good", None, "").await.status,
                 StatusCode::OK
             );
         }
     }
     for _ in 0..left {
         assert_eq!(
-            app.post("/login/bad", None, axum::body::Body::empty())
-                .await
-                .status,
+            app.post("/login/bad", None, "").await.status,
             StatusCode::UNAUTHORIZED
         );
     }
-    assert_limited(
-        &app.post("/login/bad", None, axum::body::Body::empty())
-            .await,
-    );
-    assert_limited(
-        &app.post("/login/good", None, axum::body::Body::empty())
-            .await,
-    );
+    assert_limited(&app.post("/login/bad", None, "").await);
+    assert_limited(&app.post("/login/good", None, "").await);
 }
 
 async fn skip_failed_counts_only_successes(backend: Backend) {
     let (app, hits, _) = app(&backend).await;
     for _ in 0..10 {
         assert_eq!(
-            app.post("/successes/bad", None, axum::body::Body::empty())
-                .await
-                .status,
+            app.post("/successes/bad", None, "").await.status,
             StatusCode::BAD_REQUEST
         );
     }
     for _ in 0..3 {
         assert_eq!(
-            app.post("/successes/good", None, axum::body::Body::empty())
-                .await
-                .status,
+            app.post("/successes/good", None, "").await.status,
             StatusCode::OK
         );
     }
-    assert_limited(
-        &app.post("/successes/good", None, axum::body::Body::empty())
-            .await,
-    );
-    assert_limited(
-        &app.post("/successes/bad", None, axum::body::Body::empty())
-            .await,
-    );
+    assert_limited(&app.post("/successes/good", None, "").await);
+    assert_limited(&app.post("/successes/bad", None, "").await);
     assert_eq!(hits.count(), 13);
 }
 
