@@ -136,31 +136,32 @@ where
 }
 
 /// Authenticates and authorizes a request for `P`, the one path of both
-/// guards: on success the verified claims are in the request extensions
+/// guards: the token, the role and scope expression, then the object-level
+/// check. On success the verified claims are in the request extensions
 /// (for `Auth`, and for limits keyed by user); a refusal is audited, with
 /// the client address the limits use.
 async fn admit<P: Policy>(warden: &Warden, parts: &mut Parts) -> Result<(), AuthRejection> {
-    let admitted = authorize::<P>(warden, parts).await;
-    if let Err(rejection) = admitted {
-        audit::auth_rejected(P::HANDLER, parts, warden.client_ip(parts), rejection);
-    }
-    admitted
+    let rejection = match authenticate(warden, parts) {
+        Ok(verified) if !P::authorize(&verified.claims) => AuthRejection::InsufficientScope,
+        Ok(verified) => match P::check(&verified.claims, parts).await {
+            Decision::Allow => {
+                parts.extensions.insert(verified);
+                return Ok(());
+            }
+            Decision::Deny => AuthRejection::Denied,
+            Decision::NotFound => AuthRejection::NotFound,
+        },
+        Err(rejection) => rejection,
+    };
+    refused(P::HANDLER, warden, parts, rejection);
+    Err(rejection)
 }
 
-/// The checks of [`admit`]: the token, the role and scope expression, then
-/// the object-level check.
-async fn authorize<P: Policy>(warden: &Warden, parts: &mut Parts) -> Result<(), AuthRejection> {
-    let verified = authenticate(warden, parts)?;
-    if !P::authorize(&verified.claims) {
-        return Err(AuthRejection::InsufficientScope);
-    }
-    match P::check(&verified.claims, parts).await {
-        Decision::Allow => {}
-        Decision::Deny => return Err(AuthRejection::Denied),
-        Decision::NotFound => return Err(AuthRejection::NotFound),
-    }
-    parts.extensions.insert(verified);
-    Ok(())
+/// The audit event of a refusal, out of the admitted requests' way.
+#[cold]
+#[inline(never)]
+fn refused(handler: &str, warden: &Warden, parts: &Parts, rejection: AuthRejection) {
+    audit::auth_rejected(handler, parts, warden.client_ip(parts), rejection);
 }
 
 impl<P: Policy> LimitedGuard<P> {

@@ -106,6 +106,7 @@ where
 
 /// The socket peer address of a request, if the server recorded one: not
 /// the client when the peer is a proxy (see [`Resolved`]).
+#[inline]
 pub(crate) fn peer(extensions: &Extensions) -> Option<IpAddr> {
     extensions
         .get::<ConnectInfo<SocketAddr>>()
@@ -272,12 +273,13 @@ impl TrustedProxies {
 
     /// The client address of a request that arrived from `peer`.
     pub fn resolve(&self, peer: IpAddr, headers: &HeaderMap) -> IpAddr {
-        self.resolve_peer(peer, headers).ip()
+        self.resolve_peer(canonical(peer), headers).ip()
     }
 
     /// The client of a request: its peer address from axum's
     /// [`ConnectInfo`], resolved through the forwarding header when the
     /// peer is a trusted proxy; `None` when the server recorded no peer.
+    #[inline]
     pub(crate) fn resolve_request(
         &self,
         extensions: &Extensions,
@@ -286,8 +288,9 @@ impl TrustedProxies {
         peer(extensions).map(|peer| self.resolve_peer(peer, headers))
     }
 
+    /// [`resolve`](Self::resolve) of a canonical address.
+    #[inline]
     fn resolve_peer(&self, peer: IpAddr, headers: &HeaderMap) -> Resolved {
-        let peer = canonical(peer);
         if self.contains(peer) {
             Resolved::Forwarded(self.forwarded_client(peer, headers))
         } else {
