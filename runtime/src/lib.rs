@@ -75,13 +75,17 @@
 //!
 //! # Modules
 //!
-//! - [`auth`]: keys, JWT verification and issuing, claims, roles, [`Auth`].
+//! - [`auth`]: keys, JWT verification and issuing, claims, roles, [`Auth`],
+//!   and sessions ([`Warden::sign_in`]): an access token and a rotating
+//!   refresh token linked by the `sid` claim.
 //! - [`limit`]: rates (GCRA), the [`Store`](limit::Store) seam and the
 //!   bounded [`MemoryStore`](limit::MemoryStore).
 //! - [`validate`](mod@validate): the `Validate` trait, rules, issue
 //!   lists and the [`Valid`] extractors behind `#[validate]`.
 //! - [`http`]: RFC 9457 problem details, client addresses behind trusted
-//!   proxies.
+//!   proxies, and the layers [`Warden::layer`] is made of, each usable
+//!   alone: [`SecurityHeadersLayer`](http::SecurityHeadersLayer),
+//!   [`ProblemJsonLayer`](http::ProblemJsonLayer), CORS and the body limit.
 //! - [`password`]: argon2id hashing off the async threads.
 //! - [`audit`]: the `tracing` events every rejection emits.
 //! - [`manifest`]: every handler's policy, for review or snapshot tests.
