@@ -294,8 +294,14 @@ fn rule(raw: RawRule, errors: &mut Errors) -> Option<Rule> {
         values: Vec::new(),
         refused: false,
     };
+    let mut seen: Vec<String> = Vec::new();
     for (key, tokens) in options {
         let k = key.to_string();
+        if seen.contains(&k) {
+            errors.spanned(&key, format!("duplicate option `{k}` of `{text}`"));
+            continue;
+        }
+        seen.push(k.clone());
         if k == MESSAGE {
             message = lit_str(tokens, "`message`", errors).map(|l| l.value());
         } else if k == CODE {
@@ -663,6 +669,21 @@ mod tests {
         assert_eq!(errors[2], "`len` takes one range");
         assert_eq!(errors[3], "expected `regex = \"pattern\"`");
         assert!(errors[4].starts_with("`one_of` needs at least one value"));
+    }
+
+    #[test]
+    fn an_option_given_twice_is_an_error_not_a_silent_last_wins() {
+        let (_, errors) = rules_of(quote!(
+            len(min = 1, min = 2),
+            password(min = 12, message = "a", message = "b")
+        ));
+        assert_eq!(
+            errors,
+            [
+                "duplicate option `min` of `len`",
+                "duplicate option `message` of `password`"
+            ]
+        );
     }
 
     #[test]

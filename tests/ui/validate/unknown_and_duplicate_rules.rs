@@ -9,6 +9,8 @@ struct Signup {
     backup: String,
     #[validate(frobnicate)]
     other: String,
+    #[validate(len(min = 1, min = 2))]
+    nickname: String,
 }
 
 fn main() {}
