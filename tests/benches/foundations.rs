@@ -24,10 +24,10 @@ use std::time::{Duration, Instant};
 use criterion::{Criterion, criterion_group, criterion_main};
 use governor::{Quota, RateLimiter};
 use jsonwebtoken::{DecodingKey, Validation};
-use serde::Deserialize;
 use warden::Warden;
 use warden::auth::{AccessClaims, Jwt, Key};
 use warden::limit::{LimitCheck, MemoryStore, Rate, Store};
+use warden_tests::HandClaims;
 
 /// The role of the benchmark's tokens.
 #[derive(Clone, Copy, warden::Role)]
@@ -179,22 +179,6 @@ fn limiter(c: &mut Criterion) {
 }
 
 const SECRET: &[u8] = b"benchmark secret, at least 32 bytes long";
-
-/// The claims jsonwebtoken decodes: the same fields warden's `Claims` has.
-#[derive(Deserialize)]
-#[allow(dead_code)]
-struct HandClaims {
-    sub: String,
-    iss: String,
-    aud: serde_json::Value,
-    exp: u64,
-    iat: Option<u64>,
-    nbf: Option<u64>,
-    jti: Option<String>,
-    #[serde(default)]
-    roles: Vec<String>,
-    scope: Option<String>,
-}
 
 fn hs256(c: &mut Criterion) {
     let warden = Warden::builder()

@@ -25,13 +25,13 @@ use hmac::{Hmac, KeyInit, Mac};
 use http::request::Parts;
 use http::{HeaderValue, Request, StatusCode, header};
 use jsonwebtoken::{DecodingKey, Validation};
-use serde::Deserialize;
 use tower::ServiceExt;
 use tower_governor::GovernorLayer;
 use tower_governor::governor::GovernorConfigBuilder;
 use warden::auth::{AccessClaims, Jwt, Key};
 use warden::limit::{LimitCheck, MemoryStore, Rate, Store};
 use warden::{Auth, Warden, protected, rate_limit, validate};
+use warden_tests::HandClaims;
 
 /// The role of the benchmark's tokens.
 #[derive(Clone, Copy, warden::Role)]
@@ -154,22 +154,6 @@ async fn hand_registered(
         }
         Err(errors) => (StatusCode::BAD_REQUEST, errors.to_string()).into_response(),
     }
-}
-
-/// The claims the hand-wired extractor decodes: the same fields as warden's.
-#[derive(Deserialize)]
-#[allow(dead_code)]
-struct HandClaims {
-    sub: String,
-    iss: String,
-    aud: serde_json::Value,
-    exp: u64,
-    iat: Option<u64>,
-    nbf: Option<u64>,
-    jti: Option<String>,
-    #[serde(default)]
-    roles: Vec<String>,
-    scope: Option<String>,
 }
 
 /// What a careful engineer writes by hand for the same policy: bearer

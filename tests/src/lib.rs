@@ -427,3 +427,28 @@ impl std::io::Write for Captured {
         Ok(())
     }
 }
+
+/// The claims a hand-wired jsonwebtoken extractor decodes, in the
+/// benchmarks: the same fields warden's `Claims` has.
+#[derive(serde::Deserialize)]
+pub struct HandClaims {
+    /// `sub`.
+    pub sub: String,
+    /// `iss`.
+    pub iss: String,
+    /// `aud`, a string or an array.
+    pub aud: Value,
+    /// `exp`.
+    pub exp: u64,
+    /// `iat`.
+    pub iat: Option<u64>,
+    /// `nbf`.
+    pub nbf: Option<u64>,
+    /// `jti`.
+    pub jti: Option<String>,
+    /// `roles`.
+    #[serde(default)]
+    pub roles: Vec<String>,
+    /// `scope`.
+    pub scope: Option<String>,
+}
