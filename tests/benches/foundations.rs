@@ -24,16 +24,8 @@ use std::time::{Duration, Instant};
 use criterion::{Criterion, criterion_group, criterion_main};
 use governor::{Quota, RateLimiter};
 use jsonwebtoken::{DecodingKey, Validation};
-use warden::Warden;
-use warden::auth::{AccessClaims, Jwt, Key};
 use warden::limit::{LimitCheck, MemoryStore, Rate, Store};
 use warden_tests::HandClaims;
-
-/// The role of the benchmark's tokens.
-#[derive(Clone, Copy, warden::Role)]
-enum BenchRole {
-    User,
-}
 
 /// Polls a future that is ready at once (the memory store's).
 fn ready<F: std::future::Future + Unpin>(mut future: F) -> F::Output {
@@ -181,18 +173,7 @@ fn limiter(c: &mut Criterion) {
 const SECRET: &[u8] = b"benchmark secret, at least 32 bytes long";
 
 fn hs256(c: &mut Criterion) {
-    let warden = Warden::builder()
-        .jwt(
-            Jwt::new(Key::hs256(SECRET).expect("key").with_kid("k1"))
-                .issuer("bench")
-                .audience("bench"),
-        )
-        .build()
-        .expect("warden");
-    let token = warden
-        .issue_access_token(&AccessClaims::new("user-1").roles([BenchRole::User]))
-        .expect("token")
-        .token;
+    let (warden, token) = warden_tests::bench_warden(SECRET);
     let key = DecodingKey::from_secret(SECRET).expect("key");
     let mut validation = Validation::new(jsonwebtoken::Algorithm::HS256);
     validation.set_issuer(&["bench"]);

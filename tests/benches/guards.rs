@@ -28,16 +28,9 @@ use jsonwebtoken::{DecodingKey, Validation};
 use tower::ServiceExt;
 use tower_governor::GovernorLayer;
 use tower_governor::governor::GovernorConfigBuilder;
-use warden::auth::{AccessClaims, Jwt, Key};
 use warden::limit::{LimitCheck, MemoryStore, Rate, Store};
-use warden::{Auth, Warden, protected, rate_limit, validate};
+use warden::{Auth, protected, rate_limit, validate};
 use warden_tests::HandClaims;
-
-/// The role of the benchmark's tokens.
-#[derive(Clone, Copy, warden::Role)]
-enum BenchRole {
-    User,
-}
 
 const SECRET: &[u8] = b"benchmark secret, at least 32 bytes long";
 
@@ -270,18 +263,7 @@ fn guards(c: &mut Criterion) {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .build()
         .expect("runtime");
-    let warden = Warden::builder()
-        .jwt(
-            Jwt::new(Key::hs256(SECRET).expect("key").with_kid("k1"))
-                .issuer("bench")
-                .audience("bench"),
-        )
-        .build()
-        .expect("warden");
-    let token = warden
-        .issue_access_token(&AccessClaims::new("user-1").roles([BenchRole::User]))
-        .expect("token")
-        .token;
+    let (warden, token) = warden_tests::bench_warden(SECRET);
     let authorization = HeaderValue::from_str(&format!("Bearer {token}")).expect("header");
 
     let bare_router = Router::new().route("/bare", get(bare));

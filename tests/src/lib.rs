@@ -452,3 +452,32 @@ pub struct HandClaims {
     /// `scope`.
     pub scope: Option<String>,
 }
+
+/// The role of the benchmarks' tokens.
+#[derive(Clone, Copy, warden::Role)]
+pub enum BenchRole {
+    /// A user.
+    User,
+}
+
+/// The `Warden` of the benchmarks (HS256 under `kid` `k1`, issuer and
+/// audience `bench`) and a token it issued to `user-1` with role `user`.
+pub fn bench_warden(secret: &[u8]) -> (warden::Warden, String) {
+    let warden = warden::Warden::builder()
+        .jwt(
+            warden::auth::Jwt::new(
+                warden::auth::Key::hs256(secret)
+                    .expect("key")
+                    .with_kid("k1"),
+            )
+            .issuer("bench")
+            .audience("bench"),
+        )
+        .build()
+        .expect("warden");
+    let token = warden
+        .issue_access_token(&warden::auth::AccessClaims::new("user-1").roles([BenchRole::User]))
+        .expect("token")
+        .token;
+    (warden, token)
+}
