@@ -566,7 +566,7 @@ impl fmt::Display for BuildError {
             Self::Ipv6Prefix(bits) => write!(f, "an IPv6 prefix of {bits} bits is over 128"),
             Self::UnknownPolicy { name, handler } => write!(
                 f,
-                "{handler} uses the rate-limit policy {name:?}, which the builder does not define: call .limit_policy({name:?}, ..)"
+                "{handler} uses the rate-limit policy {name:?}, which the builder does not define: call .limit_policy({name:?}, ..), or, if the application does not serve this handler, name the modules it does serve with .handlers_in(module_path!())"
             ),
             Self::DuplicatePolicy(name) => {
                 write!(f, "the rate-limit policy {name:?} is defined twice")

@@ -216,6 +216,7 @@ fn build_checks_every_handler_unless_told_which_the_application_serves() {
         ),
         "{error:?}"
     );
+    assert!(error.to_string().contains(".handlers_in("), "{error}");
     // The application serves the handlers of `served` only.
     assert_eq!(served::PATH, "sessions::served");
     assert!(builder().build().is_ok());
