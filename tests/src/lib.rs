@@ -394,6 +394,41 @@ macro_rules! on_both_stores {
     };
 }
 
+thread_local! {
+    /// The capture of this thread's events, if a test installed one.
+    static CURRENT: std::cell::RefCell<Option<Captured>> = const { std::cell::RefCell::new(None) };
+}
+
+/// The global subscriber's writer: into the current thread's capture.
+struct ThreadCapture;
+
+impl std::io::Write for ThreadCapture {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        CURRENT.with(|current| {
+            if let Some(captured) = &*current.borrow() {
+                captured.0.lock().expect("lock").extend_from_slice(bytes);
+            }
+        });
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Ends a capture (see [`Captured::install`]) when dropped.
+#[must_use = "the capture ends when the guard is dropped"]
+pub struct CaptureGuard {
+    previous: Option<Captured>,
+}
+
+impl Drop for CaptureGuard {
+    fn drop(&mut self) {
+        CURRENT.with(|current| *current.borrow_mut() = self.previous.take());
+    }
+}
+
 /// Everything written by a `tracing` subscriber, for asserting on audit
 /// events.
 #[derive(Clone, Default)]
@@ -405,16 +440,28 @@ impl Captured {
         String::from_utf8_lossy(&self.0.lock().expect("lock")).into_owned()
     }
 
-    /// Installs a subscriber writing here for the current thread; events
-    /// are captured until the guard is dropped.
-    pub fn install(&self) -> tracing::subscriber::DefaultGuard {
-        let writer = self.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .with_writer(move || writer.clone())
-            .with_ansi(false)
-            .with_max_level(tracing::Level::TRACE)
-            .finish();
-        tracing::subscriber::set_default(subscriber)
+    /// Captures warden's events on the current thread until the guard is
+    /// dropped.
+    ///
+    /// One global subscriber, installed once per test binary, writes every
+    /// event of a `warden` target to the capture of the thread it happens
+    /// on. A subscriber scoped to a thread instead (`set_default`) loses
+    /// events while other tests run: tracing caches whether a call site is
+    /// enabled, and a test thread without a subscriber can leave a call
+    /// site cached as disabled for all.
+    pub fn install(&self) -> CaptureGuard {
+        static GLOBAL: std::sync::Once = std::sync::Once::new();
+        GLOBAL.call_once(|| {
+            let subscriber = tracing_subscriber::fmt()
+                .with_writer(|| ThreadCapture)
+                .with_ansi(false)
+                .with_env_filter(tracing_subscriber::EnvFilter::new("warden=trace"))
+                .finish();
+            tracing::subscriber::set_global_default(subscriber)
+                .expect("no other global subscriber in the tests");
+        });
+        let previous = CURRENT.with(|current| current.borrow_mut().replace(self.clone()));
+        CaptureGuard { previous }
     }
 }
 
