@@ -404,12 +404,10 @@ struct ThreadCapture;
 
 impl std::io::Write for ThreadCapture {
     fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        CURRENT.with(|current| {
-            if let Some(captured) = &*current.borrow() {
-                captured.0.lock().expect("lock").extend_from_slice(bytes);
-            }
-        });
-        Ok(bytes.len())
+        CURRENT.with(|current| match current.borrow_mut().as_mut() {
+            Some(captured) => captured.write(bytes),
+            None => Ok(bytes.len()),
+        })
     }
 
     fn flush(&mut self) -> std::io::Result<()> {
