@@ -344,12 +344,12 @@ impl WardenLayer {
 
 /// The services of [`WardenLayer`], from the outside in.
 type Stack<S> = SecurityHeadersService<
-    HttpsService<ProblemJsonService<RequestBodyLimit<GlobalLimitService<CorsService<S>>>>>,
+    EarlyRefusal<ProblemJsonService<RequestBodyLimit<GlobalLimitService<CorsService<S>>>>>,
 >;
 
 /// The response futures of [`Stack`].
 type StackFuture<F> = SecurityHeadersFuture<
-    HttpsFuture<
+    EarlyRefusalFuture<
         ProblemJsonFuture<tower_http::limit::ResponseFuture<GlobalLimitFuture<CorsFuture<F>>>>,
     >,
 >;
@@ -367,7 +367,7 @@ impl<S> Layer<S> for WardenLayer {
             warden: warden.clone(),
         };
         let inner = RequestBodyLimitLayer::new(defaults.body_limit).layer(inner);
-        let inner = HttpsService {
+        let inner = EarlyRefusal {
             inner: ProblemJsonLayer::new().layer(inner),
             warden: warden.clone(),
             body_limit: defaults.body_limit,
@@ -428,19 +428,19 @@ where
 /// over the body limit, naming the limit (tower-http's layer beneath would
 /// refuse it too, but without saying which limit).
 #[derive(Debug, Clone)]
-struct HttpsService<S> {
+struct EarlyRefusal<S> {
     inner: S,
     warden: Warden,
     body_limit: usize,
 }
 
-impl<S> Service<Request<Body>> for HttpsService<S>
+impl<S> Service<Request<Body>> for EarlyRefusal<S>
 where
     S: Service<Request<Body>, Response = Response>,
 {
     type Response = Response;
     type Error = S::Error;
-    type Future = HttpsFuture<S::Future>;
+    type Future = EarlyRefusalFuture<S::Future>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
@@ -448,7 +448,7 @@ where
 
     fn call(&mut self, request: Request<Body>) -> Self::Future {
         if let Some(refusal) = self.warden.refuse_plain_http(&request) {
-            return HttpsFuture::Refused {
+            return EarlyRefusalFuture::Refused {
                 refusal: Some(refusal),
             };
         }
@@ -457,25 +457,25 @@ where
             .get(header::CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
         if declared.is_some_and(|n| n > self.body_limit as u64) {
-            return HttpsFuture::Refused {
+            return EarlyRefusalFuture::Refused {
                 refusal: Some(body::too_large(Some(self.body_limit)).into_response()),
             };
         }
-        HttpsFuture::Served {
+        EarlyRefusalFuture::Served {
             inner: self.inner.call(request),
         }
     }
 }
 
 pin_project! {
-    #[project = HttpsProjection]
-    enum HttpsFuture<F> {
+    #[project = EarlyRefusalProjection]
+    enum EarlyRefusalFuture<F> {
         Refused { refusal: Option<Response> },
         Served { #[pin] inner: F },
     }
 }
 
-impl<F, E> Future for HttpsFuture<F>
+impl<F, E> Future for EarlyRefusalFuture<F>
 where
     F: Future<Output = Result<Response, E>>,
 {
@@ -483,10 +483,10 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match self.project() {
-            HttpsProjection::Refused { refusal } => {
+            EarlyRefusalProjection::Refused { refusal } => {
                 Poll::Ready(Ok(refusal.take().unwrap_or_default()))
             }
-            HttpsProjection::Served { inner } => inner.poll(cx),
+            EarlyRefusalProjection::Served { inner } => inner.poll(cx),
         }
     }
 }
