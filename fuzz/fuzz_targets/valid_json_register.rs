@@ -15,25 +15,15 @@ use axum::routing::post;
 use axum::{Json, Router};
 use http::{Request, StatusCode, header};
 use libfuzzer_sys::fuzz_target;
-use serde::Deserialize;
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 use tokio::runtime::Runtime;
 use tower::ServiceExt;
 use warden::{Valid, Validate};
 
-/// As `RegisterBody` in examples/api/src/lib.rs.
-#[derive(Deserialize, Validate)]
-#[serde(deny_unknown_fields)]
-#[allow(dead_code)]
-struct RegisterBody {
-    #[validate(email, len(max = 255))]
-    email: String,
-    #[validate(len(12..=128), password)]
-    password: String,
-    #[validate(len(2..=100), regex = r"^[\p{L} '-]+$")]
-    name: String,
-}
+// The register body of the bench server, whose rules are the reference
+// API's.
+use bench_server::Register as RegisterBody;
 
 const FIELDS: &[&str] = &["email", "password", "name"];
 
