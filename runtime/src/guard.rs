@@ -141,7 +141,7 @@ where
 /// (for `Auth`, and for limits keyed by user); a refusal is audited, with
 /// the client address the limits use.
 async fn admit<P: Policy>(warden: &Warden, parts: &mut Parts) -> Result<(), AuthRejection> {
-    let rejection = match authenticate(warden, parts) {
+    let rejection = match authenticate(warden, parts).await {
         Ok(verified) if !P::authorize(&verified.claims) => AuthRejection::InsufficientScope,
         Ok(verified) => match P::check(&verified.claims, parts).await {
             Decision::Allow => {

@@ -98,6 +98,8 @@ mod guard;
 pub mod http;
 pub mod limit;
 mod manifest;
+#[cfg(feature = "oidc")]
+pub mod oidc;
 pub mod password;
 #[cfg(feature = "redis")]
 pub mod redis;

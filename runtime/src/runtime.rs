@@ -140,6 +140,28 @@ impl Warden {
             .verify(token)
     }
 
+    /// Verifies an access token like [`verify_access_token`](Self::verify_access_token);
+    /// when it names a trusted external issuer's key that is not cached
+    /// yet, fetches that issuer's keys first (at most once per interval,
+    /// see `warden::oidc::TrustedIssuer`, feature `oidc`). The guards use
+    /// this.
+    pub async fn verify_access_token_refetching(&self, token: &str) -> Result<Claims, TokenError> {
+        let auth = self.inner.auth.as_ref().ok_or(TokenError::UnknownKey)?;
+        #[cfg(feature = "oidc")]
+        return auth.verify_refetching(token).await;
+        #[cfg(not(feature = "oidc"))]
+        auth.verify(token)
+    }
+
+    /// How many times the JWKS of the trusted external issuer `issuer`
+    /// was fetched (`None` if that issuer is not trusted): what an
+    /// operator watches to see that unknown key ids do not make warden
+    /// hammer an issuer.
+    #[cfg(feature = "oidc")]
+    pub fn jwks_fetches(&self, issuer: &str) -> Option<u64> {
+        self.inner.auth.as_ref()?.jwks_fetches(issuer)
+    }
+
     /// The client address of a request (see [`ClientIp`]): the one
     /// resolution that per-address limits key on, audit events carry and
     /// the `ClientIp` extractor returns.

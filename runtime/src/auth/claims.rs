@@ -119,7 +119,7 @@ fn one_or_many<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<String>
 
 /// `aud` where it may be absent or `null`: `None` then, so that the
 /// verifier reports a missing claim rather than a malformed one.
-pub(super) fn optional_audience<'de, D: Deserializer<'de>>(
+pub(crate) fn optional_audience<'de, D: Deserializer<'de>>(
     deserializer: D,
 ) -> Result<Option<Vec<String>>, D::Error> {
     struct Optional;
@@ -192,7 +192,7 @@ impl<'de> Visitor<'de> for NumericDate {
 
 /// `exp`: required, so `null` reads as missing (the verifier tells a
 /// missing claim from a malformed one).
-pub(super) fn required_date<'de, D: Deserializer<'de>>(
+pub(crate) fn required_date<'de, D: Deserializer<'de>>(
     deserializer: D,
 ) -> Result<Option<u64>, D::Error> {
     deserializer.deserialize_any(NumericDate {
@@ -202,7 +202,7 @@ pub(super) fn required_date<'de, D: Deserializer<'de>>(
 }
 
 /// `iat`, rounded down.
-pub(super) fn optional_date_down<'de, D: Deserializer<'de>>(
+pub(crate) fn optional_date_down<'de, D: Deserializer<'de>>(
     deserializer: D,
 ) -> Result<Option<u64>, D::Error> {
     deserializer.deserialize_any(NumericDate {
@@ -212,7 +212,7 @@ pub(super) fn optional_date_down<'de, D: Deserializer<'de>>(
 }
 
 /// `nbf`, rounded up.
-pub(super) fn optional_date_up<'de, D: Deserializer<'de>>(
+pub(crate) fn optional_date_up<'de, D: Deserializer<'de>>(
     deserializer: D,
 ) -> Result<Option<u64>, D::Error> {
     deserializer.deserialize_any(NumericDate {

@@ -99,6 +99,12 @@ pub enum JwtConfigError {
     ZeroLifetime,
     /// The token size bound is too small to hold a token.
     MaxTokenBytesTooSmall(usize),
+    /// Two trusted issuers (or a trusted issuer and the own one) share
+    /// one `iss`, so a token could not name whose keys check it.
+    DuplicateIssuer(String),
+    /// A trusted external issuer's configuration is unusable: the
+    /// message says why.
+    ExternalIssuer(String),
 }
 
 impl fmt::Display for JwtConfigError {
@@ -128,6 +134,11 @@ impl fmt::Display for JwtConfigError {
                     "a token size bound of {n} bytes is too small (minimum 256)"
                 )
             }
+            Self::DuplicateIssuer(issuer) => write!(
+                f,
+                "the issuer {issuer:?} is trusted twice; each issuer may be configured once"
+            ),
+            Self::ExternalIssuer(reason) => write!(f, "a trusted issuer is unusable: {reason}"),
         }
     }
 }
@@ -202,6 +213,8 @@ pub enum TokenError {
     MissingClaim,
     /// A claim has the wrong JSON type.
     InvalidClaim,
+    /// The token's issuer is trusted, but its keys could not be fetched.
+    IssuerUnreachable,
 }
 
 impl TokenError {
@@ -220,6 +233,7 @@ impl TokenError {
             Self::WrongAudience => "wrong_audience",
             Self::MissingClaim => "missing_claim",
             Self::InvalidClaim => "invalid_claim",
+            Self::IssuerUnreachable => "issuer_unreachable",
         }
     }
 
@@ -261,6 +275,10 @@ pub enum AuthRejection {
     Denied,
     /// The handler's `check` function asked to hide the resource: 404.
     NotFound,
+    /// The token names a trusted external issuer whose keys cannot be
+    /// fetched now: 503 `issuer_unavailable` with `Retry-After`, since
+    /// the token may well be valid.
+    IssuerUnavailable,
 }
 
 impl AuthRejection {
@@ -271,6 +289,7 @@ impl AuthRejection {
             Self::InvalidRequest => StatusCode::BAD_REQUEST,
             Self::InsufficientScope | Self::Denied => StatusCode::FORBIDDEN,
             Self::NotFound => StatusCode::NOT_FOUND,
+            Self::IssuerUnavailable => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -283,6 +302,7 @@ impl AuthRejection {
             Self::InsufficientScope => "insufficient_scope",
             Self::Denied => "check_denied",
             Self::NotFound => "check_hidden",
+            Self::IssuerUnavailable => "issuer_unavailable",
         }
     }
 
@@ -344,6 +364,14 @@ impl AuthRejection {
             Self::NotFound => {
                 return Problem::new(StatusCode::NOT_FOUND, "not_found", "no such resource");
             }
+            Self::IssuerUnavailable => (
+                Problem::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "issuer_unavailable",
+                    "the keys of this token's issuer cannot be fetched at the moment; try again shortly",
+                ),
+                (header::RETRY_AFTER, HeaderValue::from_static("5")),
+            ),
         };
         problem.with_header(name, value)
     }

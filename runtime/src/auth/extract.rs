@@ -105,7 +105,7 @@ where
             Some(verified) => verified.clone(),
             None => {
                 let warden = Warden::from_ref(state);
-                match authenticate(&warden, parts) {
+                match authenticate(&warden, parts).await {
                     Ok(verified) => {
                         parts.extensions.insert(verified.clone());
                         verified
@@ -139,7 +139,10 @@ fn custom_claims<C: DeserializeOwned>(authorization: &HeaderValue) -> Option<C> 
 }
 
 /// Finds the bearer token of a request and verifies it.
-pub(crate) fn authenticate(warden: &Warden, parts: &Parts) -> Result<Verified, AuthRejection> {
+pub(crate) async fn authenticate(
+    warden: &Warden,
+    parts: &Parts,
+) -> Result<Verified, AuthRejection> {
     let mut values = parts.headers.get_all(header::AUTHORIZATION).iter();
     let authorization = match (values.next(), values.next()) {
         (None, _) => return Err(AuthRejection::MissingToken),
@@ -148,9 +151,14 @@ pub(crate) fn authenticate(warden: &Warden, parts: &Parts) -> Result<Verified, A
         (Some(_), Some(_)) => return Err(AuthRejection::InvalidRequest),
     };
     let token = bearer_token(authorization)?;
-    let claims = warden
-        .verify_access_token(token)
-        .map_err(AuthRejection::InvalidToken)?;
+    let claims =
+        warden
+            .verify_access_token_refetching(token)
+            .await
+            .map_err(|error| match error {
+                TokenError::IssuerUnreachable => AuthRejection::IssuerUnavailable,
+                error => AuthRejection::InvalidToken(error),
+            })?;
     Ok(Verified {
         claims: Arc::new(claims),
         authorization: authorization.clone(),

@@ -63,6 +63,8 @@ pub struct Jwt {
     access_ttl: Duration,
     accept_foreign_typ: bool,
     max_token_bytes: usize,
+    #[cfg(feature = "oidc")]
+    trusted: Vec<crate::oidc::TrustedIssuer>,
 }
 
 impl Jwt {
@@ -76,7 +78,48 @@ impl Jwt {
             access_ttl: DEFAULT_ACCESS_TTL,
             accept_foreign_typ: false,
             max_token_bytes: DEFAULT_MAX_TOKEN_BYTES,
+            #[cfg(feature = "oidc")]
+            trusted: Vec::new(),
         }
+    }
+
+    /// A configuration that signs nothing and accepts the access tokens of
+    /// an external issuer (Auth0, Keycloak, Entra ID, any OpenID Connect
+    /// provider), verified against the keys the issuer publishes. Add more
+    /// issuers with [`Jwt::trust`].
+    ///
+    /// ```
+    /// use warden::auth::Jwt;
+    /// use warden::oidc::TrustedIssuer;
+    ///
+    /// let jwt = Jwt::from_issuer(TrustedIssuer::new("https://tenant.eu.auth0.com/")?.audience("https://api.example.com"))
+    ///     .trust(TrustedIssuer::new("https://sso.example.com/realms/staff")?.audience("api"));
+    /// # Ok::<(), warden::oidc::OidcConfigError>(())
+    /// ```
+    #[cfg(feature = "oidc")]
+    pub fn from_issuer(issuer: crate::oidc::TrustedIssuer) -> Self {
+        Self {
+            keys: Vec::new(),
+            issuer: None,
+            audience: None,
+            leeway: DEFAULT_LEEWAY,
+            access_ttl: DEFAULT_ACCESS_TTL,
+            accept_foreign_typ: false,
+            max_token_bytes: DEFAULT_MAX_TOKEN_BYTES,
+            trusted: vec![issuer],
+        }
+    }
+
+    /// Also accepts the access tokens of an external issuer, verified
+    /// against the keys it publishes, beside this configuration's own.
+    ///
+    /// A token's `iss` chooses whose keys and rules check it: a token is
+    /// never checked against another issuer's keys, so a key id that two
+    /// issuers share cannot let one issuer's key vouch for the other.
+    #[cfg(feature = "oidc")]
+    pub fn trust(mut self, issuer: crate::oidc::TrustedIssuer) -> Self {
+        self.trusted.push(issuer);
+        self
     }
 
     /// Shorthand for `Jwt::new(Key::hs256(secret)?)`: refuses secrets under
@@ -136,8 +179,19 @@ impl Jwt {
 
     pub(crate) fn compile(self) -> Result<Authenticator, JwtConfigError> {
         ensure_crypto_provider();
-        let issuer = self.issuer.ok_or(JwtConfigError::MissingIssuer)?;
-        let audience = self.audience.ok_or(JwtConfigError::MissingAudience)?;
+        // Without own keys (only external issuers), the own rules check
+        // nothing and may stay empty.
+        let own = !self.keys.is_empty();
+        let issuer = match self.issuer {
+            Some(issuer) => issuer,
+            None if own => return Err(JwtConfigError::MissingIssuer),
+            None => String::new(),
+        };
+        let audience = match self.audience {
+            Some(audience) => audience,
+            None if own => return Err(JwtConfigError::MissingAudience),
+            None => String::new(),
+        };
         if self.leeway > MAX_LEEWAY {
             return Err(JwtConfigError::LeewayTooLarge {
                 seconds: self.leeway.as_secs(),
@@ -163,31 +217,50 @@ impl Jwt {
             }
         }
         let leeway = self.leeway.as_secs();
+        #[cfg(feature = "oidc")]
+        let external = {
+            let mut external: Vec<crate::oidc::ExternalIssuer> = Vec::new();
+            for trusted in self.trusted {
+                let compiled = trusted.compile(self.max_token_bytes, leeway)?;
+                if (own && compiled.issuer() == issuer)
+                    || external.iter().any(|e| e.issuer() == compiled.issuer())
+                {
+                    return Err(JwtConfigError::DuplicateIssuer(
+                        compiled.issuer().to_owned(),
+                    ));
+                }
+                external.push(compiled);
+            }
+            external
+        };
         Ok(Authenticator {
             keys: self.keys,
             default,
-            leeway,
-            issuer,
-            audience,
+            rules: Rules {
+                issuer,
+                audience,
+                leeway,
+                accept_foreign_typ: self.accept_foreign_typ,
+                max_token_bytes: self.max_token_bytes,
+            },
             access_ttl: self.access_ttl,
-            accept_foreign_typ: self.accept_foreign_typ,
-            max_token_bytes: self.max_token_bytes,
             known_headers: Default::default(),
+            #[cfg(feature = "oidc")]
+            external,
         })
     }
 }
 
 /// A checked [`Jwt`] configuration, ready to verify and issue.
 pub(crate) struct Authenticator {
+    /// The own keys; empty when only external issuers are trusted.
     keys: Vec<Key>,
     default: Option<usize>,
-    leeway: u64,
-    issuer: String,
-    audience: String,
+    rules: Rules,
     access_ttl: Duration,
-    accept_foreign_typ: bool,
-    max_token_bytes: usize,
     known_headers: [OnceLock<KnownHeader>; KNOWN_HEADERS],
+    #[cfg(feature = "oidc")]
+    external: Vec<crate::oidc::ExternalIssuer>,
 }
 
 /// How many distinct header segments are remembered. An issuer sends one
@@ -325,44 +398,128 @@ fn is_object(json: &str) -> bool {
     json.trim_ascii_start().starts_with('{')
 }
 
-impl Authenticator {
-    /// Verifies a compact JWS access token and returns its claims.
-    ///
-    /// One pass, in the order of the cheapest refusal: the size bound, the
-    /// three segments, the header (`typ`, `kid`, and `alg`, which must be
-    /// the chosen key's own), the signature, then the claims: `exp`, `iss`,
-    /// `aud` and a non-empty `sub` required, `exp` and `nbf` within the
-    /// leeway, `iss` and `aud` equal to the configured ones.
-    pub(crate) fn verify(&self, token: &str) -> Result<Claims, TokenError> {
-        if token.len() > self.max_token_bytes {
-            return Err(TokenError::TooLarge);
-        }
-        let (message, signature) = token.rsplit_once('.').ok_or(TokenError::Malformed)?;
-        let (header, payload) = message.split_once('.').ok_or(TokenError::Malformed)?;
-        if payload.contains('.') {
-            return Err(TokenError::Malformed);
-        }
-        let (key_index, known) = match self.known_key(header) {
-            Some(index) => (index, true),
-            None => (self.header_key(header)?, false),
-        };
-        let key = &self.keys[key_index];
-        if !key.verifies(message.as_bytes(), signature) {
-            return Err(TokenError::BadSignature);
-        }
+/// The claim rules of one issuer: what its tokens must say.
+#[derive(Debug, Clone)]
+pub(crate) struct Rules {
+    pub(crate) issuer: String,
+    pub(crate) audience: String,
+    pub(crate) leeway: u64,
+    pub(crate) accept_foreign_typ: bool,
+    pub(crate) max_token_bytes: usize,
+}
 
-        let (mut payload_stack, mut payload_heap) = ([0u8; 512], Vec::new());
-        let payload = segment(payload, &mut payload_stack, &mut payload_heap)?;
-        if !is_object(payload) {
-            return Err(TokenError::InvalidClaim);
+/// A compact JWS split into its parts, nothing decoded yet.
+pub(crate) struct Segments<'t> {
+    /// The header and payload segments with the dot between them.
+    pub(crate) message: &'t str,
+    pub(crate) header: &'t str,
+    pub(crate) payload: &'t str,
+    pub(crate) signature: &'t str,
+}
+
+/// Splits a token into exactly three segments, after the size bound.
+pub(crate) fn split(token: &str, max_bytes: usize) -> Result<Segments<'_>, TokenError> {
+    if token.len() > max_bytes {
+        return Err(TokenError::TooLarge);
+    }
+    let (message, signature) = token.rsplit_once('.').ok_or(TokenError::Malformed)?;
+    let (header, payload) = message.split_once('.').ok_or(TokenError::Malformed)?;
+    if payload.contains('.') {
+        return Err(TokenError::Malformed);
+    }
+    Ok(Segments {
+        message,
+        header,
+        payload,
+        signature,
+    })
+}
+
+/// What a header says, once decoded and checked for shape: a JSON object
+/// of Unicode strings, without `crit`.
+pub(crate) struct HeaderView<'a> {
+    pub(crate) alg: &'a str,
+    pub(crate) typ: Option<&'a str>,
+    pub(crate) kid: Option<&'a str>,
+}
+
+/// Decodes a header segment, checks its shape, and hands what it says to
+/// `choose` (which picks the key).
+pub(crate) fn read_header<T>(
+    segment: &str,
+    choose: impl FnOnce(&HeaderView<'_>) -> Result<T, TokenError>,
+) -> Result<T, TokenError> {
+    let (mut stack, mut heap) = ([0u8; 128], Vec::new());
+    let text = self::segment(segment, &mut stack, &mut heap)?;
+    if !is_object(text) {
+        return Err(TokenError::Malformed);
+    }
+    let header: JoseHeader<'_> = serde_json::from_str(text).map_err(|_| TokenError::Malformed)?;
+    // Every string of the header, in parameters this verifier ignores
+    // too, must be Unicode (I-JSON, RFC 7493): a lone surrogate is
+    // refused, as any JOSE library that reads that parameter would.
+    // Only an escape can make one, and headers that verified are
+    // remembered, so this rarely costs a second parse.
+    if text.contains("\\u") && !is_unicode_json(text) {
+        return Err(TokenError::Malformed);
+    }
+    if header.crit.is_some() {
+        return Err(TokenError::Malformed);
+    }
+    choose(&HeaderView {
+        alg: &header.alg,
+        typ: header.typ.as_deref(),
+        kid: header.kid.as_deref(),
+    })
+}
+
+/// Decodes a payload segment into `T`: a JSON object whose strings are
+/// all Unicode.
+pub(crate) fn read_payload<T: serde::de::DeserializeOwned>(segment: &str) -> Result<T, TokenError> {
+    let (mut stack, mut heap) = ([0u8; 512], Vec::new());
+    let payload = self::segment(segment, &mut stack, &mut heap)?;
+    if !is_object(payload) {
+        return Err(TokenError::InvalidClaim);
+    }
+    // Claims this verifier skips must still be Unicode (I-JSON): only
+    // an escape can break that, and claims rarely hold one.
+    if payload.contains("\\u") && !is_unicode_json(payload) {
+        return Err(TokenError::InvalidClaim);
+    }
+    serde_json::from_str(payload).map_err(|_| TokenError::InvalidClaim)
+}
+
+/// The `iss` of a payload, read before its signature is checked, only to
+/// choose whose keys check it.
+#[cfg(feature = "oidc")]
+#[derive(Deserialize)]
+pub(crate) struct IssuerOnly {
+    #[serde(default)]
+    pub(crate) iss: Option<String>,
+}
+
+impl Rules {
+    /// Whether the header's `typ` is an access token's (or, when foreign
+    /// types are accepted, `JWT` or none).
+    pub(crate) fn typ_accepted(&self, typ: Option<&str>) -> bool {
+        match typ {
+            Some(t)
+                if t.eq_ignore_ascii_case(ACCESS_TOKEN_TYP)
+                    || t.eq_ignore_ascii_case("application/at+jwt") =>
+            {
+                true
+            }
+            Some(t) if t.eq_ignore_ascii_case("JWT") => self.accept_foreign_typ,
+            None => self.accept_foreign_typ,
+            Some(_) => false,
         }
-        // Claims this verifier skips must still be Unicode (I-JSON): only
-        // an escape can break that, and claims rarely hold one.
-        if payload.contains("\\u") && !is_unicode_json(payload) {
-            return Err(TokenError::InvalidClaim);
-        }
-        let payload: Payload =
-            serde_json::from_str(payload).map_err(|_| TokenError::InvalidClaim)?;
+    }
+
+    /// Checks the claims of a token whose signature verified: `exp`,
+    /// `iss`, `aud` and a non-empty `sub` required, `exp` and `nbf` within
+    /// the leeway, `iss` and `aud` equal to the configured ones.
+    pub(crate) fn claims(&self, payload_segment: &str) -> Result<Claims, TokenError> {
+        let payload: Payload = read_payload(payload_segment)?;
         let (Some(sub), Some(iss), Some(aud), Some(exp)) =
             (payload.sub, payload.iss, payload.aud, payload.exp)
         else {
@@ -387,9 +544,6 @@ impl Authenticator {
         if !aud.contains(&self.audience) {
             return Err(TokenError::WrongAudience);
         }
-        if !known {
-            self.remember(header, key_index);
-        }
         Ok(Claims {
             sub,
             iss,
@@ -402,6 +556,118 @@ impl Authenticator {
             scope: payload.scope,
             sid: payload.sid,
         })
+    }
+}
+
+/// Finds the key a header names among `keys` (by `kid`, or the one
+/// without a `kid` when the header names none), and refuses a header
+/// whose `alg` is not that key's own.
+pub(crate) fn choose_key(
+    keys: &[Key],
+    default: Option<usize>,
+    header: &HeaderView<'_>,
+) -> Result<usize, TokenError> {
+    let index = match header.kid {
+        Some(kid) => keys.iter().position(|k| k.kid.as_deref() == Some(kid)),
+        None => default,
+    }
+    .ok_or(TokenError::UnknownKey)?;
+    if header.alg != alg_name(keys[index].algorithm) {
+        return Err(TokenError::WrongAlgorithm);
+    }
+    Ok(index)
+}
+
+impl Authenticator {
+    /// Verifies a compact JWS access token and returns its claims.
+    ///
+    /// One pass, in the order of the cheapest refusal: the size bound, the
+    /// three segments, the header (`typ`, `kid`, and `alg`, which must be
+    /// the chosen key's own), the signature, then the claims (see
+    /// [`Rules::claims`]). When external issuers are trusted, the token's
+    /// unverified `iss` first chooses whose keys and rules check it: a
+    /// token is only ever checked against its own issuer's keys.
+    pub(crate) fn verify(&self, token: &str) -> Result<Claims, TokenError> {
+        #[cfg(feature = "oidc")]
+        if !self.external.is_empty() {
+            return self.verify_routed(token);
+        }
+        self.verify_own(token)
+    }
+
+    /// Verifies a token against this configuration's own keys and rules.
+    fn verify_own(&self, token: &str) -> Result<Claims, TokenError> {
+        let segments = split(token, self.rules.max_token_bytes)?;
+        let (key_index, known) = match self.known_key(segments.header) {
+            Some(index) => (index, true),
+            None => (self.header_key(segments.header)?, false),
+        };
+        let key = &self.keys[key_index];
+        if !key.verifies(segments.message.as_bytes(), segments.signature) {
+            return Err(TokenError::BadSignature);
+        }
+        let claims = self.rules.claims(segments.payload)?;
+        if !known {
+            self.remember(segments.header, key_index);
+        }
+        Ok(claims)
+    }
+
+    /// Chooses the issuer by the token's `iss`, then verifies with that
+    /// issuer's keys and rules alone.
+    #[cfg(feature = "oidc")]
+    fn verify_routed(&self, token: &str) -> Result<Claims, TokenError> {
+        let segments = split(token, self.rules.max_token_bytes)?;
+        let issuer = read_payload::<IssuerOnly>(segments.payload)?
+            .iss
+            .ok_or(TokenError::MissingClaim)?;
+        if !self.keys.is_empty() && issuer == self.rules.issuer {
+            return self.verify_own(token);
+        }
+        match self.external_for(&issuer) {
+            Some(external) => external.verify(&segments),
+            None => Err(TokenError::WrongIssuer),
+        }
+    }
+
+    /// Verifies like [`verify`](Self::verify), and when a trusted
+    /// external issuer's token names a key not cached yet, fetches that
+    /// issuer's keys again (bounded, see `KeySet::refetch`) and retries
+    /// once.
+    #[cfg(feature = "oidc")]
+    pub(crate) async fn verify_refetching(&self, token: &str) -> Result<Claims, TokenError> {
+        if self.external.is_empty() {
+            return self.verify_own(token);
+        }
+        let segments = split(token, self.rules.max_token_bytes)?;
+        let issuer = read_payload::<IssuerOnly>(segments.payload)?
+            .iss
+            .ok_or(TokenError::MissingClaim)?;
+        if !self.keys.is_empty() && issuer == self.rules.issuer {
+            return self.verify_own(token);
+        }
+        let external = self.external_for(&issuer).ok_or(TokenError::WrongIssuer)?;
+        let seen = external.key_generation();
+        match external.verify(&segments) {
+            Err(TokenError::UnknownKey) => match external.refetch(seen).await {
+                Ok(true) => external.verify(&segments),
+                Ok(false) => Err(TokenError::UnknownKey),
+                Err(_) => Err(TokenError::IssuerUnreachable),
+            },
+            verified => verified,
+        }
+    }
+
+    /// How many times the trusted issuer `issuer` had its keys fetched.
+    #[cfg(feature = "oidc")]
+    pub(crate) fn jwks_fetches(&self, issuer: &str) -> Option<u64> {
+        self.external_for(issuer).map(|e| e.jwks_fetches())
+    }
+
+    /// The trusted external issuer whose `iss` this is.
+    #[cfg(feature = "oidc")]
+    pub(crate) fn external_for(&self, issuer: &str) -> Option<&crate::oidc::ExternalIssuer> {
+        self.external.iter().find(|e| e.issuer() == issuer)
     }
 
     /// The key a remembered header segment chose, if it is remembered.
@@ -438,56 +704,17 @@ impl Authenticator {
     /// accepted `typ`, a known `kid`, and the chosen key's own `alg`.
     /// Returns the index of that key.
     fn header_key(&self, header: &str) -> Result<usize, TokenError> {
-        let (mut stack, mut heap) = ([0u8; 128], Vec::new());
-        let header = segment(header, &mut stack, &mut heap)?;
-        if !is_object(header) {
-            return Err(TokenError::Malformed);
-        }
-        let text = header;
-        let header: JoseHeader<'_> =
-            serde_json::from_str(text).map_err(|_| TokenError::Malformed)?;
-        // Every string of the header, in parameters this verifier ignores
-        // too, must be Unicode (I-JSON, RFC 7493): a lone surrogate is
-        // refused, as any JOSE library that reads that parameter would.
-        // Only an escape can make one, and headers that verified are
-        // remembered, so this rarely costs a second parse.
-        if text.contains("\\u") && !is_unicode_json(text) {
-            return Err(TokenError::Malformed);
-        }
-        if header.crit.is_some() {
-            return Err(TokenError::Malformed);
-        }
-        if !self.typ_accepted(header.typ.as_deref()) {
-            return Err(TokenError::WrongType);
-        }
-        let index = match header.kid.as_deref() {
-            Some(kid) => self.keys.iter().position(|k| k.kid.as_deref() == Some(kid)),
-            None => self.default,
-        }
-        .ok_or(TokenError::UnknownKey)?;
-        if header.alg != alg_name(self.keys[index].algorithm) {
-            return Err(TokenError::WrongAlgorithm);
-        }
-        Ok(index)
-    }
-
-    fn typ_accepted(&self, typ: Option<&str>) -> bool {
-        match typ {
-            Some(t)
-                if t.eq_ignore_ascii_case(ACCESS_TOKEN_TYP)
-                    || t.eq_ignore_ascii_case("application/at+jwt") =>
-            {
-                true
+        read_header(header, |header| {
+            if !self.rules.typ_accepted(header.typ) {
+                return Err(TokenError::WrongType);
             }
-            Some(t) if t.eq_ignore_ascii_case("JWT") => self.accept_foreign_typ,
-            None => self.accept_foreign_typ,
-            Some(_) => false,
-        }
+            choose_key(&self.keys, self.default, header)
+        })
     }
 
     /// Whether tokens can be signed: the first key has its private part.
     pub(crate) fn can_sign(&self) -> bool {
-        self.keys[0].encoding.is_some()
+        self.keys.first().is_some_and(|key| key.encoding.is_some())
     }
 
     /// Signs an access token with the first key.
@@ -495,7 +722,7 @@ impl Authenticator {
         if request.subject.is_empty() {
             return Err(IssueError::EmptySubject);
         }
-        let signing = &self.keys[0];
+        let signing = self.keys.first().ok_or(IssueError::NoSigningKey)?;
         let encoding = signing.encoding.as_ref().ok_or(IssueError::NoSigningKey)?;
         let ttl = request.ttl.unwrap_or(self.access_ttl).as_secs().max(1);
         let now = unix_now();
@@ -504,8 +731,8 @@ impl Authenticator {
         let mut payload = request.extra.clone();
         let mut put = |k: &str, v: serde_json::Value| payload.insert(k.to_owned(), v);
         put("sub", request.subject.clone().into());
-        put("iss", self.issuer.clone().into());
-        put("aud", self.audience.clone().into());
+        put("iss", self.rules.issuer.clone().into());
+        put("aud", self.rules.audience.clone().into());
         put("iat", now.into());
         put("exp", (now + ttl).into());
         put("jti", jti.clone().into());
@@ -688,14 +915,14 @@ mod tests {
         let strict = jwt().compile().unwrap();
         let lenient = jwt().accept_foreign_token_types().compile().unwrap();
         for typ in ["at+jwt", "AT+JWT", "application/at+jwt"] {
-            assert!(strict.typ_accepted(Some(typ)));
+            assert!(strict.rules.typ_accepted(Some(typ)));
         }
-        assert!(!strict.typ_accepted(Some("JWT")));
-        assert!(!strict.typ_accepted(None));
-        assert!(!strict.typ_accepted(Some("refresh+jwt")));
-        assert!(lenient.typ_accepted(Some("JWT")));
-        assert!(lenient.typ_accepted(None));
-        assert!(!lenient.typ_accepted(Some("refresh+jwt")));
+        assert!(!strict.rules.typ_accepted(Some("JWT")));
+        assert!(!strict.rules.typ_accepted(None));
+        assert!(!strict.rules.typ_accepted(Some("refresh+jwt")));
+        assert!(lenient.rules.typ_accepted(Some("JWT")));
+        assert!(lenient.rules.typ_accepted(None));
+        assert!(!lenient.rules.typ_accepted(Some("refresh+jwt")));
     }
 
     /// A token over exactly these header and payload bytes, signed with

@@ -133,7 +133,7 @@ impl Key {
         Ok(Self::public(Algorithm::EdDSA, decoding))
     }
 
-    fn public(algorithm: Algorithm, decoding: DecodingKey) -> Self {
+    pub(crate) fn public(algorithm: Algorithm, decoding: DecodingKey) -> Self {
         Self {
             algorithm,
             kid: None,
@@ -237,7 +237,13 @@ pub(crate) fn alg_name(algorithm: Algorithm) -> &'static str {
         Algorithm::HS384 => "HS384",
         Algorithm::HS512 => "HS512",
         Algorithm::RS256 => "RS256",
+        Algorithm::RS384 => "RS384",
+        Algorithm::RS512 => "RS512",
+        Algorithm::PS256 => "PS256",
+        Algorithm::PS384 => "PS384",
+        Algorithm::PS512 => "PS512",
         Algorithm::ES256 => "ES256",
+        Algorithm::ES384 => "ES384",
         Algorithm::EdDSA => "EdDSA",
         _ => "unsupported",
     }
@@ -245,7 +251,7 @@ pub(crate) fn alg_name(algorithm: Algorithm) -> &'static str {
 
 /// Reads the bit length of the modulus of a PKCS#1 `RSAPublicKey`
 /// (`SEQUENCE { INTEGER n, INTEGER e }`) in DER.
-fn rsa_modulus_bits(der: &[u8]) -> Option<usize> {
+pub(crate) fn rsa_modulus_bits(der: &[u8]) -> Option<usize> {
     fn read_len(bytes: &[u8]) -> Option<(usize, &[u8])> {
         let (&first, rest) = bytes.split_first()?;
         if first < 0x80 {

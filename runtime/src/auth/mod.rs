@@ -1,10 +1,10 @@
 //! Authentication: JWT keys and verification, claims, roles, the `Auth`
 //! extractor and the guard behind `#[protected]`.
 
-mod claims;
+pub(crate) mod claims;
 mod error;
 mod extract;
-mod jwt;
+pub(crate) mod jwt;
 mod key;
 pub mod refresh;
 mod role;
