@@ -20,6 +20,7 @@ use warden::auth::refresh::{RefreshError, RefreshTokens};
 use warden::auth::{AccessClaims, Jwt, Role as _, Session, SessionError};
 use warden::http::{Cors, Problem};
 use warden::limit::{KeyedLimit, Rate};
+use warden::oidc::{Identity, Provider, SignIn, SignInError};
 use warden::password::{Passwords, Verification};
 use warden::redis::{Redis, RedisStore, RedisTokenStore};
 use warden::{Auth, Warden, protected, rate_limit, validate};
@@ -65,6 +66,60 @@ pub struct Config {
     /// trusted proxy reports) get 308 to `https` (GET, HEAD) or 403; not
     /// `/health`.
     pub require_https: bool,
+    /// `$PUBLIC_URL`: the API's external base URL, from which the
+    /// sign-in redirect URIs are made (`http://127.0.0.1:$PORT`).
+    pub public_url: Option<String>,
+    /// The OpenID Connect providers users may sign in with: `oidc` from
+    /// `$OIDC_ISSUER`, `$OIDC_CLIENT_ID` and `$OIDC_CLIENT_SECRET`, and
+    /// `google` from `$GOOGLE_CLIENT_ID` and `$GOOGLE_CLIENT_SECRET`.
+    pub providers: Vec<ProviderConfig>,
+}
+
+/// One configured sign-in provider.
+#[derive(Clone)]
+pub struct ProviderConfig {
+    /// The path segment of its routes: `oidc` or `google`.
+    pub name: String,
+    /// Its issuer identifier.
+    pub issuer: String,
+    /// This API's client id with it.
+    pub client_id: String,
+    /// This API's client secret with it.
+    pub client_secret: String,
+}
+
+impl std::fmt::Debug for ProviderConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProviderConfig")
+            .field("name", &self.name)
+            .field("issuer", &self.issuer)
+            .field("client_id", &self.client_id)
+            .field("client_secret", &"[redacted]")
+            .finish()
+    }
+}
+
+/// Reads one provider's variables: all of them, or none.
+fn provider_from_env(
+    var: &dyn Fn(&str) -> Option<String>,
+    name: &str,
+    issuer: Option<String>,
+    names: [&str; 2],
+) -> Result<Option<ProviderConfig>, String> {
+    let [id_var, secret_var] = names;
+    match (issuer, var(id_var), var(secret_var)) {
+        (Some(issuer), Some(client_id), Some(client_secret)) => Ok(Some(ProviderConfig {
+            name: name.to_owned(),
+            issuer,
+            client_id,
+            client_secret,
+        })),
+        (None, None, None) => Ok(None),
+        _ => Err(format!(
+            "the {name} sign-in needs all of its variables ({id_var}, {secret_var}{}), or none",
+            if name == "oidc" { ", OIDC_ISSUER" } else { "" }
+        )),
+    }
 }
 
 fn list(value: Option<String>) -> Vec<String> {
@@ -106,6 +161,25 @@ impl Config {
                 Some("1") => true,
                 Some(other) => return Err(format!("REQUIRE_HTTPS is 1 or 0, not {other:?}")),
             },
+            public_url: var("PUBLIC_URL"),
+            providers: {
+                let oidc = provider_from_env(
+                    &var,
+                    "oidc",
+                    var("OIDC_ISSUER"),
+                    ["OIDC_CLIENT_ID", "OIDC_CLIENT_SECRET"],
+                )?;
+                let google_issuer = var("GOOGLE_CLIENT_ID")
+                    .or_else(|| var("GOOGLE_CLIENT_SECRET"))
+                    .map(|_| warden::oidc::GOOGLE_ISSUER.to_owned());
+                let google = provider_from_env(
+                    &var,
+                    "google",
+                    google_issuer,
+                    ["GOOGLE_CLIENT_ID", "GOOGLE_CLIENT_SECRET"],
+                )?;
+                oidc.into_iter().chain(google).collect()
+            },
         })
     }
 
@@ -123,6 +197,8 @@ impl Config {
             redis_url: None,
             global_rate_limit: None,
             require_https: false,
+            public_url: None,
+            providers: Vec::new(),
         }
     }
 }
@@ -242,6 +318,7 @@ pub async fn app(config: &Config) -> Result<Router, String> {
             .refresh_tokens(RefreshTokens::new(RedisTokenStore::new(&redis)));
     }
     let warden = builder.build().map_err(|e| e.to_string())?;
+    let sign_in = providers_sign_in(config, &secret)?;
     let state = AppState {
         warden: warden.clone(),
         db: database(&config.database_url).await?,
@@ -254,7 +331,17 @@ pub async fn app(config: &Config) -> Result<Router, String> {
                 .collect(),
         ),
     };
-    Ok(Router::new()
+    let mut router = Router::new();
+    if let Some(sign_in) = sign_in {
+        // A provider that cannot be reached now does not stop the API:
+        // its routes answer 503 until it can be.
+        tokio::spawn({
+            let sign_in = sign_in.clone();
+            async move { sign_in.warm_up().await }
+        });
+        router = router.merge(sign_in.routes(signed_in_with_provider));
+    }
+    Ok(router
         .route("/health", get(health))
         .route("/register", post(register))
         .route("/login", post(login))
@@ -264,6 +351,108 @@ pub async fn app(config: &Config) -> Result<Router, String> {
         .route("/api/admin", get(admin))
         .layer(warden.layer())
         .with_state(state))
+}
+
+/// The sign-in through the configured providers, if any.
+fn providers_sign_in(config: &Config, secret: &[u8]) -> Result<Option<SignIn>, String> {
+    if config.providers.is_empty() {
+        return Ok(None);
+    }
+    let public_url = config
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://127.0.0.1:{}", config.port));
+    let mut builder = SignIn::builder(secret, public_url);
+    for provider in &config.providers {
+        let configured = Provider::new(
+            &provider.issuer,
+            &provider.client_id,
+            &provider.client_secret,
+        )
+        .map_err(|e| format!("the {} sign-in: {e}", provider.name))?;
+        builder = builder.provider(&provider.name, configured);
+    }
+    let sign_in = builder.build().map_err(|e| format!("PUBLIC_URL: {e}"))?;
+    for name in sign_in.providers() {
+        tracing::info!(
+            provider = name,
+            redirect_uri = sign_in.redirect_uri(name).unwrap_or_default(),
+            "sign-in through an OpenID Connect provider is on"
+        );
+    }
+    Ok(Some(sign_in))
+}
+
+/// The end of a sign-in through a provider (contract section 1.1): a
+/// verified email is required; the identity is linked to the user with
+/// that email, who is created without a password if there is none;
+/// `$ADMIN_EMAILS` grants `admin` here and only here. Answers with a token
+/// pair, as `/login` does.
+async fn signed_in_with_provider(state: AppState, identity: Identity) -> Response {
+    match link_identity(&state, &identity).await {
+        Ok(user) => {
+            let claims = match claims_of(&user) {
+                Ok(claims) => claims,
+                Err(problem) => return problem.into_response(),
+            };
+            match state.warden.sign_in(claims).await {
+                Ok(session) => token_pair(&session),
+                Err(error) => session_refused(error).into_response(),
+            }
+        }
+        Err(problem) => problem.into_response(),
+    }
+}
+
+async fn link_identity(state: &AppState, identity: &Identity) -> Result<User, Problem> {
+    let email = identity
+        .verified_email()
+        .map_err(SignInError::to_problem)?
+        .to_lowercase();
+    let admin = state.admins.contains(&email);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    let name = identity
+        .name
+        .clone()
+        .filter(|n| !n.trim().is_empty())
+        .unwrap_or_else(|| email.split('@').next().unwrap_or_default().to_owned());
+    // No password: an empty hash, which /login refuses like an unknown
+    // email.
+    sqlx::query(
+        "INSERT INTO users (id, email, name, password_hash, role, created_at) VALUES (?, ?, ?, '', ?, ?) ON CONFLICT(email) DO NOTHING",
+    )
+    .bind(random_id()?)
+    .bind(&email)
+    .bind(&name)
+    .bind(Role::User.as_str())
+    .bind(now)
+    .execute(&state.db)
+    .await
+    .map_err(internal)?;
+    let user = user_by(&state.db, "email", &email)
+        .await?
+        .ok_or_else(|| internal("the user just linked is gone"))?;
+    sqlx::query(
+        "INSERT INTO identities (issuer, subject, user_id, provider, created_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT(issuer, subject) DO UPDATE SET user_id = excluded.user_id",
+    )
+    .bind(&identity.issuer)
+    .bind(&identity.subject)
+    .bind(&user.id)
+    .bind(&identity.provider)
+    .bind(now)
+    .execute(&state.db)
+    .await
+    .map_err(internal)?;
+    if admin && user.role != Some(Role::Admin) {
+        grant_admin(&state.db, &email).await.map_err(internal)?;
+        tracing::info!(provider = %identity.provider, "admin granted to a verified email of ADMIN_EMAILS");
+        return user_by(&state.db, "id", &user.id)
+            .await?
+            .ok_or_else(|| internal("the user just granted is gone"));
+    }
+    Ok(user)
 }
 
 /// Serves the API on `addr` until `shutdown` completes.
@@ -473,10 +662,15 @@ async fn login(State(state): State<AppState>, Json(body): Json<LoginBody>) -> Re
 
 async fn sign_in(state: &AppState, email: &str, password: &str) -> Result<Response, Problem> {
     let user = user_by(&state.db, "email", email).await?;
-    // The same argon2 work whether the user exists or not.
+    // The same argon2 work whether the user exists or not, or has no
+    // password (signed up through a provider).
+    let stored = user
+        .as_ref()
+        .map(|u| u.password_hash.as_str())
+        .filter(|hash| !hash.is_empty());
     let verification = state
         .passwords
-        .check(password, user.as_ref().map(|u| u.password_hash.as_str()))
+        .check(password, stored)
         .await
         .map_err(internal)?;
     let (Some(user), Verification::Valid { needs_upgrade }) = (user, verification) else {
