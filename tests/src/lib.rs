@@ -14,6 +14,7 @@ use jsonwebtoken::{Algorithm, EncodingKey};
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
+pub mod oidc_provider;
 mod redis_server;
 pub use redis_server::{RedisServer, free_port};
 
