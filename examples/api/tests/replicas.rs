@@ -253,6 +253,36 @@ fn a_malformed_global_rate_limit_stops_the_start_with_a_clear_message() {
 }
 
 #[test]
+fn a_partial_provider_configuration_stops_the_start_without_showing_the_secret() {
+    let start = |vars: &[(&str, &str)]| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_api"));
+        command.env_clear().env("DATABASE_URL", "sqlite::memory:");
+        for (name, value) in vars {
+            command.env(name, value);
+        }
+        let output = command.output().expect("api binary");
+        assert!(!output.status.success());
+        String::from_utf8_lossy(&output.stderr).into_owned()
+    };
+    let stderr = start(&[
+        ("OIDC_ISSUER", "https://idp.example.com"),
+        ("OIDC_CLIENT_SECRET", "the-client-secret-42"),
+    ]);
+    assert!(stderr.contains("OIDC_CLIENT_ID"), "{stderr}");
+    assert!(!stderr.contains("the-client-secret-42"), "{stderr}");
+    let stderr = start(&[("GOOGLE_CLIENT_ID", "1234.apps.googleusercontent.com")]);
+    assert!(stderr.contains("GOOGLE_CLIENT_SECRET"), "{stderr}");
+    // A provider over plain HTTP to another host is refused.
+    let stderr = start(&[
+        ("OIDC_ISSUER", "http://idp.example.com"),
+        ("OIDC_CLIENT_ID", "api"),
+        ("OIDC_CLIENT_SECRET", "the-client-secret-42"),
+    ]);
+    assert!(stderr.contains("HTTPS"), "{stderr}");
+    assert!(!stderr.contains("the-client-secret-42"), "{stderr}");
+}
+
+#[test]
 fn grant_admin_changes_the_role_or_says_no_such_user() {
     let (url, path) = database("grant");
     let run = |args: &[&str]| {
