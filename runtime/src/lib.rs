@@ -89,6 +89,9 @@
 //! - [`password`]: argon2id hashing off the async threads.
 //! - [`audit`]: the `tracing` events every rejection emits.
 //! - [`manifest`]: every handler's policy, for review or snapshot tests.
+//! - `oidc` (cargo feature `oidc`): sign-in through OpenID Connect
+//!   providers such as Google (`SignIn`), and trust in external issuers'
+//!   access tokens (`Jwt::from_issuer`, `Jwt::trust`).
 
 extern crate self as warden;
 

@@ -857,3 +857,23 @@ fn issuer_configurations_are_checked() {
     );
     let _ = serve;
 }
+
+#[tokio::test]
+async fn a_discovery_document_must_speak_for_its_own_issuer_over_https() {
+    for overrides in [
+        json!({"issuer": "https://accounts.google.com"}),
+        json!({"token_endpoint": "http://idp.example.com/token"}),
+        json!({"jwks_uri": "ftp://127.0.0.1/jwks"}),
+        json!({"authorization_endpoint": null}),
+    ] {
+        let setup = Setup::new().await;
+        setup.provider.override_discovery(overrides.clone());
+        let answer = visit(&Browser::new(), &setup.start_url()).await;
+        assert_problem(&answer, 503, "provider_unavailable");
+        assert_eq!(setup.provider.discovery_fetches(), 1, "{overrides}");
+        // Refused again at once, without another fetch.
+        let answer = visit(&Browser::new(), &setup.start_url()).await;
+        assert_problem(&answer, 503, "provider_unavailable");
+        assert_eq!(setup.provider.discovery_fetches(), 1, "{overrides}");
+    }
+}
