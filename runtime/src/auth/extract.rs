@@ -151,14 +151,18 @@ pub(crate) async fn authenticate(
         (Some(_), Some(_)) => return Err(AuthRejection::InvalidRequest),
     };
     let token = bearer_token(authorization)?;
-    let claims =
-        warden
-            .verify_access_token_refetching(token)
-            .await
-            .map_err(|error| match error {
-                TokenError::IssuerUnreachable => AuthRejection::IssuerUnavailable,
-                error => AuthRejection::InvalidToken(error),
-            })?;
+    // The common case is settled without awaiting; only a token naming a
+    // key not cached yet (a trusted external issuer's) fetches keys.
+    let claims = match warden.verify_access_token(token) {
+        // Boxed: the fetch's future is large, and every guard's future
+        // would otherwise carry its size (and copy it) on every request.
+        Err(TokenError::UnknownKey) => Box::pin(warden.verify_access_token_refetching(token)).await,
+        verified => verified,
+    }
+    .map_err(|error| match error {
+        TokenError::IssuerUnreachable => AuthRejection::IssuerUnavailable,
+        error => AuthRejection::InvalidToken(error),
+    })?;
     Ok(Verified {
         claims: Arc::new(claims),
         authorization: authorization.clone(),

@@ -258,9 +258,42 @@ pub(crate) struct Authenticator {
     default: Option<usize>,
     rules: Rules,
     access_ttl: Duration,
-    known_headers: [OnceLock<KnownHeader>; KNOWN_HEADERS],
+    known_headers: KnownHeaders,
     #[cfg(feature = "oidc")]
     external: Vec<crate::oidc::ExternalIssuer>,
+}
+
+/// The remembered headers of one set of keys.
+pub(crate) type KnownHeaders = [OnceLock<KnownHeader>; KNOWN_HEADERS];
+
+/// The key a remembered header segment chose, if it is remembered.
+fn known_key(known: &KnownHeaders, segment: &str) -> Option<usize> {
+    known
+        .iter()
+        .map_while(OnceLock::get)
+        .find(|known| *known.segment == *segment)
+        .map(|known| known.key)
+}
+
+/// Remembers a header segment of a token that verified, in the first
+/// free slot, if any is left.
+fn remember(known: &KnownHeaders, segment: &str, key: usize) {
+    if segment.len() > 256 {
+        return;
+    }
+    for slot in known {
+        match slot.get() {
+            Some(known) if *known.segment == *segment => return,
+            Some(_) => {}
+            None => {
+                let _ = slot.set(KnownHeader {
+                    segment: segment.into(),
+                    key,
+                });
+                return;
+            }
+        }
+    }
 }
 
 /// How many distinct header segments are remembered. An issuer sends one
@@ -274,7 +307,7 @@ const KNOWN_HEADERS: usize = 8;
 /// skips decoding and parsing them; its signature and claims are checked as
 /// always. Only tokens that verified fill a slot, and once the slots are
 /// full, further headers are simply parsed every time.
-struct KnownHeader {
+pub(crate) struct KnownHeader {
     segment: Box<str>,
     key: usize,
 }
@@ -418,6 +451,7 @@ pub(crate) struct Segments<'t> {
 }
 
 /// Splits a token into exactly three segments, after the size bound.
+#[inline]
 pub(crate) fn split(token: &str, max_bytes: usize) -> Result<Segments<'_>, TokenError> {
     if token.len() > max_bytes {
         return Err(TokenError::TooLarge);
@@ -445,6 +479,7 @@ pub(crate) struct HeaderView<'a> {
 
 /// Decodes a header segment, checks its shape, and hands what it says to
 /// `choose` (which picks the key).
+#[inline]
 pub(crate) fn read_header<T>(
     segment: &str,
     choose: impl FnOnce(&HeaderView<'_>) -> Result<T, TokenError>,
@@ -475,6 +510,8 @@ pub(crate) fn read_header<T>(
 
 /// Decodes a payload segment into `T`: a JSON object whose strings are
 /// all Unicode.
+#[cfg(feature = "oidc")]
+#[inline]
 pub(crate) fn read_payload<T: serde::de::DeserializeOwned>(segment: &str) -> Result<T, TokenError> {
     let (mut stack, mut heap) = ([0u8; 512], Vec::new());
     let payload = self::segment(segment, &mut stack, &mut heap)?;
@@ -501,6 +538,7 @@ pub(crate) struct IssuerOnly {
 impl Rules {
     /// Whether the header's `typ` is an access token's (or, when foreign
     /// types are accepted, `JWT` or none).
+    #[inline]
     pub(crate) fn typ_accepted(&self, typ: Option<&str>) -> bool {
         match typ {
             Some(t)
@@ -515,11 +553,49 @@ impl Rules {
         }
     }
 
-    /// Checks the claims of a token whose signature verified: `exp`,
-    /// `iss`, `aud` and a non-empty `sub` required, `exp` and `nbf` within
-    /// the leeway, `iss` and `aud` equal to the configured ones.
-    pub(crate) fn claims(&self, payload_segment: &str) -> Result<Claims, TokenError> {
-        let payload: Payload = read_payload(payload_segment)?;
+    /// Verifies a compact JWS access token against `keys` under these
+    /// rules, in one pass and in the order of the cheapest refusal: the
+    /// size bound, the three segments, the header (`typ`, `kid`, and
+    /// `alg`, which must be the chosen key's own), the signature, then the
+    /// claims: `exp`, `iss`, `aud` and a non-empty `sub` required, `exp`
+    /// and `nbf` within the leeway, `iss` and `aud` equal to the
+    /// configured ones. `known` remembers the headers of tokens that
+    /// verified, for keys that never change.
+    #[inline]
+    pub(crate) fn verify(
+        &self,
+        token: &str,
+        keys: &[Key],
+        default: Option<usize>,
+        known: Option<&KnownHeaders>,
+    ) -> Result<Claims, TokenError> {
+        let segments = split(token, self.max_token_bytes)?;
+        let remembered = known.and_then(|known| known_key(known, segments.header));
+        let key_index = match remembered {
+            Some(index) => index,
+            None => read_header(segments.header, |header| {
+                if !self.typ_accepted(header.typ) {
+                    return Err(TokenError::WrongType);
+                }
+                choose_key(keys, default, header)
+            })?,
+        };
+        if !keys[key_index].verifies(segments.message.as_bytes(), segments.signature) {
+            return Err(TokenError::BadSignature);
+        }
+
+        let (mut payload_stack, mut payload_heap) = ([0u8; 512], Vec::new());
+        let payload = segment(segments.payload, &mut payload_stack, &mut payload_heap)?;
+        if !is_object(payload) {
+            return Err(TokenError::InvalidClaim);
+        }
+        // Claims this verifier skips must still be Unicode (I-JSON): only
+        // an escape can break that, and claims rarely hold one.
+        if payload.contains("\\u") && !is_unicode_json(payload) {
+            return Err(TokenError::InvalidClaim);
+        }
+        let payload: Payload =
+            serde_json::from_str(payload).map_err(|_| TokenError::InvalidClaim)?;
         let (Some(sub), Some(iss), Some(aud), Some(exp)) =
             (payload.sub, payload.iss, payload.aud, payload.exp)
         else {
@@ -544,6 +620,11 @@ impl Rules {
         if !aud.contains(&self.audience) {
             return Err(TokenError::WrongAudience);
         }
+        if remembered.is_none()
+            && let Some(known) = known
+        {
+            remember(known, segments.header, key_index);
+        }
         Ok(Claims {
             sub,
             iss,
@@ -562,6 +643,7 @@ impl Rules {
 /// Finds the key a header names among `keys` (by `kid`, or the one
 /// without a `kid` when the header names none), and refuses a header
 /// whose `alg` is not that key's own.
+#[inline]
 pub(crate) fn choose_key(
     keys: &[Key],
     default: Option<usize>,
@@ -596,21 +678,10 @@ impl Authenticator {
     }
 
     /// Verifies a token against this configuration's own keys and rules.
+    #[inline]
     fn verify_own(&self, token: &str) -> Result<Claims, TokenError> {
-        let segments = split(token, self.rules.max_token_bytes)?;
-        let (key_index, known) = match self.known_key(segments.header) {
-            Some(index) => (index, true),
-            None => (self.header_key(segments.header)?, false),
-        };
-        let key = &self.keys[key_index];
-        if !key.verifies(segments.message.as_bytes(), segments.signature) {
-            return Err(TokenError::BadSignature);
-        }
-        let claims = self.rules.claims(segments.payload)?;
-        if !known {
-            self.remember(segments.header, key_index);
-        }
-        Ok(claims)
+        self.rules
+            .verify(token, &self.keys, self.default, Some(&self.known_headers))
     }
 
     /// Chooses the issuer by the token's `iss`, then verifies with that
@@ -625,7 +696,7 @@ impl Authenticator {
             return self.verify_own(token);
         }
         match self.external_for(&issuer) {
-            Some(external) => external.verify(&segments),
+            Some(external) => external.verify(token),
             None => Err(TokenError::WrongIssuer),
         }
     }
@@ -648,9 +719,9 @@ impl Authenticator {
         }
         let external = self.external_for(&issuer).ok_or(TokenError::WrongIssuer)?;
         let seen = external.key_generation();
-        match external.verify(&segments) {
+        match external.verify(token) {
             Err(TokenError::UnknownKey) => match external.refetch(seen).await {
-                Ok(true) => external.verify(&segments),
+                Ok(true) => external.verify(token),
                 Ok(false) => Err(TokenError::UnknownKey),
                 Err(_) => Err(TokenError::IssuerUnreachable),
             },
@@ -668,48 +739,6 @@ impl Authenticator {
     #[cfg(feature = "oidc")]
     pub(crate) fn external_for(&self, issuer: &str) -> Option<&crate::oidc::ExternalIssuer> {
         self.external.iter().find(|e| e.issuer() == issuer)
-    }
-
-    /// The key a remembered header segment chose, if it is remembered.
-    fn known_key(&self, segment: &str) -> Option<usize> {
-        self.known_headers
-            .iter()
-            .map_while(OnceLock::get)
-            .find(|known| *known.segment == *segment)
-            .map(|known| known.key)
-    }
-
-    /// Remembers a header segment of a token that verified, in the first
-    /// free slot, if any is left.
-    fn remember(&self, segment: &str, key: usize) {
-        if segment.len() > 256 {
-            return;
-        }
-        for slot in &self.known_headers {
-            match slot.get() {
-                Some(known) if *known.segment == *segment => return,
-                Some(_) => {}
-                None => {
-                    let _ = slot.set(KnownHeader {
-                        segment: segment.into(),
-                        key,
-                    });
-                    return;
-                }
-            }
-        }
-    }
-
-    /// Decodes and checks the header segment: JSON object, no `crit`, an
-    /// accepted `typ`, a known `kid`, and the chosen key's own `alg`.
-    /// Returns the index of that key.
-    fn header_key(&self, header: &str) -> Result<usize, TokenError> {
-        read_header(header, |header| {
-            if !self.rules.typ_accepted(header.typ) {
-                return Err(TokenError::WrongType);
-            }
-            choose_key(&self.keys, self.default, header)
-        })
     }
 
     /// Whether tokens can be signed: the first key has its private part.

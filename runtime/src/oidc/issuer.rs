@@ -14,7 +14,7 @@ use super::fetch::{
     DEFAULT_CONNECT_TIMEOUT, DEFAULT_REQUEST_TIMEOUT, FetchError, Fetcher, check_url,
 };
 use super::jwks::{DEFAULT_ALGORITHMS, DEFAULT_JWKS_REFETCH_INTERVAL, KeySet};
-use crate::auth::jwt::{Rules, Segments, choose_key, read_header};
+use crate::auth::jwt::Rules;
 use crate::auth::{Claims, JwtConfigError, TokenError};
 
 /// An external issuer whose access tokens [`Jwt`](crate::auth::Jwt)
@@ -201,18 +201,9 @@ impl ExternalIssuer {
 
     /// Verifies a token with the keys cached now; an unknown `kid` is
     /// [`TokenError::UnknownKey`], for the caller to [refetch](Self::refetch).
-    pub(crate) fn verify(&self, segments: &Segments<'_>) -> Result<Claims, TokenError> {
+    pub(crate) fn verify(&self, token: &str) -> Result<Claims, TokenError> {
         let keys = self.keys.snapshot();
-        let index = read_header(segments.header, |header| {
-            if !self.rules.typ_accepted(header.typ) {
-                return Err(TokenError::WrongType);
-            }
-            choose_key(&keys.keys, keys.default, header)
-        })?;
-        if !keys.keys[index].verifies(segments.message.as_bytes(), segments.signature) {
-            return Err(TokenError::BadSignature);
-        }
-        self.rules.claims(segments.payload)
+        self.rules.verify(token, &keys.keys, keys.default, None)
     }
 
     /// The generation of the cached keys, before a verification that may
