@@ -877,3 +877,85 @@ async fn a_discovery_document_must_speak_for_its_own_issuer_over_https() {
         assert_eq!(setup.provider.discovery_fetches(), 1, "{overrides}");
     }
 }
+
+/// Two instances behind one balancer (one public URL), their completed
+/// flows recorded in one Redis: a flow completed on one is refused on the
+/// other, before any exchange.
+#[tokio::test]
+async fn a_flow_completes_once_across_instances_sharing_a_redis() {
+    let redis = warden_tests::RedisServer::start();
+    let provider = FakeProvider::start().await;
+    let listeners = [
+        tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap(),
+        tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap(),
+    ];
+    let bases: Vec<String> = listeners
+        .iter()
+        .map(|l| format!("http://{}", l.local_addr().unwrap()))
+        .collect();
+    let public = bases[0].clone();
+    provider.set_redirect_uri(&format!("{public}/auth/test/callback"));
+    for listener in listeners {
+        let store = redis
+            .connect_with(
+                warden::redis::Redis::config(redis.url())
+                    .prefix("oidc-shared:")
+                    .key_secret(SECRET),
+            )
+            .await;
+        let warden = Warden::builder()
+            .jwt(warden_tests::jwt())
+            .store(warden::redis::RedisStore::new(&store))
+            .build()
+            .unwrap();
+        let sign_in = SignIn::builder(SECRET, &public)
+            .provider(
+                "test",
+                Provider::new(
+                    provider.issuer(),
+                    provider.client_id(),
+                    provider.client_secret(),
+                )
+                .unwrap(),
+            )
+            .warden(&warden)
+            .build()
+            .unwrap();
+        let router: Router =
+            sign_in.routes(|(): (), identity: Identity| async move { identity.subject });
+        tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    }
+    let browser = Browser::new();
+    let start = browser.get(&format!("{public}/auth/test")).await;
+    let authorize = location(&start);
+    let callback = location(&browser.get(&authorize).await);
+    let cookie = browser.cookies_for(&callback);
+    let answer = visit(&browser, &callback).await;
+    assert_eq!(
+        (answer.status.as_u16(), answer.body.clone()),
+        (200, json!("alice"))
+    );
+
+    // The same callback and cookie, replayed on the other instance.
+    let on_b = callback.replace(&bases[0], &bases[1]);
+    let replay = reqwest::Client::new()
+        .get(&on_b)
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(replay.status(), 400);
+    let body: Value = replay.json().await.unwrap();
+    assert_eq!(body["code"], "invalid_state");
+    assert_eq!(provider.token_requests(), 1, "refused before any exchange");
+
+    // Redis gone: a completion cannot be recorded, so none is allowed.
+    let browser = Browser::new();
+    let start = browser.get(&format!("{public}/auth/test")).await;
+    let callback = location(&browser.get(&location(&start)).await);
+    let mut redis = redis;
+    redis.kill();
+    let answer = visit(&browser, &callback).await;
+    assert_problem(&answer, 503, "store_unavailable");
+    assert_eq!(provider.token_requests(), 1);
+}

@@ -318,7 +318,7 @@ pub async fn app(config: &Config) -> Result<Router, String> {
             .refresh_tokens(RefreshTokens::new(RedisTokenStore::new(&redis)));
     }
     let warden = builder.build().map_err(|e| e.to_string())?;
-    let sign_in = providers_sign_in(config, &secret)?;
+    let sign_in = providers_sign_in(config, &secret, &warden)?;
     let state = AppState {
         warden: warden.clone(),
         db: database(&config.database_url).await?,
@@ -354,7 +354,11 @@ pub async fn app(config: &Config) -> Result<Router, String> {
 }
 
 /// The sign-in through the configured providers, if any.
-fn providers_sign_in(config: &Config, secret: &[u8]) -> Result<Option<SignIn>, String> {
+fn providers_sign_in(
+    config: &Config,
+    secret: &[u8],
+    warden: &Warden,
+) -> Result<Option<SignIn>, String> {
     if config.providers.is_empty() {
         return Ok(None);
     }
@@ -362,7 +366,9 @@ fn providers_sign_in(config: &Config, secret: &[u8]) -> Result<Option<SignIn>, S
         .public_url
         .clone()
         .unwrap_or_else(|| format!("http://127.0.0.1:{}", config.port));
-    let mut builder = SignIn::builder(secret, public_url);
+    // Completed flows are recorded where the limits live (Redis with
+    // $REDIS_URL), so a flow completes once across every instance.
+    let mut builder = SignIn::builder(secret, public_url).warden(warden);
     for provider in &config.providers {
         let configured = Provider::new(
             &provider.issuer,

@@ -107,6 +107,9 @@ pub enum SignInError {
     /// the configured timeouts: 503 `provider_unavailable`, with
     /// `Retry-After`.
     ProviderUnavailable,
+    /// The store that records completed flows cannot answer: 503
+    /// `store_unavailable`, with `Retry-After`.
+    StoreUnavailable,
 }
 
 impl SignInError {
@@ -119,7 +122,7 @@ impl SignInError {
             | Self::InvalidGrant
             | Self::InvalidIdToken
             | Self::EmailNotVerified => StatusCode::UNAUTHORIZED,
-            Self::ProviderUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::ProviderUnavailable | Self::StoreUnavailable => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -134,6 +137,7 @@ impl SignInError {
             Self::InvalidIdToken => "invalid_id_token",
             Self::EmailNotVerified => "email_not_verified",
             Self::ProviderUnavailable => "provider_unavailable",
+            Self::StoreUnavailable => "store_unavailable",
         }
     }
 
@@ -153,6 +157,9 @@ impl SignInError {
             Self::ProviderUnavailable => {
                 "the sign-in provider cannot be reached at the moment; try again shortly"
             }
+            Self::StoreUnavailable => {
+                "the service cannot complete sign-ins right now; retry shortly"
+            }
         }
     }
 
@@ -162,6 +169,9 @@ impl SignInError {
         match self {
             Self::ProviderUnavailable => {
                 problem.with_header(header::RETRY_AFTER, HeaderValue::from_static("5"))
+            }
+            Self::StoreUnavailable => {
+                problem.with_header(header::RETRY_AFTER, HeaderValue::from_static("1"))
             }
             _ => problem,
         }

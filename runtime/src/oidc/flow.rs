@@ -146,6 +146,7 @@ struct Inner {
     cookie_attributes: String,
     deadline: Duration,
     spent: Mutex<Spent>,
+    warden: Option<crate::Warden>,
 }
 
 impl std::fmt::Debug for SignIn {
@@ -166,6 +167,7 @@ pub struct SignInBuilder {
     prefix: String,
     providers: Vec<(String, Provider)>,
     deadline: Duration,
+    warden: Option<crate::Warden>,
 }
 
 impl std::fmt::Debug for SignInBuilder {
@@ -196,6 +198,7 @@ impl SignIn {
             prefix: "/auth".to_owned(),
             providers: Vec::new(),
             deadline: DEFAULT_CALLBACK_DEADLINE,
+            warden: None,
         }
     }
 
@@ -391,8 +394,10 @@ impl SignIn {
         }
         // Spent before anything else happens, so that a second callback
         // of this flow fails even while the first is still running.
-        if !self.spend(&flow) {
-            return Err(refuse(SignInError::InvalidState, true, "state_replayed"));
+        match self.spend(&flow).await {
+            Ok(true) => {}
+            Ok(false) => return Err(refuse(SignInError::InvalidState, true, "state_replayed")),
+            Err(error) => return Err(refuse(error, false, "store_unavailable")),
         }
         if callback.error.is_some() {
             return Err(refuse(SignInError::AccessDenied, true, "provider_error"));
@@ -523,17 +528,41 @@ impl SignIn {
         }
     }
 
-    /// Records a flow as completed; `false` if it already was.
-    fn spend(&self, flow: &Flow) -> bool {
+    /// Records a flow as completed; `false` if it already was. With a
+    /// [`Warden`](crate::Warden), in its limit store (shared by every
+    /// instance on one Redis), as a limit of one per flow lifetime keyed
+    /// by the state's digest; in this instance's memory otherwise.
+    async fn spend(&self, flow: &Flow) -> Result<bool, SignInError> {
         let digest: [u8; 32] = Sha256::digest(flow.state.as_bytes()).into();
+        if let Some(warden) = &self.inner.warden {
+            let key: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+            return match warden.check_limit(&FLOW_ONCE, &key).await {
+                Ok(attempt) => {
+                    // Counted for good: a flow completes once whatever
+                    // its outcome.
+                    drop(attempt);
+                    Ok(true)
+                }
+                Err(refused) if refused.status() == StatusCode::TOO_MANY_REQUESTS => Ok(false),
+                Err(_) => Err(SignInError::StoreUnavailable),
+            };
+        }
         let now = unix_now();
         let mut spent = match self.inner.spent.lock() {
             Ok(spent) => spent,
             Err(poisoned) => poisoned.into_inner(),
         };
-        spent.insert(digest, flow.expires_at, now)
+        Ok(spent.insert(digest, flow.expires_at, now))
     }
 }
+
+/// One completion per flow: its lifetime is the window.
+static FLOW_ONCE: std::sync::LazyLock<crate::limit::KeyedLimit> = std::sync::LazyLock::new(|| {
+    crate::limit::KeyedLimit::new(
+        "oidc-flow",
+        crate::limit::Rate::new(1, FLOW_LIFETIME).unwrap_or_else(|_| unreachable!("a valid rate")),
+    )
+});
 
 /// A refusal, and whether the flow cookie is spent (cleared in the
 /// answer). A cookie is only cleared once its state matched: a forged
@@ -649,6 +678,17 @@ impl SignInBuilder {
         self
     }
 
+    /// Records completed flows in this [`Warden`](crate::Warden)'s limit
+    /// store instead of this instance's memory: with a Redis store,
+    /// every instance behind one balancer then refuses a flow completed
+    /// on another. Without it, a replay on another instance gets past the
+    /// state check and is refused by the provider, which never exchanges
+    /// a code twice.
+    pub fn warden(mut self, warden: &crate::Warden) -> Self {
+        self.warden = Some(warden.clone());
+        self
+    }
+
     /// The bound on a whole callback: code exchange, keys and userinfo
     /// (default 9 s). Past it, the callback answers 503.
     pub fn callback_deadline(mut self, deadline: Duration) -> Self {
@@ -717,6 +757,7 @@ impl SignInBuilder {
                 cookie_attributes,
                 deadline: self.deadline,
                 spent: Mutex::default(),
+                warden: self.warden.take(),
             }),
         })
     }
