@@ -124,6 +124,19 @@ fn with_query(url: &str, name: &str, value: Option<&str>) -> String {
     parsed.into()
 }
 
+/// `GET url` with exactly this `Cookie` header, from no browser: a
+/// replayed or forged callback.
+async fn replay(url: &str, cookie: &str) -> (u16, Value) {
+    let response = reqwest::Client::new()
+        .get(url)
+        .header("cookie", cookie)
+        .send()
+        .await
+        .expect("request");
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
 async fn visit(browser: &Browser, url: &str) -> warden_tests::Answer {
     browser.follow(url).await.1
 }
@@ -296,15 +309,8 @@ async fn a_state_works_once() {
     assert_eq!(answer.status, 200, "{:?}", answer.body);
 
     // The same callback with the same cookie, replayed.
-    let replay = reqwest::Client::new()
-        .get(&callback)
-        .header("cookie", &cookie)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(replay.status(), 400);
-    let body: Value = replay.json().await.unwrap();
-    assert_eq!(body["code"], "invalid_state");
+    let (status, body) = replay(&callback, &cookie).await;
+    assert_eq!((status, &body["code"]), (400, &json!("invalid_state")));
     assert_eq!(setup.provider.token_requests(), 1);
 }
 
@@ -345,13 +351,8 @@ async fn a_tampered_cookie_is_refused() {
     bytes[i] = if bytes[i] == b'A' { b'B' } else { b'A' };
     let forged = String::from_utf8(bytes).unwrap();
     for value in [forged.as_str(), "", "not-base64!"] {
-        let answer = reqwest::Client::new()
-            .get(&callback)
-            .header("cookie", format!("warden_oidc={value}"))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(answer.status(), 400);
+        let (status, body) = replay(&callback, &format!("warden_oidc={value}")).await;
+        assert_eq!((status, &body["code"]), (400, &json!("invalid_state")));
     }
     // A cookie sealed under another secret does not open either.
     let other = SignIn::builder(b"another secret, also of thirty-two bytes", &setup.base)
@@ -380,13 +381,9 @@ async fn a_tampered_cookie_is_refused() {
         .unwrap()
         .to_owned();
     let foreign_state = query(started.headers["location"].to_str().unwrap())["state"].clone();
-    let answer = reqwest::Client::new()
-        .get(with_query(&callback, "state", Some(&foreign_state)))
-        .header("cookie", foreign)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(answer.status(), 400);
+    let forged = with_query(&callback, "state", Some(&foreign_state));
+    let (status, body) = replay(&forged, &foreign).await;
+    assert_eq!((status, &body["code"]), (400, &json!("invalid_state")));
     assert_eq!(setup.provider.token_requests(), 0);
 }
 
@@ -938,15 +935,8 @@ async fn a_flow_completes_once_across_instances_sharing_a_redis() {
 
     // The same callback and cookie, replayed on the other instance.
     let on_b = callback.replace(&bases[0], &bases[1]);
-    let replay = reqwest::Client::new()
-        .get(&on_b)
-        .header("cookie", &cookie)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(replay.status(), 400);
-    let body: Value = replay.json().await.unwrap();
-    assert_eq!(body["code"], "invalid_state");
+    let (status, body) = replay(&on_b, &cookie).await;
+    assert_eq!((status, &body["code"]), (400, &json!("invalid_state")));
     assert_eq!(provider.token_requests(), 1, "refused before any exchange");
 
     // Redis gone: a completion cannot be recorded, so none is allowed.

@@ -70,8 +70,12 @@ pub struct Jwt {
 impl Jwt {
     /// A configuration whose tokens are signed (and verified) with `key`.
     pub fn new(key: Key) -> Self {
+        Self::with_keys(vec![key])
+    }
+
+    fn with_keys(keys: Vec<Key>) -> Self {
         Self {
-            keys: vec![key],
+            keys,
             issuer: None,
             audience: None,
             leeway: DEFAULT_LEEWAY,
@@ -98,16 +102,7 @@ impl Jwt {
     /// ```
     #[cfg(feature = "oidc")]
     pub fn from_issuer(issuer: crate::oidc::TrustedIssuer) -> Self {
-        Self {
-            keys: Vec::new(),
-            issuer: None,
-            audience: None,
-            leeway: DEFAULT_LEEWAY,
-            access_ttl: DEFAULT_ACCESS_TTL,
-            accept_foreign_typ: false,
-            max_token_bytes: DEFAULT_MAX_TOKEN_BYTES,
-            trusted: vec![issuer],
-        }
+        Self::with_keys(Vec::new()).trust(issuer)
     }
 
     /// Also accepts the access tokens of an external issuer, verified

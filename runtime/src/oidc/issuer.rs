@@ -10,10 +10,8 @@ use url::Url;
 
 use super::discovery;
 use super::error::OidcConfigError;
-use super::fetch::{
-    DEFAULT_CONNECT_TIMEOUT, DEFAULT_REQUEST_TIMEOUT, FetchError, Fetcher, check_url,
-};
-use super::jwks::{DEFAULT_ALGORITHMS, DEFAULT_JWKS_REFETCH_INTERVAL, KeySet};
+use super::fetch::{FetchError, Fetcher, check_url};
+use super::jwks::{KeySet, Remote};
 use crate::auth::jwt::Rules;
 use crate::auth::{Claims, JwtConfigError, TokenError};
 
@@ -48,10 +46,7 @@ pub struct TrustedIssuer {
     audience: Option<String>,
     jwks_uri: Option<Url>,
     accept_foreign_typ: bool,
-    algorithms: Vec<Algorithm>,
-    refetch_interval: Duration,
-    connect_timeout: Duration,
-    request_timeout: Duration,
+    remote: Remote,
 }
 
 impl TrustedIssuer {
@@ -68,10 +63,7 @@ impl TrustedIssuer {
             audience: None,
             jwks_uri: None,
             accept_foreign_typ: false,
-            algorithms: DEFAULT_ALGORITHMS.to_vec(),
-            refetch_interval: DEFAULT_JWKS_REFETCH_INTERVAL,
-            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
-            request_timeout: DEFAULT_REQUEST_TIMEOUT,
+            remote: Remote::default(),
         })
     }
 
@@ -101,25 +93,22 @@ impl TrustedIssuer {
     /// warden verifies). HMAC algorithms are ignored: a shared secret is
     /// never taken from the network.
     pub fn algorithms(mut self, algorithms: impl IntoIterator<Item = Algorithm>) -> Self {
-        self.algorithms = algorithms
-            .into_iter()
-            .filter(|a| DEFAULT_ALGORITHMS.contains(a))
-            .collect();
+        self.remote.set_algorithms(algorithms);
         self
     }
 
     /// The shortest interval between two JWKS fetches caused by unknown
     /// key ids (default 30 s).
     pub fn jwks_refetch_interval(mut self, interval: Duration) -> Self {
-        self.refetch_interval = interval;
+        self.remote.refetch_interval = interval;
         self
     }
 
     /// The bounds on connecting to the issuer and on a whole request
     /// (default 3 s and 5 s).
     pub fn timeouts(mut self, connect: Duration, total: Duration) -> Self {
-        self.connect_timeout = connect;
-        self.request_timeout = total;
+        self.remote.connect_timeout = connect;
+        self.remote.request_timeout = total;
         self
     }
 
@@ -135,14 +124,7 @@ impl TrustedIssuer {
                 self.issuer
             ))
         })?;
-        if self.algorithms.is_empty() {
-            return Err(JwtConfigError::ExternalIssuer(format!(
-                "the trusted issuer {:?} allows no algorithm",
-                self.issuer
-            )));
-        }
-        check_timeouts(self.connect_timeout, self.request_timeout).map_err(unusable)?;
-        let fetcher = Fetcher::new(self.connect_timeout, self.request_timeout).map_err(unusable)?;
+        let (fetcher, keys) = self.remote.build().map_err(unusable)?;
         let jwks_uri = OnceCell::new();
         if let Some(uri) = self.jwks_uri {
             let _ = jwks_uri.set(uri);
@@ -155,19 +137,10 @@ impl TrustedIssuer {
                 accept_foreign_typ: self.accept_foreign_typ,
                 max_token_bytes,
             },
-            keys: Arc::new(KeySet::new(self.refetch_interval, self.algorithms.into())),
+            keys: Arc::new(keys),
             jwks_uri,
             fetcher,
         })
-    }
-}
-
-pub(crate) fn check_timeouts(connect: Duration, total: Duration) -> Result<(), OidcConfigError> {
-    let fits = |d: Duration| !d.is_zero() && d <= Duration::from_secs(60);
-    if fits(connect) && fits(total) {
-        Ok(())
-    } else {
-        Err(OidcConfigError::InvalidTimeout)
     }
 }
 

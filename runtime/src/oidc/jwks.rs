@@ -37,6 +37,58 @@ pub(crate) const DEFAULT_ALGORITHMS: &[Algorithm] = &[
     Algorithm::EdDSA,
 ];
 
+/// How warden reaches a provider or an issuer: the algorithms its keys
+/// may use, the bound on JWKS refetches, and the timeouts of its client.
+/// [`Provider`](super::Provider) and [`TrustedIssuer`](super::TrustedIssuer)
+/// both hold one.
+#[derive(Debug, Clone)]
+pub(crate) struct Remote {
+    pub(crate) algorithms: Vec<Algorithm>,
+    pub(crate) refetch_interval: Duration,
+    pub(crate) connect_timeout: Duration,
+    pub(crate) request_timeout: Duration,
+}
+
+impl Default for Remote {
+    fn default() -> Self {
+        Self {
+            algorithms: DEFAULT_ALGORITHMS.to_vec(),
+            refetch_interval: DEFAULT_JWKS_REFETCH_INTERVAL,
+            connect_timeout: super::fetch::DEFAULT_CONNECT_TIMEOUT,
+            request_timeout: super::fetch::DEFAULT_REQUEST_TIMEOUT,
+        }
+    }
+}
+
+impl Remote {
+    /// Keeps the asymmetric algorithms among `algorithms`: a shared
+    /// secret is never taken from the network.
+    pub(crate) fn set_algorithms(&mut self, algorithms: impl IntoIterator<Item = Algorithm>) {
+        self.algorithms = algorithms
+            .into_iter()
+            .filter(|a| DEFAULT_ALGORITHMS.contains(a))
+            .collect();
+    }
+
+    /// The client and the (empty) key cache, once the settings are
+    /// checked: some algorithm allowed, timeouts positive and at most a
+    /// minute.
+    pub(crate) fn build(&self) -> Result<(Fetcher, KeySet), super::OidcConfigError> {
+        let fits = |d: Duration| !d.is_zero() && d <= Duration::from_secs(60);
+        if !fits(self.connect_timeout) || !fits(self.request_timeout) {
+            return Err(super::OidcConfigError::InvalidTimeout);
+        }
+        if self.algorithms.is_empty() {
+            return Err(super::OidcConfigError::Missing(
+                "list of allowed algorithms",
+            ));
+        }
+        let fetcher = Fetcher::new(self.connect_timeout, self.request_timeout)?;
+        let keys = KeySet::new(self.refetch_interval, self.algorithms.clone().into());
+        Ok((fetcher, keys))
+    }
+}
+
 /// The keys of one fetch.
 #[derive(Default)]
 pub(crate) struct Keys {

@@ -18,11 +18,8 @@ use url::Url;
 
 use super::discovery::{self, Metadata};
 use super::error::{OidcConfigError, SignInError};
-use super::fetch::{
-    DEFAULT_CONNECT_TIMEOUT, DEFAULT_REQUEST_TIMEOUT, FetchError, Fetcher, check_url,
-};
-use super::issuer::check_timeouts;
-use super::jwks::{DEFAULT_ALGORITHMS, DEFAULT_JWKS_REFETCH_INTERVAL, KeySet, Keys};
+use super::fetch::{FetchError, Fetcher, check_url};
+use super::jwks::{KeySet, Keys, Remote};
 
 /// Google's issuer identifier.
 pub const GOOGLE_ISSUER: &str = "https://accounts.google.com";
@@ -59,10 +56,7 @@ pub struct Provider {
     pub(crate) client_id: String,
     client_secret: String,
     pub(crate) scopes: Vec<String>,
-    algorithms: Vec<Algorithm>,
-    refetch_interval: Duration,
-    connect_timeout: Duration,
-    request_timeout: Duration,
+    remote: Remote,
 }
 
 impl std::fmt::Debug for Provider {
@@ -102,10 +96,7 @@ impl Provider {
             client_id,
             client_secret,
             scopes: BASE_SCOPES.iter().map(|s| (*s).to_owned()).collect(),
-            algorithms: DEFAULT_ALGORITHMS.to_vec(),
-            refetch_interval: DEFAULT_JWKS_REFETCH_INTERVAL,
-            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
-            request_timeout: DEFAULT_REQUEST_TIMEOUT,
+            remote: Remote::default(),
         })
     }
 
@@ -132,25 +123,22 @@ impl Provider {
     /// Narrows the ID token algorithms accepted (default: every asymmetric
     /// one warden verifies; never HMAC or `none`).
     pub fn algorithms(mut self, algorithms: impl IntoIterator<Item = Algorithm>) -> Self {
-        self.algorithms = algorithms
-            .into_iter()
-            .filter(|a| DEFAULT_ALGORITHMS.contains(a))
-            .collect();
+        self.remote.set_algorithms(algorithms);
         self
     }
 
     /// The shortest interval between two JWKS fetches caused by ID tokens
     /// naming an unknown key (default 30 s).
     pub fn jwks_refetch_interval(mut self, interval: Duration) -> Self {
-        self.refetch_interval = interval;
+        self.remote.refetch_interval = interval;
         self
     }
 
     /// The bounds on connecting to the provider and on each whole request
     /// to it (default 3 s and 5 s).
     pub fn timeouts(mut self, connect: Duration, total: Duration) -> Self {
-        self.connect_timeout = connect;
-        self.request_timeout = total;
+        self.remote.connect_timeout = connect;
+        self.remote.request_timeout = total;
         self
     }
 
@@ -158,12 +146,7 @@ impl Provider {
         self,
         redirect_uri: Url,
     ) -> Result<ProviderRuntime, OidcConfigError> {
-        check_timeouts(self.connect_timeout, self.request_timeout)?;
-        if self.algorithms.is_empty() {
-            return Err(OidcConfigError::Missing("list of allowed algorithms"));
-        }
-        let fetcher = Fetcher::new(self.connect_timeout, self.request_timeout)?;
-        let keys = KeySet::new(self.refetch_interval, self.algorithms.clone().into());
+        let (fetcher, keys) = self.remote.build()?;
         Ok(ProviderRuntime {
             config: self,
             redirect_uri,
