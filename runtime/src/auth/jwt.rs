@@ -679,20 +679,29 @@ impl Authenticator {
             .verify(token, &self.keys, self.default, Some(&self.known_headers))
     }
 
-    /// Chooses the issuer by the token's `iss`, then verifies with that
-    /// issuer's keys and rules alone.
+    /// Whose keys check this token: the external issuer its unverified
+    /// `iss` names, or `None` for the own keys.
     #[cfg(feature = "oidc")]
-    fn verify_routed(&self, token: &str) -> Result<Claims, TokenError> {
+    fn route(&self, token: &str) -> Result<Option<&crate::oidc::ExternalIssuer>, TokenError> {
         let segments = split(token, self.rules.max_token_bytes)?;
         let issuer = read_payload::<IssuerOnly>(segments.payload)?
             .iss
             .ok_or(TokenError::MissingClaim)?;
         if !self.keys.is_empty() && issuer == self.rules.issuer {
-            return self.verify_own(token);
+            return Ok(None);
         }
-        match self.external_for(&issuer) {
+        self.external_for(&issuer)
+            .map(Some)
+            .ok_or(TokenError::WrongIssuer)
+    }
+
+    /// Chooses the issuer by the token's `iss`, then verifies with that
+    /// issuer's keys and rules alone.
+    #[cfg(feature = "oidc")]
+    fn verify_routed(&self, token: &str) -> Result<Claims, TokenError> {
+        match self.route(token)? {
+            None => self.verify_own(token),
             Some(external) => external.verify(token),
-            None => Err(TokenError::WrongIssuer),
         }
     }
 
@@ -705,14 +714,9 @@ impl Authenticator {
         if self.external.is_empty() {
             return self.verify_own(token);
         }
-        let segments = split(token, self.rules.max_token_bytes)?;
-        let issuer = read_payload::<IssuerOnly>(segments.payload)?
-            .iss
-            .ok_or(TokenError::MissingClaim)?;
-        if !self.keys.is_empty() && issuer == self.rules.issuer {
+        let Some(external) = self.route(token)? else {
             return self.verify_own(token);
-        }
-        let external = self.external_for(&issuer).ok_or(TokenError::WrongIssuer)?;
+        };
         let seen = external.key_generation();
         match external.verify(token) {
             Err(TokenError::UnknownKey) => match external.refetch(seen).await {
