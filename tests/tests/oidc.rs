@@ -409,6 +409,33 @@ async fn a_wrong_pkce_verifier_is_refused_by_the_provider() {
 }
 
 #[tokio::test]
+async fn a_response_naming_another_issuer_is_a_mix_up() {
+    let setup = Setup::new().await;
+    let browser = Browser::new();
+    let callback = setup.callback_url(&browser).await;
+    let answer = visit(
+        &browser,
+        &with_query(&callback, "iss", Some("https://evil.example.com")),
+    )
+    .await;
+    assert_problem(&answer, 400, "invalid_request");
+    assert_eq!(
+        setup.provider.token_requests(),
+        0,
+        "the code never reaches the provider"
+    );
+    // The provider's own issuer, as RFC 9207 providers send it, passes.
+    let browser = Browser::new();
+    let callback = setup.callback_url(&browser).await;
+    let answer = visit(
+        &browser,
+        &with_query(&callback, "iss", Some(&setup.provider.issuer())),
+    )
+    .await;
+    assert_eq!(answer.status, 200, "{:?}", answer.body);
+}
+
+#[tokio::test]
 async fn a_replayed_code_is_refused() {
     let setup = Setup::new().await;
     let first = Browser::new();

@@ -86,8 +86,8 @@ pub enum SignInError {
     /// the cookie is missing, expired or forged, or the flow was already
     /// completed: 400 `invalid_state`.
     InvalidState,
-    /// The callback carries neither a code nor an error: 400
-    /// `invalid_request`.
+    /// The callback carries neither a code nor an error, or names another
+    /// issuer than the provider's (RFC 9207): 400 `invalid_request`.
     InvalidRequest,
     /// The provider answered the authorization request with an error
     /// (`?error=access_denied`, say): 401 `access_denied`.
@@ -147,7 +147,9 @@ impl SignInError {
             Self::InvalidState => {
                 "this sign-in callback does not belong to a sign-in started by this browser, or it was already used; start the sign-in again"
             }
-            Self::InvalidRequest => "the sign-in callback carries neither a code nor an error",
+            Self::InvalidRequest => {
+                "the sign-in callback carries neither a code nor an error, or names another provider"
+            }
             Self::AccessDenied => "the provider did not authorize the sign-in",
             Self::InvalidGrant => {
                 "the provider refused to exchange the authorization code; start the sign-in again"

@@ -399,6 +399,15 @@ impl SignIn {
             Ok(false) => return Err(refuse(SignInError::InvalidState, true, "state_replayed")),
             Err(error) => return Err(refuse(error, false, "store_unavailable")),
         }
+        // A response naming another issuer is a mix-up (RFC 9207): the
+        // code is for another provider and must not be sent to this one.
+        if callback
+            .iss
+            .as_deref()
+            .is_some_and(|iss| iss != provider.config.issuer)
+        {
+            return Err(refuse(SignInError::InvalidRequest, true, "issuer_mismatch"));
+        }
         if callback.error.is_some() {
             return Err(refuse(SignInError::AccessDenied, true, "provider_error"));
         }
@@ -590,6 +599,10 @@ struct Callback {
     state: Option<String>,
     #[serde(default)]
     error: Option<String>,
+    /// RFC 9207: the issuer of this authorization response, which a
+    /// provider that sends it must send as its own.
+    #[serde(default)]
+    iss: Option<String>,
 }
 
 /// The states of completed flows, until their cookies would have expired
