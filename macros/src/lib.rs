@@ -44,6 +44,15 @@ pub fn protected(args: TokenStream, item: TokenStream) -> TokenStream {
     handler::expand(symbol::PROTECTED, args.into(), item.into()).into()
 }
 
+/// Marks a handler as deliberately open: no authentication. It may still
+/// carry `#[rate_limit]` and `#[validate]`.
+///
+/// See the `warden` crate's documentation of `public`.
+#[proc_macro_attribute]
+pub fn public(args: TokenStream, item: TokenStream) -> TokenStream {
+    handler::expand(symbol::PUBLIC, args.into(), item.into()).into()
+}
+
 /// Limits how often a handler may be called, per client address, user,
 /// header or custom key.
 ///

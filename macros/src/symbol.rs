@@ -13,6 +13,8 @@ pub(crate) use crate::shared::rules::{
 
 /// The handler attribute.
 pub(crate) const PROTECTED: &str = "protected";
+/// The attribute of a deliberately open handler.
+pub(crate) const PUBLIC: &str = "public";
 /// The validation attribute, on handlers, and the helper attribute of
 /// `#[derive(Validate)]`.
 pub(crate) const VALIDATE: &str = "validate";
@@ -23,7 +25,7 @@ pub(crate) const RATE_LIMIT: &str = "rate_limit";
 /// The crate that re-exports the macros; `#[warden::protected]` is accepted.
 pub(crate) const WARDEN: &str = "warden";
 /// The warden attributes a handler can carry.
-pub(crate) const HANDLER_ATTRIBUTES: &[&str] = &[PROTECTED, RATE_LIMIT, VALIDATE];
+pub(crate) const HANDLER_ATTRIBUTES: &[&str] = &[PROTECTED, PUBLIC, RATE_LIMIT, VALIDATE];
 
 /// `#[protected(role = Role::Admin)]`
 pub(crate) const ROLE: &str = "role";

@@ -125,6 +125,8 @@ pub use warden_macros::Role;
 pub use warden_macros::Validate;
 #[doc = include_str!("protected.md")]
 pub use warden_macros::protected;
+#[doc = include_str!("public.md")]
+pub use warden_macros::public;
 #[doc = include_str!("rate_limit.md")]
 pub use warden_macros::rate_limit;
 #[doc = include_str!("validate.md")]

@@ -13,6 +13,8 @@ pub struct HandlerPolicy {
     /// The `#[protected(..)]` requirement as written, if the handler is
     /// protected (`""` for a bare `#[protected]`).
     pub protected: Option<&'static str>,
+    /// Whether the handler is marked `#[public]`: deliberately open.
+    pub public: bool,
     /// The handler's rate limits, in source order.
     pub limits: &'static [LimitSpec],
     /// The parameters `#[validate]` checks, as written (`Json<Register>`).
@@ -30,12 +32,15 @@ pub fn manifest() -> Vec<&'static HandlerPolicy> {
 
 impl fmt::Display for HandlerPolicy {
     /// One line: `path: protected(role = Role::Admin); limit 5 per 900s by ip`.
+    /// A handler is `protected`, `public` (marked `#[public]`), or
+    /// `unmarked` (neither: open, without saying so).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}:", self.handler)?;
         match self.protected {
             Some("") => write!(f, " protected")?,
             Some(requirement) => write!(f, " protected({requirement})")?,
-            None => write!(f, " public")?,
+            None if self.public => write!(f, " public")?,
+            None => write!(f, " unmarked")?,
         }
         for limit in self.limits {
             match limit.rate {

@@ -14,7 +14,7 @@ use http::request::Parts;
 use serde::Deserialize;
 use warden::auth::{AccessClaims, Jwt};
 use warden::limit::{LimitCheck, MemoryStore, Rate, Store, Verdict};
-use warden::{Auth, BuildError, Warden, protected, rate_limit};
+use warden::{Auth, BuildError, Warden, protected, public, rate_limit};
 use warden::{StoreError, StoreFuture};
 use warden_tests::{
     Answer, AppState, Backend, Captured, Client, Hits, Transport, jwt, keys, on_both_stores,
@@ -33,7 +33,8 @@ async fn thirty(State(hits): State<Hits>) -> &'static str {
 }
 
 /// `good` answers 200 and `bad` 401, like a login with a right or wrong
-/// password.
+/// password. Deliberately open, and says so.
+#[public]
 #[rate_limit(5, "15m", skip_successful)]
 async fn login(State(hits): State<Hits>, Path(outcome): Path<String>) -> StatusCode {
     hits.hit();
@@ -765,7 +766,7 @@ async fn the_manifest_lists_every_policy() {
     );
     assert_eq!(
         line("stacked"),
-        r#"rate_limit::stacked: public; limit "burst" 3 per 60s by ip; limit "daily" 5 per 86400s by ip"#
+        r#"rate_limit::stacked: unmarked; limit "burst" 3 per 60s by ip; limit "daily" 5 per 86400s by ip"#
     );
     assert_eq!(
         line("per_user"),
@@ -773,7 +774,7 @@ async fn the_manifest_lists_every_policy() {
     );
     assert_eq!(
         line("named_a"),
-        r#"rate_limit::named_a: public; limit policy "shared-policy" by ip"#
+        r#"rate_limit::named_a: unmarked; limit policy "shared-policy" by ip"#
     );
 }
 

@@ -7,6 +7,7 @@
 fn ui() {
     let cases = trybuild::TestCases::new();
     cases.compile_fail("ui/protected/*.rs");
+    cases.compile_fail("ui/public/*.rs");
     cases.compile_fail("ui/rate_limit/*.rs");
     cases.compile_fail("ui/role/*.rs");
     cases.compile_fail("ui/validate/*.rs");

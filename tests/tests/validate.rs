@@ -734,7 +734,7 @@ fn the_manifest_lists_validated_parameters() {
         .map(ToString::to_string)
         .find(|l| l.starts_with("validate::create:"))
         .unwrap();
-    assert_eq!(line, "validate::create: public; validates Json<Register>");
+    assert_eq!(line, "validate::create: unmarked; validates Json<Register>");
 }
 
 #[derive(Debug, Deserialize, warden::Validate)]

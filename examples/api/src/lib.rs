@@ -23,7 +23,7 @@ use warden::limit::{KeyedLimit, Rate};
 use warden::oidc::{Identity, Provider, SignIn, SignInError};
 use warden::password::{Passwords, Verification};
 use warden::redis::{Redis, RedisStore, RedisTokenStore};
-use warden::{Auth, Warden, protected, rate_limit, validate};
+use warden::{Auth, Warden, protected, public, rate_limit, validate};
 
 /// The roles of the API.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, warden::Role)]
@@ -475,6 +475,7 @@ pub async fn serve(
     .await
 }
 
+#[public]
 async fn health() -> Json<Value> {
     Json(json!({"status": "ok"}))
 }
@@ -533,6 +534,7 @@ fn random_id() -> Result<String, Problem> {
     Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
+#[public]
 #[validate]
 #[rate_limit(10, "1h")]
 async fn register(
@@ -651,6 +653,7 @@ static PER_ACCOUNT: LazyLock<KeyedLimit> = LazyLock::new(|| {
     .skip_successful()
 });
 
+#[public]
 #[validate]
 #[rate_limit(5, "15m", skip_successful)]
 async fn login(State(state): State<AppState>, Json(body): Json<LoginBody>) -> Response {
@@ -713,6 +716,7 @@ fn refresh_refused(error: RefreshError) -> Problem {
     }
 }
 
+#[public]
 #[validate]
 #[rate_limit(30, "15m")]
 async fn refresh(

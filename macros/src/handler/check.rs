@@ -11,7 +11,7 @@ use crate::attr::{self, Arg, Opt, Value};
 use crate::ctxt::Errors;
 use crate::suggest;
 use crate::symbol::{
-    ALL, ANY, CHECK, NESTED_OPTIONS, NOT, PROTECTED, PROTECTED_OPTIONS, ROLE, SCOPE, STATE,
+    ALL, ANY, CHECK, NESTED_OPTIONS, NOT, PROTECTED, PROTECTED_OPTIONS, PUBLIC, ROLE, SCOPE, STATE,
     VALIDATE, VALIDATED_EXTRACTORS,
 };
 
@@ -24,6 +24,7 @@ pub(crate) fn handler(
 ) -> Handler {
     let mut handler = Handler {
         protected: None,
+        public: false,
         limits: Vec::new(),
         validated: Vec::new(),
         state: None,
@@ -31,8 +32,24 @@ pub(crate) fn handler(
     };
     let mut named = Named::default();
     let mut validate_seen = false;
+    let mut public_span = None;
+    let mut protected_seen = false;
     for attr in attrs {
         match attr.kind {
+            PUBLIC => {
+                if !attr.tokens.is_empty() {
+                    errors.spanned(
+                        &attr.tokens,
+                        "#[public] takes no arguments: it only marks the handler as deliberately open",
+                    );
+                }
+                if public_span.is_some() {
+                    attr.span.error(errors, "duplicate #[public]");
+                    continue;
+                }
+                handler.public = true;
+                public_span = Some(attr.span);
+            }
             VALIDATE => {
                 if !attr.tokens.is_empty() {
                     errors.spanned(
@@ -54,6 +71,7 @@ pub(crate) fn handler(
                 }
             }
             PROTECTED => {
+                protected_seen = true;
                 let protected = protected(attr.args, &mut named, errors);
                 if handler.protected.is_some() {
                     attr.span.error(
@@ -85,6 +103,12 @@ pub(crate) fn handler(
         }
     }
     (handler.state, handler.mentioned) = named.finish();
+    if let (Some(public), true) = (&public_span, protected_seen) {
+        public.error(
+            errors,
+            "a handler is either #[public] or #[protected], not both: remove one",
+        );
+    }
     if handler.protected.is_none() {
         for limit in &handler.limits {
             if let LimitKey::User(span) = limit.key {

@@ -24,6 +24,7 @@ pub(crate) fn handler(mut func: HandlerFn, handler: &Handler) -> TokenStream {
     let handler_name = name.to_string();
 
     let authenticate = handler.protected.is_some();
+    let public = handler.public;
     let authorize = handler.protected.as_ref().map(authorize);
     let check = handler.protected.as_ref().and_then(check);
     let limits = handler
@@ -81,6 +82,7 @@ pub(crate) fn handler(mut func: HandlerFn, handler: &Handler) -> TokenStream {
             ::warden::__private::HandlerPolicy {
                 handler: <#policy as ::warden::__private::Policy>::HANDLER,
                 protected: #manifest_protected,
+                public: #public,
                 limits: <#policy as ::warden::__private::Policy>::LIMITS,
                 validated: &[#(#validated),*],
             }

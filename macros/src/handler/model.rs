@@ -5,6 +5,8 @@ use proc_macro2::Span;
 /// Everything the warden attributes of one handler say.
 pub(crate) struct Handler {
     pub(crate) protected: Option<Protected>,
+    /// `#[public]`: deliberately open.
+    pub(crate) public: bool,
     pub(crate) limits: Vec<Limit>,
     /// `#[validate]`: which parameters (by position) to validate.
     pub(crate) validated: Vec<usize>,

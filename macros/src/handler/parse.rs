@@ -11,7 +11,7 @@ use syn::parse::{Parse, ParseStream};
 
 use crate::attr::{self, Arg};
 use crate::ctxt::Errors;
-use crate::symbol::{HANDLER_ATTRIBUTES, VALIDATE, WARDEN};
+use crate::symbol::{HANDLER_ATTRIBUTES, PUBLIC, VALIDATE, WARDEN};
 
 /// A handler: its signature parsed, its body kept as tokens.
 #[derive(Clone)]
@@ -162,7 +162,7 @@ fn raw_attr(
     span: AttrSpan,
     errors: &mut Errors,
 ) -> RawAttr {
-    let args = if kind == VALIDATE {
+    let args = if kind == VALIDATE || kind == PUBLIC {
         Vec::new()
     } else {
         attr::parse(tokens.clone(), "an option", errors)
