@@ -89,6 +89,9 @@
 //! - [`password`]: argon2id hashing off the async threads.
 //! - [`audit`]: the `tracing` events every rejection emits.
 //! - [`manifest`]: every handler's policy, for review or snapshot tests.
+//! - [`routing`]: deny by default: axum's router, routing only handlers
+//!   marked `#[protected]` or [`#[public]`](macro@public); any other is a
+//!   compile error where it is routed.
 //! - `oidc` (cargo feature `oidc`): sign-in through OpenID Connect
 //!   providers such as Google (`SignIn`), and trust in external issuers'
 //!   access tokens (`Jwt::from_issuer`, `Jwt::trust`).
@@ -106,6 +109,7 @@ pub mod oidc;
 pub mod password;
 #[cfg(feature = "redis")]
 pub mod redis;
+pub mod routing;
 mod runtime;
 mod signature;
 mod store;
@@ -141,6 +145,7 @@ pub mod __private {
     pub use crate::guard::{Extracted, Guard, LimitedGuard, Policy};
     pub use crate::limit::{KeySpec, LimitSpec, Rate, RateSpec, Skip};
     pub use crate::manifest::HandlerPolicy;
+    pub use crate::routing::{DecidedGuard, DecidedPolicy, Open};
     pub use crate::signature::{CheckFn, HasWarden, KeyFn};
     pub use crate::validate::rules::{self, Rule};
     pub use crate::validate::{

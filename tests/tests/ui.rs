@@ -10,5 +10,6 @@ fn ui() {
     cases.compile_fail("ui/public/*.rs");
     cases.compile_fail("ui/rate_limit/*.rs");
     cases.compile_fail("ui/role/*.rs");
+    cases.compile_fail("ui/routing/*.rs");
     cases.compile_fail("ui/validate/*.rs");
 }

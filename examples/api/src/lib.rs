@@ -8,11 +8,10 @@ use std::str::FromStr;
 use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
+use axum::Json;
 use axum::extract::{FromRef, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions};
@@ -23,6 +22,7 @@ use warden::limit::{KeyedLimit, Rate};
 use warden::oidc::{Identity, Provider, SignIn, SignInError};
 use warden::password::{Passwords, Verification};
 use warden::redis::{Redis, RedisStore, RedisTokenStore};
+use warden::routing::{Router, get, post};
 use warden::{Auth, Warden, protected, public, rate_limit, validate};
 
 /// The roles of the API.
@@ -270,8 +270,9 @@ pub async fn grant_admin(db: &SqlitePool, email: &str) -> Result<bool, String> {
     Ok(updated.rows_affected() > 0)
 }
 
-/// Builds the API.
-pub async fn app(config: &Config) -> Result<Router, String> {
+/// Builds the API. Every route goes through `warden::routing`, so a
+/// handler without `#[protected]` or `#[public]` would not compile.
+pub async fn app(config: &Config) -> Result<axum::Router, String> {
     let secret = match &config.jwt_secret {
         Some(secret) => secret.clone().into_bytes(),
         None => {
@@ -339,7 +340,8 @@ pub async fn app(config: &Config) -> Result<Router, String> {
             let sign_in = sign_in.clone();
             async move { sign_in.warm_up().await }
         });
-        router = router.merge(sign_in.routes(signed_in_with_provider));
+        // warden's own, deliberately open sign-in routes.
+        router = router.merge_open(sign_in.routes(signed_in_with_provider));
     }
     Ok(router
         .route("/health", get(health))
@@ -463,7 +465,7 @@ async fn link_identity(state: &AppState, identity: &Identity) -> Result<User, Pr
 
 /// Serves the API on `addr` until `shutdown` completes.
 pub async fn serve(
-    router: Router,
+    router: axum::Router,
     listener: tokio::net::TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {

@@ -42,6 +42,9 @@ pub(crate) fn handler(mut func: HandlerFn, handler: &Handler) -> TokenStream {
 
     let (validated, assertions) = wrap_validated(&mut func, &handler.validated);
     let limited = !handler.limits.is_empty();
+    // Whether access is decided (`#[protected]` or `#[public]`): only then
+    // may `warden::routing` route the handler.
+    let decided = handler.protected.is_some() || handler.public;
     let guard = if handler.protected.is_none() && !limited {
         None
     } else {
@@ -53,7 +56,27 @@ pub(crate) fn handler(mut func: HandlerFn, handler: &Handler) -> TokenStream {
             handler.state.as_ref(),
         ))
     };
+    let decided_marks = match &guard {
+        Some(guard) if decided && guard.local => {
+            let ty = &guard.ty;
+            quote!(impl ::warden::__private::DecidedGuard for #ty {})
+        }
+        _ => TokenStream::new(),
+    };
+    let decided_policy = if decided {
+        quote!(impl ::warden::__private::DecidedPolicy for #policy {})
+    } else {
+        TokenStream::new()
+    };
     let (guard_item, body) = match guard {
+        // `#[public]` alone: a zero-sized first extractor that does
+        // nothing but say so, for `warden::routing`.
+        None if handler.public => {
+            func.sig
+                .inputs
+                .insert(0, syn::parse_quote!(_: ::warden::__private::Open));
+            (TokenStream::new(), quote!(#func))
+        }
         None => (TokenStream::new(), quote!(#func)),
         Some(guard) if limited => (guard.item, with_response_hook(func, &guard.ty, guard.local)),
         Some(guard) => {
@@ -88,9 +111,13 @@ pub(crate) fn handler(mut func: HandlerFn, handler: &Handler) -> TokenStream {
             }
         }
 
+        #decided_policy
+
         #(#assertions)*
 
         #guard_item
+
+        #decided_marks
 
         #body
     }
