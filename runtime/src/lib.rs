@@ -88,7 +88,9 @@
 //!   [`ProblemJsonLayer`](http::ProblemJsonLayer), CORS and the body limit.
 //! - [`password`]: argon2id hashing off the async threads.
 //! - [`audit`]: the `tracing` events every rejection emits.
-//! - [`manifest`]: every handler's policy, for review or snapshot tests.
+//! - [`manifest`]: every handler's policy, for review or snapshot tests;
+//!   [`PolicyTable`] joins it to the routes of a
+//!   [`routing::Router`], as text or JSON.
 //! - [`routing`]: deny by default: axum's router, routing only handlers
 //!   marked `#[protected]` or [`#[public]`](macro@public); any other is a
 //!   compile error where it is routed.
@@ -119,7 +121,9 @@ mod shared;
 pub mod validate;
 
 pub use crate::auth::{Auth, Role};
-pub use crate::manifest::{HandlerPolicy, manifest};
+pub use crate::manifest::{
+    FieldRules, HandlerPolicy, PolicyRow, PolicyTable, TypeRules, ValidatedParam, manifest,
+};
 pub use crate::runtime::{BuildError, DEFAULT_IPV6_PREFIX, StoreFailure, Warden, WardenBuilder};
 pub use crate::signature::{CheckFn, HasWarden, KeyFn};
 pub use crate::store::{StoreError, StoreFuture};
@@ -144,7 +148,7 @@ pub mod __private {
     pub use crate::auth::{Claims, Decision, Role};
     pub use crate::guard::{Extracted, Guard, LimitedGuard, Policy};
     pub use crate::limit::{KeySpec, LimitSpec, Rate, RateSpec, Skip};
-    pub use crate::manifest::HandlerPolicy;
+    pub use crate::manifest::{FieldRules, HandlerPolicy, TypeRules, ValidatedParam};
     pub use crate::routing::{DecidedGuard, DecidedPolicy, Open};
     pub use crate::signature::{CheckFn, HasWarden, KeyFn};
     pub use crate::validate::rules::{self, Rule};

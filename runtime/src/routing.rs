@@ -58,6 +58,7 @@
 //! ```
 
 use std::convert::Infallible;
+use std::marker::PhantomData;
 
 use axum::extract::{FromRequestParts, Request};
 use axum::handler::Handler;
@@ -67,34 +68,45 @@ use http::request::Parts;
 use tower_layer::Layer;
 use tower_service::Service;
 
+use crate::guard::{Guard, LimitedGuard, Policy};
+
 /// The first extractor of a `#[public]` handler without limits: zero-sized
 /// and infallible; it only marks the handler's access as decided.
 #[doc(hidden)]
-#[derive(Debug, Clone, Copy)]
-pub struct Open;
+#[derive(Debug)]
+pub struct Open<P>(PhantomData<fn() -> P>);
 
-impl<S: Send + Sync> FromRequestParts<S> for Open {
+impl<S: Send + Sync, P> FromRequestParts<S> for Open<P> {
     type Rejection = Infallible;
 
     async fn from_request_parts(_: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(Self)
+        Ok(Self(PhantomData))
     }
 }
 
 /// A guard whose handler's access is decided. Implemented by the macros'
 /// code; not a public API.
 #[doc(hidden)]
-pub trait DecidedGuard {}
+pub trait DecidedGuard {
+    /// The handler's path, for the policy table.
+    const HANDLER: &'static str;
+}
 
 /// The policy of a `#[protected]` or `#[public]` handler. Implemented by
 /// the macros' code; not a public API.
 #[doc(hidden)]
 pub trait DecidedPolicy {}
 
-impl DecidedGuard for Open {}
-impl<P: crate::guard::Policy> DecidedGuard for crate::guard::Guard<P> {}
+impl<P: Policy> DecidedGuard for Open<P> {
+    const HANDLER: &'static str = P::HANDLER;
+}
+impl<P: Policy> DecidedGuard for Guard<P> {
+    const HANDLER: &'static str = P::HANDLER;
+}
 #[diagnostic::do_not_recommend]
-impl<P: crate::guard::Policy + DecidedPolicy> DecidedGuard for crate::guard::LimitedGuard<P> {}
+impl<P: Policy + DecidedPolicy> DecidedGuard for LimitedGuard<P> {
+    const HANDLER: &'static str = P::HANDLER;
+}
 
 /// The extractors of a handler whose access is decided: its first one is
 /// the guard `#[protected]` or `#[public]` put there.
@@ -103,7 +115,11 @@ impl<P: crate::guard::Policy + DecidedPolicy> DecidedGuard for crate::guard::Lim
     label = "add #[protected] (who may call it) or #[public] (anyone, deliberately) to this handler",
     note = "warden::routing routes only handlers whose access is decided; #[rate_limit] or #[validate] alone do not decide it"
 )]
-pub trait Decided {}
+pub trait Decided {
+    /// The handler's path, for the policy table.
+    #[doc(hidden)]
+    const HANDLER: &'static str;
+}
 
 /// A handler whose access is decided (see [`Decided`]): what the routing
 /// functions take.
@@ -112,15 +128,26 @@ pub trait Decided {}
     label = "add #[protected] (who may call it) or #[public] (anyone, deliberately) to this handler",
     note = "warden::routing routes only handlers whose access is decided; #[rate_limit] or #[validate] alone do not decide it"
 )]
-pub trait DecidedHandler<T, S>: Handler<T, S> {}
+pub trait DecidedHandler<T, S>: Handler<T, S> {
+    /// The handler's path, for the policy table.
+    #[doc(hidden)]
+    const HANDLER: &'static str;
+}
 
 #[diagnostic::do_not_recommend]
-impl<H, T: Decided, S> DecidedHandler<T, S> for H where H: Handler<T, S> {}
+impl<H, T: Decided, S> DecidedHandler<T, S> for H
+where
+    H: Handler<T, S>,
+{
+    const HANDLER: &'static str = T::HANDLER;
+}
 
 macro_rules! decided_tuples {
     ($($rest:ident),*) => {
         #[diagnostic::do_not_recommend]
-        impl<M, G: DecidedGuard, $($rest,)*> Decided for (M, G, $($rest,)*) {}
+        impl<M, G: DecidedGuard, $($rest,)*> Decided for (M, G, $($rest,)*) {
+            const HANDLER: &'static str = G::HANDLER;
+        }
     };
 }
 decided_tuples!();
@@ -148,12 +175,25 @@ decided_tuples!(
 #[must_use]
 pub struct Router<S = ()> {
     inner: axum::Router<S>,
+    routes: Vec<Routed>,
+}
+
+/// A handler routed through `warden::routing`: method, path, handler.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Routed {
+    /// `GET`, `POST`, ...
+    pub method: &'static str,
+    /// The path, with the prefixes of the routers it was nested in.
+    pub path: String,
+    /// The handler's path (`my_app::routes::login`).
+    pub handler: &'static str,
 }
 
 impl<S> Clone for Router<S> {
     fn clone(&self) -> Self {
         Self {
             inner: self.inner.clone(),
+            routes: self.routes.clone(),
         }
     }
 }
@@ -169,28 +209,76 @@ impl<S: Clone + Send + Sync + 'static> Router<S> {
     pub fn new() -> Self {
         Self {
             inner: axum::Router::new(),
+            routes: Vec::new(),
         }
     }
 
     /// Routes `path` to a method router of decided handlers.
-    pub fn route(self, path: &str, method_router: MethodRouter<S>) -> Self {
+    pub fn route(mut self, path: &str, method_router: MethodRouter<S>) -> Self {
+        self.routes.extend(
+            method_router
+                .handlers
+                .iter()
+                .map(|&(method, handler)| Routed {
+                    method,
+                    path: path.to_owned(),
+                    handler,
+                }),
+        );
         Self {
             inner: self.inner.route(path, method_router.inner),
+            routes: self.routes,
         }
     }
 
     /// Nests a router of decided handlers under `path`.
-    pub fn nest(self, path: &str, router: Router<S>) -> Self {
+    pub fn nest(mut self, path: &str, router: Router<S>) -> Self {
+        let prefix = path.trim_end_matches('/');
+        self.routes
+            .extend(router.routes.into_iter().map(|routed| Routed {
+                path: match routed.path.as_str() {
+                    "/" => prefix.to_owned(),
+                    inner => format!("{prefix}{inner}"),
+                },
+                ..routed
+            }));
         Self {
             inner: self.inner.nest(path, router.inner),
+            routes: self.routes,
         }
     }
 
     /// Merges a router of decided handlers.
-    pub fn merge(self, other: Router<S>) -> Self {
+    pub fn merge(mut self, other: Router<S>) -> Self {
+        self.routes.extend(other.routes);
         Self {
             inner: self.inner.merge(other.inner),
+            routes: self.routes,
         }
+    }
+
+    /// Every handler routed so far, in the order routed.
+    pub fn routes(&self) -> &[Routed] {
+        &self.routes
+    }
+
+    /// The policy of every route: a table to review, print
+    /// (`cargo run -- policy`, say) or snapshot-test.
+    pub fn policy_table(&self) -> crate::manifest::PolicyTable {
+        let manifest = crate::manifest::manifest();
+        let rows = self
+            .routes
+            .iter()
+            .filter_map(|routed| {
+                let policy = manifest.iter().find(|p| p.handler == routed.handler)?;
+                Some(crate::manifest::PolicyRow {
+                    method: Some(routed.method),
+                    path: Some(routed.path.clone()),
+                    policy,
+                })
+            })
+            .collect();
+        crate::manifest::PolicyTable::of_rows(rows)
     }
 
     /// Merges a plain axum router whose routes are all deliberately open,
@@ -200,6 +288,7 @@ impl<S: Clone + Send + Sync + 'static> Router<S> {
     pub fn merge_open(self, other: axum::Router<S>) -> Self {
         Self {
             inner: self.inner.merge(other),
+            routes: self.routes,
         }
     }
 
@@ -214,6 +303,7 @@ impl<S: Clone + Send + Sync + 'static> Router<S> {
     {
         Self {
             inner: self.inner.layer(layer),
+            routes: self.routes,
         }
     }
 
@@ -229,6 +319,7 @@ impl<S: Clone + Send + Sync + 'static> Router<S> {
     {
         Self {
             inner: self.inner.route_layer(layer),
+            routes: self.routes,
         }
     }
 
@@ -241,6 +332,7 @@ impl<S: Clone + Send + Sync + 'static> Router<S> {
     {
         Self {
             inner: self.inner.fallback(handler),
+            routes: self.routes,
         }
     }
 
@@ -261,12 +353,15 @@ impl<S: Clone + Send + Sync + 'static> Router<S> {
 #[must_use]
 pub struct MethodRouter<S = ()> {
     inner: axum::routing::MethodRouter<S>,
+    /// Each method and the handler it routes to.
+    handlers: Vec<(&'static str, &'static str)>,
 }
 
 impl<S> Clone for MethodRouter<S> {
     fn clone(&self) -> Self {
         Self {
             inner: self.inner.clone(),
+            handlers: self.handlers.clone(),
         }
     }
 }
@@ -283,6 +378,7 @@ macro_rules! methods {
             {
                 MethodRouter {
                     inner: axum::routing::$method(handler),
+                    handlers: vec![(method_name(stringify!($method)), <H as DecidedHandler<T, S>>::HANDLER)],
                 }
             }
         )*
@@ -290,13 +386,16 @@ macro_rules! methods {
         impl<S: Clone + Send + Sync + 'static> MethodRouter<S> {
             $(
                 #[doc = concat!("Also routes `", stringify!($method), "` requests, to a decided handler.")]
-                pub fn $method<H, T>(self, handler: H) -> Self
+                pub fn $method<H, T>(mut self, handler: H) -> Self
                 where
                     H: DecidedHandler<T, S>,
                     T: 'static,
                 {
+                    self.handlers
+                        .push((method_name(stringify!($method)), <H as DecidedHandler<T, S>>::HANDLER));
                     Self {
                         inner: self.inner.$method(handler),
+                        handlers: self.handlers,
                     }
                 }
             )*
@@ -313,6 +412,7 @@ macro_rules! methods {
             {
                 Self {
                     inner: self.inner.layer(layer),
+                    handlers: self.handlers,
                 }
             }
 
@@ -325,3 +425,17 @@ macro_rules! methods {
 }
 
 methods!(get, post, put, patch, delete, head, options, trace);
+
+/// `GET` for `get`.
+fn method_name(method: &'static str) -> &'static str {
+    match method {
+        "get" => "GET",
+        "post" => "POST",
+        "put" => "PUT",
+        "patch" => "PATCH",
+        "delete" => "DELETE",
+        "head" => "HEAD",
+        "options" => "OPTIONS",
+        _ => "TRACE",
+    }
+}

@@ -715,3 +715,37 @@ async fn users_persist_in_a_sqlite_file() {
         .assert_problem(StatusCode::CONFLICT, "email_taken");
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// The reference API's policy table: any change to any route's access,
+/// limits or validated input shows up in review as a diff of this
+/// snapshot (`cargo run -p api -- policy` prints the same table).
+#[test]
+fn the_policy_table_of_every_route() {
+    let table = api::routes().policy_table();
+    insta::assert_snapshot!("api_policy", table.to_string());
+    // Every route the contract lists is there, and every handler decided.
+    let json = table.to_json();
+    let rows = json.as_array().unwrap();
+    assert_eq!(rows.len(), 7);
+    for row in rows {
+        assert_ne!(row["access"], "unmarked", "{row}");
+        assert!(
+            row["location"]
+                .as_str()
+                .unwrap()
+                .starts_with("examples/api/src/lib.rs:"),
+            "{row}"
+        );
+    }
+    let register = rows.iter().find(|r| r["path"] == "/register").unwrap();
+    assert_eq!(register["method"], "POST");
+    assert_eq!(
+        register["limits"][0]["rate"],
+        json!({"count": 10, "windowSeconds": 3600.0})
+    );
+    assert_eq!(register["validated"][0]["strict"], true);
+    assert_eq!(
+        register["validated"][0]["fields"][1],
+        json!({"field": "password", "rules": ["len(12..=128)", "password"]})
+    );
+}

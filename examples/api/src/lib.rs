@@ -332,7 +332,7 @@ pub async fn app(config: &Config) -> Result<axum::Router, String> {
                 .collect(),
         ),
     };
-    let mut router = Router::new();
+    let mut router = routes();
     if let Some(sign_in) = sign_in {
         // A provider that cannot be reached now does not stop the API:
         // its routes answer 503 until it can be.
@@ -343,7 +343,16 @@ pub async fn app(config: &Config) -> Result<axum::Router, String> {
         // warden's own, deliberately open sign-in routes.
         router = router.merge_open(sign_in.routes(signed_in_with_provider));
     }
-    Ok(router
+    Ok(router.layer(warden.layer()).with_state(state))
+}
+
+/// The API's own routes, through `warden::routing`: a handler without
+/// `#[protected]` or `#[public]` would not compile here. Its
+/// [`policy_table`](Router::policy_table) is what `api policy` prints.
+/// The sign-in routes of section 1.1, when configured, are added by
+/// [`app`].
+pub fn routes() -> Router<AppState> {
+    Router::new()
         .route("/health", get(health))
         .route("/register", post(register))
         .route("/login", post(login))
@@ -351,8 +360,6 @@ pub async fn app(config: &Config) -> Result<axum::Router, String> {
         .route("/logout", post(logout))
         .route("/api/data", get(data))
         .route("/api/admin", get(admin))
-        .layer(warden.layer())
-        .with_state(state))
 }
 
 /// The sign-in through the configured providers, if any.

@@ -1,6 +1,8 @@
 //! `cargo run -p api`: the reference API on `127.0.0.1:$PORT`.
 //! `api grant-admin EMAIL`: gives the user with that email the `admin`
 //! role, in the database of `$DATABASE_URL`.
+//! `api policy [--json]`: prints every route's policy (who may call it,
+//! its limits, its validated input).
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -11,7 +13,15 @@ async fn main() -> ExitCode {
     let result = match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
         [] => serve().await,
         ["grant-admin", email] => grant_admin(email).await,
-        _ => Err("usage: api                    serve the API\n       api grant-admin EMAIL  give that user the admin role".into()),
+        ["policy"] => {
+            print!("{}", api::routes().policy_table());
+            Ok(())
+        }
+        ["policy", "--json"] => {
+            println!("{:#}", api::routes().policy_table().to_json());
+            Ok(())
+        }
+        _ => Err("usage: api                    serve the API\n       api grant-admin EMAIL  give that user the admin role\n       api policy [--json]    print every route's policy".into()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -34,6 +34,7 @@ pub(crate) fn input(raw: RawInput, errors: &mut Errors) -> Input {
             member: syn::Member::Named(field.ident),
             ty: field.ty,
             wire_name: field.wire_name,
+            written: field.rules.iter().map(RawRule::written).collect(),
             rules: field_rules(field.rules, errors),
         })
         .collect();
@@ -49,6 +50,7 @@ pub(crate) fn input(raw: RawInput, errors: &mut Errors) -> Input {
         generics,
         fields,
         custom,
+        strict: deny_unknown_fields,
     }
 }
 

@@ -32,6 +32,16 @@ pub(crate) fn input(input: &Input) -> TokenStream {
             }
         }
     });
+    let strict = input.strict;
+    let described = input
+        .fields
+        .iter()
+        .filter(|f| !f.written.is_empty())
+        .map(|f| {
+            let name = f.wire_name.clone().unwrap_or_default();
+            let written = &f.written;
+            quote!(::warden::__private::FieldRules { field: #name, rules: &[#(#written),*] })
+        });
     quote! {
         impl #impl_generics ::warden::__private::Validate for #ident #ty_generics #where_clause {
             fn validate_into(&self, __warden_report: &mut ::warden::__private::Report) {
@@ -40,6 +50,12 @@ pub(crate) fn input(input: &Input) -> TokenStream {
                 #(#fields)*
                 #(#customs)*
             }
+
+            const RULES: ::core::option::Option<::warden::__private::TypeRules> =
+                ::core::option::Option::Some(::warden::__private::TypeRules {
+                    strict: #strict,
+                    fields: &[#(#described),*],
+                });
         }
     }
 }

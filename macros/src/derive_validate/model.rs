@@ -8,6 +8,8 @@ pub(crate) struct Input {
     pub(crate) fields: Vec<Field>,
     /// `#[validate(custom = f)]` on the struct: `fn(&Self) -> Result<(), Invalid>`.
     pub(crate) custom: Vec<syn::ExprPath>,
+    /// `#[serde(deny_unknown_fields)]`.
+    pub(crate) strict: bool,
 }
 
 pub(crate) struct Field {
@@ -16,6 +18,8 @@ pub(crate) struct Field {
     /// The name serde reads the field under; None for `#[serde(flatten)]`.
     pub(crate) wire_name: Option<String>,
     pub(crate) rules: Vec<Rule>,
+    /// The rules as written, for the manifest.
+    pub(crate) written: Vec<String>,
 }
 
 pub(crate) struct Rule {

@@ -45,6 +45,37 @@ pub(crate) struct RawRule {
     pub(crate) options: Vec<(syn::Ident, TokenStream)>,
 }
 
+impl RawRule {
+    /// The rule as its author would write it: `len(2..=100)`,
+    /// `regex("^a+$")`, `email`.
+    pub(crate) fn written(&self) -> String {
+        let mut args: Vec<String> = self.positional.iter().map(tidy).collect();
+        args.extend(
+            self.options
+                .iter()
+                .map(|(key, value)| format!("{key} = {}", tidy(value))),
+        );
+        if args.is_empty() {
+            self.name.to_string()
+        } else {
+            format!("{}({})", self.name, args.join(", "))
+        }
+    }
+}
+
+/// Tokens as text, without the spaces `to_string` puts between them.
+fn tidy(tokens: &TokenStream) -> String {
+    tokens
+        .to_string()
+        .replace(" ..= ", "..=")
+        .replace(" .. ", "..")
+        .replace(" ..", "..")
+        .replace(":: ", "::")
+        .replace(" ::", "::")
+        .replace(" ,", ",")
+        .replace("- ", "-")
+}
+
 /// The derive input as written, or None (reported) when it is not a struct
 /// with named fields.
 pub(crate) fn input(input: &syn::DeriveInput, errors: &mut Errors) -> Option<RawInput> {

@@ -22,6 +22,7 @@ pub(crate) fn handler(mut func: HandlerFn, handler: &Handler) -> TokenStream {
     let vis = func.vis.clone();
     let policy = format_ident!("__warden_policy_{}", name);
     let handler_name = name.to_string();
+    let line = quote_spanned!(name.span()=> ::core::line!());
 
     let authenticate = handler.protected.is_some();
     let public = handler.public;
@@ -40,7 +41,7 @@ pub(crate) fn handler(mut func: HandlerFn, handler: &Handler) -> TokenStream {
         None => quote!(::core::option::Option::None),
     };
 
-    let (validated, assertions) = wrap_validated(&mut func, &handler.validated);
+    let validated = wrap_validated(&mut func, &handler.validated);
     let limited = !handler.limits.is_empty();
     // Whether access is decided (`#[protected]` or `#[public]`): only then
     // may `warden::routing` route the handler.
@@ -59,7 +60,12 @@ pub(crate) fn handler(mut func: HandlerFn, handler: &Handler) -> TokenStream {
     let decided_marks = match &guard {
         Some(guard) if decided && guard.local => {
             let ty = &guard.ty;
-            quote!(impl ::warden::__private::DecidedGuard for #ty {})
+            quote! {
+                impl ::warden::__private::DecidedGuard for #ty {
+                    const HANDLER: &'static str =
+                        <#policy as ::warden::__private::Policy>::HANDLER;
+                }
+            }
         }
         _ => TokenStream::new(),
     };
@@ -74,7 +80,7 @@ pub(crate) fn handler(mut func: HandlerFn, handler: &Handler) -> TokenStream {
         None if handler.public => {
             func.sig
                 .inputs
-                .insert(0, syn::parse_quote!(_: ::warden::__private::Open));
+                .insert(0, syn::parse_quote!(_: ::warden::__private::Open<#policy>));
             (TokenStream::new(), quote!(#func))
         }
         None => (TokenStream::new(), quote!(#func)),
@@ -104,6 +110,8 @@ pub(crate) fn handler(mut func: HandlerFn, handler: &Handler) -> TokenStream {
         ::warden::__private::inventory::submit! {
             ::warden::__private::HandlerPolicy {
                 handler: <#policy as ::warden::__private::Policy>::HANDLER,
+                file: ::core::file!(),
+                line: #line,
                 protected: #manifest_protected,
                 public: #public,
                 limits: <#policy as ::warden::__private::Policy>::LIMITS,
@@ -112,8 +120,6 @@ pub(crate) fn handler(mut func: HandlerFn, handler: &Handler) -> TokenStream {
         }
 
         #decided_policy
-
-        #(#assertions)*
 
         #guard_item
 
@@ -214,39 +220,38 @@ impl Guard {
 
 /// Wraps each validated parameter: `Json(body): Json<T>` becomes
 /// `Valid(Json(body)): Valid<Json<T>>`, so the user's pattern still binds.
-/// Returns the types as written (for the manifest) and a compile-time
-/// check per type, spanned at it, that it implements `Validate`: a type
-/// that does not is reported there, in the words of `Validate`.
-fn wrap_validated(func: &mut HandlerFn, positions: &[usize]) -> (Vec<String>, Vec<TokenStream>) {
+/// Returns each parameter's manifest entry: its type as written and its
+/// rules, read through `Validate` at the type's span, so that a type that
+/// does not implement it is reported there, in the words of `Validate`.
+fn wrap_validated(func: &mut HandlerFn, positions: &[usize]) -> Vec<TokenStream> {
     let mut names = Vec::new();
-    let mut assertions = Vec::new();
     for &i in positions {
         let Some(syn::FnArg::Typed(typed)) = func.sig.inputs.iter_mut().nth(i) else {
             continue;
         };
-        if let Some(inner) = extracted_type(&typed.ty) {
-            let validate = quote_spanned! {inner.span()=>
-                <#inner as ::warden::__private::Validate>::validate_into
-            };
-            assertions.push(quote! {
-                const _: () = {
-                    let _ = #validate;
-                };
-            });
-        }
+        // The manifest reads the type's rules through `Validate`: a type
+        // that does not implement it is reported there, at the type, in
+        // the words of `Validate`.
+        let rules = match extracted_type(&typed.ty) {
+            Some(inner) => quote_spanned! {inner.span()=>
+                <#inner as ::warden::__private::Validate>::RULES
+            },
+            None => quote!(::core::option::Option::None),
+        };
         let ty = &typed.ty;
-        names.push(
-            quote!(#ty)
-                .to_string()
-                .replace(" < ", "<")
-                .replace(" >", ">")
-                .replace(" :: ", "::"),
-        );
+        let written = quote!(#ty)
+            .to_string()
+            .replace(" < ", "<")
+            .replace(" >", ">")
+            .replace(" :: ", "::");
+        names.push(quote! {
+            ::warden::__private::ValidatedParam { written: #written, rules: #rules }
+        });
         let pat = &typed.pat;
         *typed.pat = syn::parse_quote!(::warden::__private::Valid(#pat));
         *typed.ty = syn::parse_quote!(::warden::__private::Valid<#ty>);
     }
-    (names, assertions)
+    names
 }
 
 /// Wraps the handler so that the guard sees its response: the user's

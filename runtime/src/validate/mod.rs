@@ -61,6 +61,11 @@ pub trait Validate {
     /// are always valid, so that no path is tracked for them).
     #[doc(hidden)]
     const NESTED: bool = true;
+
+    /// The rules `#[derive(Validate)]` wrote, field by field, for the
+    /// [manifest](crate::manifest); `None` for a type validated by hand.
+    #[doc(hidden)]
+    const RULES: Option<crate::manifest::TypeRules> = None;
 }
 
 macro_rules! always_valid {
