@@ -169,6 +169,46 @@ decided_tuples!(
     T2, T3, T4, T5, T6, T7, T8, T9, T10, T11, T12, T13, T14, T15, T16
 );
 
+/// A layer axum's routers take: what [`Router::layer`],
+/// [`Router::route_layer`] and [`MethodRouter::layer`] accept.
+pub trait RouterLayer:
+    Layer<
+        Route,
+        Service: Service<
+            Request,
+            Response: IntoResponse + 'static,
+            Error: Into<Infallible> + 'static,
+            Future: Send + 'static,
+        > + Clone
+                     + Send
+                     + Sync
+                     + 'static,
+    > + Clone
+    + Send
+    + Sync
+    + 'static
+{
+}
+
+impl<L> RouterLayer for L where
+    L: Layer<
+            Route,
+            Service: Service<
+                Request,
+                Response: IntoResponse + 'static,
+                Error: Into<Infallible> + 'static,
+                Future: Send + 'static,
+            > + Clone
+                         + Send
+                         + Sync
+                         + 'static,
+        > + Clone
+        + Send
+        + Sync
+        + 'static
+{
+}
+
 /// axum's [`Router`](axum::Router), routing only handlers whose access is
 /// decided (see the [module](self)).
 #[derive(Debug)]
@@ -293,14 +333,7 @@ impl<S: Clone + Send + Sync + 'static> Router<S> {
     }
 
     /// Applies a layer to every route (see [`axum::Router::layer`]).
-    pub fn layer<L>(self, layer: L) -> Self
-    where
-        L: Layer<Route> + Clone + Send + Sync + 'static,
-        L::Service: Service<Request> + Clone + Send + Sync + 'static,
-        <L::Service as Service<Request>>::Response: IntoResponse + 'static,
-        <L::Service as Service<Request>>::Error: Into<Infallible> + 'static,
-        <L::Service as Service<Request>>::Future: Send + 'static,
-    {
+    pub fn layer<L: RouterLayer>(self, layer: L) -> Self {
         Self {
             inner: self.inner.layer(layer),
             routes: self.routes,
@@ -309,14 +342,7 @@ impl<S: Clone + Send + Sync + 'static> Router<S> {
 
     /// Applies a layer to the routes only, not the fallback (see
     /// [`axum::Router::route_layer`]).
-    pub fn route_layer<L>(self, layer: L) -> Self
-    where
-        L: Layer<Route> + Clone + Send + Sync + 'static,
-        L::Service: Service<Request> + Clone + Send + Sync + 'static,
-        <L::Service as Service<Request>>::Response: IntoResponse + 'static,
-        <L::Service as Service<Request>>::Error: Into<Infallible> + 'static,
-        <L::Service as Service<Request>>::Future: Send + 'static,
-    {
+    pub fn route_layer<L: RouterLayer>(self, layer: L) -> Self {
         Self {
             inner: self.inner.route_layer(layer),
             routes: self.routes,
@@ -402,14 +428,7 @@ macro_rules! methods {
 
             /// Applies a layer to these methods' handlers (see
             /// [`axum::routing::MethodRouter::layer`]).
-            pub fn layer<L>(self, layer: L) -> Self
-            where
-                L: Layer<Route> + Clone + Send + Sync + 'static,
-                L::Service: Service<Request> + Clone + Send + Sync + 'static,
-                <L::Service as Service<Request>>::Response: IntoResponse + 'static,
-                <L::Service as Service<Request>>::Error: Into<Infallible> + 'static,
-                <L::Service as Service<Request>>::Future: Send + 'static,
-            {
+            pub fn layer<L: RouterLayer>(self, layer: L) -> Self {
                 Self {
                     inner: self.inner.layer(layer),
                     handlers: self.handlers,
