@@ -66,13 +66,7 @@ impl fmt::Display for HandlerPolicy {
     /// A handler is `protected`, `public` (marked `#[public]`), or
     /// `unmarked` (neither: open, without saying so).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:", self.handler)?;
-        match self.protected {
-            Some("") => write!(f, " protected")?,
-            Some(requirement) => write!(f, " protected({requirement})")?,
-            None if self.public => write!(f, " public")?,
-            None => write!(f, " unmarked")?,
-        }
+        write!(f, "{}: {}", self.handler, self.access())?;
         for limit in self.limits {
             match limit.rate {
                 RateSpec::Inline(rate) => write!(
@@ -106,10 +100,17 @@ impl HandlerPolicy {
     /// `protected(<requirement>)`, or `unmarked`.
     pub fn access(&self) -> String {
         match self.protected {
-            Some("") => "protected".to_owned(),
-            Some(requirement) => format!("protected({requirement})"),
-            None if self.public => "public".to_owned(),
-            None => "unmarked".to_owned(),
+            Some(requirement) if !requirement.is_empty() => format!("protected({requirement})"),
+            _ => self.access_kind().to_owned(),
+        }
+    }
+
+    /// `protected`, `public` or `unmarked`, without the requirement.
+    fn access_kind(&self) -> &'static str {
+        match (self.protected, self.public) {
+            (Some(_), _) => "protected",
+            (None, true) => "public",
+            (None, false) => "unmarked",
         }
     }
 
@@ -193,11 +194,7 @@ impl HandlerPolicy {
         serde_json::json!({
             "handler": self.handler,
             "location": format!("{}:{}", self.file, self.line),
-            "access": match (self.protected, self.public) {
-                (Some(_), _) => "protected",
-                (None, true) => "public",
-                (None, false) => "unmarked",
-            },
+            "access": self.access_kind(),
             "requirement": self.protected.filter(|r| !r.is_empty()),
             "limits": limits,
             "validated": validated,

@@ -425,9 +425,7 @@ async fn link_identity(state: &AppState, identity: &Identity) -> Result<User, Pr
         .map_err(SignInError::to_problem)?
         .to_lowercase();
     let admin = state.admins.contains(&email);
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64);
+    let now = unix_seconds();
     let name = identity
         .name
         .clone()
@@ -537,6 +535,13 @@ fn unavailable() -> Problem {
     .with_header(header::RETRY_AFTER, HeaderValue::from_static("1"))
 }
 
+/// Now, in Unix seconds, as the `created_at` columns keep it.
+fn unix_seconds() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
 fn random_id() -> Result<String, Problem> {
     let mut bytes = [0u8; 16];
     getrandom::fill(&mut bytes).map_err(internal)?;
@@ -561,9 +566,7 @@ async fn register(
     // `api grant-admin EMAIL`.
     let role = Role::User.as_str();
     let id = random_id()?;
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64);
+    let now = unix_seconds();
     let inserted = sqlx::query(
         "INSERT INTO users (id, email, name, password_hash, role, created_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(email) DO NOTHING",
     )

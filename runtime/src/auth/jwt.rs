@@ -509,7 +509,19 @@ pub(crate) fn read_header<T>(
 #[inline]
 pub(crate) fn read_payload<T: serde::de::DeserializeOwned>(segment: &str) -> Result<T, TokenError> {
     let (mut stack, mut heap) = ([0u8; 512], Vec::new());
-    let payload = self::segment(segment, &mut stack, &mut heap)?;
+    let payload = payload_json(segment, &mut stack, &mut heap)?;
+    serde_json::from_str(payload).map_err(|_| TokenError::InvalidClaim)
+}
+
+/// Decodes a payload segment (into `stack` when it fits) and checks that
+/// it is a JSON object whose strings are all Unicode.
+#[inline]
+fn payload_json<'b>(
+    segment: &str,
+    stack: &'b mut [u8],
+    heap: &'b mut Vec<u8>,
+) -> Result<&'b str, TokenError> {
+    let payload = self::segment(segment, stack, heap)?;
     if !is_object(payload) {
         return Err(TokenError::InvalidClaim);
     }
@@ -518,7 +530,7 @@ pub(crate) fn read_payload<T: serde::de::DeserializeOwned>(segment: &str) -> Res
     if payload.contains("\\u") && !is_unicode_json(payload) {
         return Err(TokenError::InvalidClaim);
     }
-    serde_json::from_str(payload).map_err(|_| TokenError::InvalidClaim)
+    Ok(payload)
 }
 
 /// The `iss` of a payload, read before its signature is checked, only to
@@ -530,18 +542,20 @@ pub(crate) struct IssuerOnly {
     pub(crate) iss: Option<String>,
 }
 
+/// Whether a `typ` header names an RFC 9068 access token (`at+jwt`, or
+/// its full media type), in any case.
+#[inline]
+pub(crate) fn is_access_token_typ(typ: &str) -> bool {
+    typ.eq_ignore_ascii_case(ACCESS_TOKEN_TYP) || typ.eq_ignore_ascii_case("application/at+jwt")
+}
+
 impl Rules {
     /// Whether the header's `typ` is an access token's (or, when foreign
     /// types are accepted, `JWT` or none).
     #[inline]
     pub(crate) fn typ_accepted(&self, typ: Option<&str>) -> bool {
         match typ {
-            Some(t)
-                if t.eq_ignore_ascii_case(ACCESS_TOKEN_TYP)
-                    || t.eq_ignore_ascii_case("application/at+jwt") =>
-            {
-                true
-            }
+            Some(t) if is_access_token_typ(t) => true,
             Some(t) if t.eq_ignore_ascii_case("JWT") => self.accept_foreign_typ,
             None => self.accept_foreign_typ,
             Some(_) => false,
@@ -580,15 +594,7 @@ impl Rules {
         }
 
         let (mut payload_stack, mut payload_heap) = ([0u8; 512], Vec::new());
-        let payload = segment(segments.payload, &mut payload_stack, &mut payload_heap)?;
-        if !is_object(payload) {
-            return Err(TokenError::InvalidClaim);
-        }
-        // Claims this verifier skips must still be Unicode (I-JSON): only
-        // an escape can break that, and claims rarely hold one.
-        if payload.contains("\\u") && !is_unicode_json(payload) {
-            return Err(TokenError::InvalidClaim);
-        }
+        let payload = payload_json(segments.payload, &mut payload_stack, &mut payload_heap)?;
         let payload: Payload =
             serde_json::from_str(payload).map_err(|_| TokenError::InvalidClaim)?;
         let (Some(sub), Some(iss), Some(aud), Some(exp)) =
@@ -701,7 +707,7 @@ impl Authenticator {
     fn verify_routed(&self, token: &str) -> Result<Claims, TokenError> {
         match self.route(token)? {
             None => self.verify_own(token),
-            Some(external) => external.verify(token),
+            Some(external) => external.verify(token, &external.keys()),
         }
     }
 
@@ -717,10 +723,10 @@ impl Authenticator {
         let Some(external) = self.route(token)? else {
             return self.verify_own(token);
         };
-        let seen = external.key_generation();
-        match external.verify(token) {
-            Err(TokenError::UnknownKey) => match external.refetch(seen).await {
-                Ok(true) => external.verify(token),
+        let keys = external.keys();
+        match external.verify(token, &keys) {
+            Err(TokenError::UnknownKey) => match external.refetch(keys.generation).await {
+                Ok(true) => external.verify(token, &external.keys()),
                 Ok(false) => Err(TokenError::UnknownKey),
                 Err(_) => Err(TokenError::IssuerUnreachable),
             },

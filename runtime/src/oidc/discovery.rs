@@ -51,7 +51,7 @@ pub(crate) async fn discover(
     needs_endpoints: bool,
 ) -> Result<Metadata, FetchError> {
     let url = discovery_url(issuer).map_err(|_| FetchError::Invalid)?;
-    let document: Document = fetcher.get_json(&url).await?;
+    let document: Document = fetcher.get_json(&url, None).await?;
     if document.issuer != issuer {
         return Err(FetchError::Invalid);
     }

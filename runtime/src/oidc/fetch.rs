@@ -79,15 +79,21 @@ impl Fetcher {
         Ok(Self { client })
     }
 
-    /// `GET url` for JSON.
-    pub(crate) async fn get_json<T: DeserializeOwned>(&self, url: &Url) -> Result<T, FetchError> {
-        let response = self
+    /// `GET url` for JSON, with `bearer` as the access token if given
+    /// (userinfo).
+    pub(crate) async fn get_json<T: DeserializeOwned>(
+        &self,
+        url: &Url,
+        bearer: Option<&str>,
+    ) -> Result<T, FetchError> {
+        let mut request = self
             .client
             .get(url.clone())
-            .header(http::header::ACCEPT, "application/json")
-            .send()
-            .await
-            .map_err(|_| FetchError::Unreachable)?;
+            .header(http::header::ACCEPT, "application/json");
+        if let Some(token) = bearer {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.map_err(|_| FetchError::Unreachable)?;
         let status = response.status();
         if !status.is_success() {
             return Err(FetchError::Status(status.as_u16()));
@@ -96,8 +102,8 @@ impl Fetcher {
         serde_json::from_slice(&body).map_err(|_| FetchError::Invalid)
     }
 
-    /// Sends a request built by the OAuth 2.0 client (the token request)
-    /// and returns the provider's answer, whatever its status.
+    /// Sends the token request the OAuth 2.0 client builds and returns
+    /// the provider's answer, whatever its status.
     pub(crate) async fn send(
         &self,
         request: oauth2::HttpRequest,

@@ -21,6 +21,7 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use url::Url;
 
+use super::constant_time_eq;
 use super::cookie::{COOKIE_NAME, Flow, Sealer, flow_cookie};
 use super::error::{OidcConfigError, SignInError};
 use super::fetch::is_loopback;
@@ -514,7 +515,6 @@ impl SignIn {
             leeway: ID_TOKEN_LEEWAY,
             max_age: ID_TOKEN_MAX_AGE,
         };
-        let seen = provider.keys.generation();
         let keys = provider
             .keys(metadata)
             .await
@@ -525,7 +525,7 @@ impl SignIn {
                 // The provider may have rotated: fetch its keys again
                 // (at most once per interval), then try once more.
                 let newer = provider
-                    .refetch_keys(seen.max(provider.keys.generation()), metadata)
+                    .refetch_keys(keys.generation, metadata)
                     .await
                     .map_err(|e| (e, "keys_unavailable"))?;
                 if !newer {
@@ -651,30 +651,11 @@ async fn userinfo_of(
     endpoint: &Url,
     access_token: &str,
 ) -> Result<UserInfo, SignInError> {
-    let mut request = http::Request::new(Vec::new());
-    *request.uri_mut() = endpoint
-        .as_str()
-        .parse()
-        .map_err(|_| SignInError::ProviderUnavailable)?;
-    let bearer = HeaderValue::from_str(&format!("Bearer {access_token}"))
-        .map_err(|_| SignInError::ProviderUnavailable)?;
-    request.headers_mut().insert(header::AUTHORIZATION, bearer);
-    request
-        .headers_mut()
-        .insert(header::ACCEPT, HeaderValue::from_static("application/json"));
-    let response = provider
+    provider
         .fetcher
-        .send(request)
+        .get_json(endpoint, Some(access_token))
         .await
-        .map_err(|_| SignInError::ProviderUnavailable)?;
-    if !response.status().is_success() {
-        return Err(SignInError::ProviderUnavailable);
-    }
-    serde_json::from_slice(response.body()).map_err(|_| SignInError::ProviderUnavailable)
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+        .map_err(|_| SignInError::ProviderUnavailable)
 }
 
 impl SignInBuilder {

@@ -1,11 +1,13 @@
 //! ID token verification (OpenID Connect Core 1.0, section 3.1.3.7).
 
+use super::constant_time_eq;
 use serde::Deserialize;
-use subtle_eq::constant_time_eq;
 
 use super::jwks::Keys;
 use crate::auth::TokenError;
-use crate::auth::jwt::{choose_key, read_header, read_payload, split, unix_now};
+use crate::auth::jwt::{
+    choose_key, is_access_token_typ, read_header, read_payload, split, unix_now,
+};
 
 /// The longest ID token read.
 const MAX_ID_TOKEN_BYTES: usize = 16 * 1024;
@@ -99,9 +101,7 @@ pub(crate) fn verify(
     let segments = split(token, MAX_ID_TOKEN_BYTES).map_err(IdTokenError::Token)?;
     let index = read_header(segments.header, |header| {
         // An access token (RFC 9068) is not an ID token.
-        if header.typ.is_some_and(|t| {
-            t.eq_ignore_ascii_case("at+jwt") || t.eq_ignore_ascii_case("application/at+jwt")
-        }) {
+        if header.typ.is_some_and(is_access_token_typ) {
             return Err(TokenError::WrongType);
         }
         choose_key(&keys.keys, keys.default, header)
@@ -155,11 +155,4 @@ pub(crate) fn verify(
         return Err(IdTokenError::WrongNonce);
     }
     Ok(claims)
-}
-
-/// Equality whose time depends on the lengths only.
-mod subtle_eq {
-    pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-        a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-    }
 }

@@ -11,7 +11,7 @@ use url::Url;
 use super::discovery;
 use super::error::OidcConfigError;
 use super::fetch::{FetchError, Fetcher, check_url};
-use super::jwks::{KeySet, Remote};
+use super::jwks::{KeySet, Keys, Remote};
 use crate::auth::jwt::Rules;
 use crate::auth::{Claims, JwtConfigError, TokenError};
 
@@ -172,17 +172,15 @@ impl ExternalIssuer {
         self.keys.fetches()
     }
 
-    /// Verifies a token with the keys cached now; an unknown `kid` is
-    /// [`TokenError::UnknownKey`], for the caller to [refetch](Self::refetch).
-    pub(crate) fn verify(&self, token: &str) -> Result<Claims, TokenError> {
-        let keys = self.keys.snapshot();
-        self.rules.verify(token, &keys.keys, keys.default, None)
+    /// The keys cached now.
+    pub(crate) fn keys(&self) -> Arc<Keys> {
+        self.keys.snapshot()
     }
 
-    /// The generation of the cached keys, before a verification that may
-    /// ask for a refetch.
-    pub(crate) fn key_generation(&self) -> u64 {
-        self.keys.generation()
+    /// Verifies a token with `keys`; an unknown `kid` is
+    /// [`TokenError::UnknownKey`], for the caller to [refetch](Self::refetch).
+    pub(crate) fn verify(&self, token: &str, keys: &Keys) -> Result<Claims, TokenError> {
+        self.rules.verify(token, &keys.keys, keys.default, None)
     }
 
     /// Fetches the keys again after a token named an unknown one (see

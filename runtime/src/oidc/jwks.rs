@@ -96,14 +96,14 @@ pub(crate) struct Keys {
     /// The key a token without `kid` uses: the only key, or the only one
     /// without a `kid`.
     pub(crate) default: Option<usize>,
+    /// Bumped by every successful fetch, so that a caller whose
+    /// verification failed on this set knows whether a newer one exists.
+    pub(crate) generation: u64,
 }
 
 /// The cached keys of one issuer, and when they were last fetched.
 pub(crate) struct KeySet {
     current: RwLock<Arc<Keys>>,
-    /// Bumped by every successful fetch, so that a caller who saw an
-    /// older set knows another caller already fetched.
-    generation: AtomicU64,
     /// One fetch at a time; holds the instant of the last attempt and
     /// whether it failed.
     fetching: tokio::sync::Mutex<Option<(Instant, bool)>>,
@@ -125,7 +125,6 @@ impl KeySet {
     pub(crate) fn new(interval: Duration, algorithms: Arc<[Algorithm]>) -> Self {
         Self {
             current: RwLock::new(Arc::default()),
-            generation: AtomicU64::new(0),
             fetching: tokio::sync::Mutex::new(None),
             fetches: AtomicU64::new(0),
             interval,
@@ -133,16 +132,12 @@ impl KeySet {
         }
     }
 
-    /// The keys as last fetched, and their generation.
+    /// The keys as last fetched, with their generation.
     pub(crate) fn snapshot(&self) -> Arc<Keys> {
         match self.current.read() {
             Ok(keys) => Arc::clone(&keys),
             Err(poisoned) => Arc::clone(&poisoned.into_inner()),
         }
-    }
-
-    pub(crate) fn generation(&self) -> u64 {
-        self.generation.load(Ordering::Acquire)
     }
 
     /// How many times the JWKS was fetched.
@@ -163,7 +158,8 @@ impl KeySet {
         uri: &Url,
     ) -> Result<bool, FetchError> {
         let mut last = self.fetching.lock().await;
-        if self.generation() != seen {
+        let generation = self.snapshot().generation;
+        if generation != seen {
             return Ok(true);
         }
         if let Some((at, failed)) = *last
@@ -177,14 +173,14 @@ impl KeySet {
         }
         *last = Some((Instant::now(), true));
         self.fetches.fetch_add(1, Ordering::Relaxed);
-        let set: JwkSet = fetcher.get_json(uri).await?;
+        let set: JwkSet = fetcher.get_json(uri, None).await?;
         *last = Some((Instant::now(), false));
-        let keys = self.keys_of(set);
+        // One fetch at a time (the lock above): the only writer.
+        let keys = Arc::new(self.keys_of(set, generation + 1));
         match self.current.write() {
-            Ok(mut current) => *current = Arc::new(keys),
-            Err(poisoned) => *poisoned.into_inner() = Arc::new(keys),
+            Ok(mut current) => *current = keys,
+            Err(poisoned) => *poisoned.into_inner() = keys,
         }
-        self.generation.fetch_add(1, Ordering::Release);
         Ok(true)
     }
 
@@ -192,7 +188,7 @@ impl KeySet {
     /// algorithm, RSA of at least [`MIN_RSA_BITS`], meant for signatures.
     /// Keys this verifier cannot use are skipped, not fatal: a provider
     /// may publish encryption keys or new key types beside its own.
-    fn keys_of(&self, set: JwkSet) -> Keys {
+    fn keys_of(&self, set: JwkSet, generation: u64) -> Keys {
         let mut keys: Vec<Key> = set
             .keys
             .into_iter()
@@ -211,7 +207,11 @@ impl KeySet {
             (_, [only]) => Some(*only),
             _ => None,
         };
-        Keys { keys, default }
+        Keys {
+            keys,
+            default,
+            generation,
+        }
     }
 }
 
@@ -324,7 +324,7 @@ mod tests {
 
     fn set(keys: serde_json::Value) -> Keys {
         let set = KeySet::new(Duration::from_secs(1), DEFAULT_ALGORITHMS.into());
-        set.keys_of(serde_json::from_value(json!({ "keys": keys })).unwrap())
+        set.keys_of(serde_json::from_value(json!({ "keys": keys })).unwrap(), 1)
     }
 
     fn modulus(bits: usize) -> String {

@@ -39,3 +39,9 @@ pub use jwks::DEFAULT_JWKS_REFETCH_INTERVAL;
 pub use provider::{GOOGLE_ISSUER, Provider};
 
 pub(crate) use issuer::ExternalIssuer;
+
+/// Equality whose time depends on the lengths only: for the `state` and
+/// the `nonce`, which an attacker may probe.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}

@@ -258,7 +258,7 @@ impl ProviderRuntime {
         if !keys.keys.is_empty() {
             return Ok(keys);
         }
-        self.refetch_keys(self.keys.generation(), metadata).await?;
+        self.refetch_keys(keys.generation, metadata).await?;
         Ok(self.keys.snapshot())
     }
 
