@@ -97,6 +97,10 @@
 //! - `oidc` (cargo feature `oidc`): sign-in through OpenID Connect
 //!   providers such as Google (`SignIn`), and trust in external issuers'
 //!   access tokens (`Jwt::from_issuer`, `Jwt::trust`).
+//! - `openapi` (cargo feature `utoipa`): what warden knows of each route
+//!   (security, problem responses, rate-limit headers, validation rules as
+//!   schema keywords) added to a utoipa document, which must agree with
+//!   the routes (`openapi::Describe`).
 
 extern crate self as warden;
 
@@ -108,6 +112,8 @@ pub mod limit;
 mod manifest;
 #[cfg(feature = "oidc")]
 pub mod oidc;
+#[cfg(feature = "utoipa")]
+pub mod openapi;
 pub mod password;
 #[cfg(feature = "redis")]
 pub mod redis;
@@ -148,7 +154,10 @@ pub mod __private {
     pub use crate::auth::{Claims, Decision, Role};
     pub use crate::guard::{Extracted, Guard, LimitedGuard, Policy};
     pub use crate::limit::{KeySpec, LimitSpec, Rate, RateSpec, Skip};
-    pub use crate::manifest::{FieldRules, HandlerPolicy, TypeRules, ValidatedParam};
+    pub use crate::manifest::{
+        FieldRules, HandlerPolicy, Requirement, RoleName, RuleSpec, TypeRules, ValidatedParam,
+        ViaNoRole, ViaRole,
+    };
     pub use crate::routing::{DecidedGuard, DecidedPolicy, Open};
     pub use crate::signature::{CheckFn, HasWarden, KeyFn};
     pub use crate::validate::rules::{self, Rule};

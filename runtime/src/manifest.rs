@@ -17,6 +17,12 @@ pub struct HandlerPolicy {
     /// The `#[protected(..)]` requirement as written, if the handler is
     /// protected (`""` for a bare `#[protected]`).
     pub protected: Option<&'static str>,
+    /// The `#[protected(..)]` requirements, all of which must hold, in a
+    /// form tools read (the OpenAPI security requirements); empty for a bare
+    /// `#[protected]` and for a handler that is not protected.
+    pub requirements: &'static [Requirement],
+    /// The object-level `check = ..` function as written, if any.
+    pub check: Option<&'static str>,
     /// Whether the handler is marked `#[public]`: deliberately open.
     pub public: bool,
     /// The handler's rate limits, in source order.
@@ -25,11 +31,61 @@ pub struct HandlerPolicy {
     pub validated: &'static [ValidatedParam],
 }
 
+/// A role or scope expression of `#[protected(..)]`.
+#[derive(Debug, Clone, Copy)]
+pub enum Requirement {
+    /// `role = Role::Admin`: the role's name in tokens, through
+    /// [`Role::as_str`](crate::auth::Role::as_str).
+    Role(fn() -> &'static str),
+    /// `scope = "reports:read"`.
+    Scope(&'static str),
+    /// `any(..)`: at least one holds.
+    Any(&'static [Requirement]),
+    /// `all(..)`: every one holds.
+    All(&'static [Requirement]),
+    /// `not(..)`: the inner one does not hold.
+    Not(&'static Requirement),
+}
+
+/// A value named in `role = ..`, for the name the manifest shows. Read
+/// through [`ViaRole`] when its type is a role, and through [`ViaNoRole`]
+/// (an empty name) when it is not, so that a value of another type is
+/// reported once, by the role check, not again here.
+#[doc(hidden)]
+pub struct RoleName<'a, T: ?Sized>(pub &'a T);
+
+/// The name of a role, through [`Role::as_str`](crate::auth::Role::as_str).
+#[doc(hidden)]
+pub trait ViaRole {
+    fn __warden_role_name(&self) -> &'static str;
+}
+
+impl<T: crate::auth::Role + ?Sized> ViaRole for RoleName<'_, T> {
+    fn __warden_role_name(&self) -> &'static str {
+        self.0.as_str()
+    }
+}
+
+/// No name: the value is not a role, which the role check reports.
+#[doc(hidden)]
+pub trait ViaNoRole {
+    fn __warden_role_name(&self) -> &'static str;
+}
+
+impl<T: ?Sized> ViaNoRole for &RoleName<'_, T> {
+    fn __warden_role_name(&self) -> &'static str {
+        ""
+    }
+}
+
 /// A parameter `#[validate]` checks.
 #[derive(Debug)]
 pub struct ValidatedParam {
     /// Its type as written (`Json<Register>`).
     pub written: &'static str,
+    /// The extractor, the last segment of the type's path: `Json`, `Form`,
+    /// `Query`, ...
+    pub extractor: &'static str,
     /// The rules of the type inside, when `#[derive(Validate)]` wrote them.
     pub rules: Option<TypeRules>,
 }
@@ -37,6 +93,8 @@ pub struct ValidatedParam {
 /// The rules of a `#[derive(Validate)]` type.
 #[derive(Debug, Clone, Copy)]
 pub struct TypeRules {
+    /// The type's name (`Register`), as schema generators name it.
+    pub name: &'static str,
     /// Whether unknown fields are refused (`#[serde(deny_unknown_fields)]`).
     pub strict: bool,
     /// Each field with rules, under the name serde reads it by.
@@ -48,8 +106,77 @@ pub struct TypeRules {
 pub struct FieldRules {
     /// The field's name in the request.
     pub field: &'static str,
-    /// Its rules, in source order.
+    /// Its rules as written, in source order.
     pub rules: &'static [&'static str],
+    /// Its rules in a form tools read (the OpenAPI schema keywords), in
+    /// source order.
+    pub specs: &'static [RuleSpec],
+}
+
+/// One rule of a field, as `#[derive(Validate)]` checks it.
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub enum RuleSpec {
+    /// `email`: an address as a browser's `<input type=email>` takes it,
+    /// or with a UTF-8 local part.
+    Email {
+        /// `email(unicode_local_part)`.
+        unicode_local_part: bool,
+    },
+    /// `url`: an absolute URL with one of these schemes.
+    Url {
+        /// The schemes allowed.
+        schemes: &'static [&'static str],
+    },
+    /// `len(..)`: characters of text, items of a list, entries of a map.
+    Len {
+        /// The least length.
+        min: Option<u64>,
+        /// The greatest length.
+        max: Option<u64>,
+    },
+    /// `range(..)`: a number within inclusive bounds.
+    Range {
+        /// The least value.
+        min: Option<f64>,
+        /// The greatest value.
+        max: Option<f64>,
+    },
+    /// `regex = ".."`: the pattern as written, which must match the whole
+    /// value.
+    Regex(&'static str),
+    /// `password`: `min..=max` characters with an upper-case letter, a
+    /// lower-case letter, an ASCII digit and one of `special`.
+    Password {
+        /// The least number of characters.
+        min: u64,
+        /// The greatest number of characters.
+        max: u64,
+        /// The special characters, one of which is required.
+        special: &'static str,
+    },
+    /// `one_of(..)` over text.
+    OneOfText(&'static [&'static str]),
+    /// `one_of(..)` over numbers.
+    OneOfNumber(&'static [f64]),
+    /// `non_empty`.
+    NonEmpty,
+    /// `ascii`.
+    Ascii,
+    /// `alphanumeric`: letters and digits of any script.
+    Alphanumeric,
+    /// `no_control_chars`.
+    NoControlChars,
+    /// `prefix = ".."`.
+    Prefix(&'static str),
+    /// `suffix = ".."`.
+    Suffix(&'static str),
+    /// `contains = ".."`.
+    Contains(&'static str),
+    /// `must_match = field`: equal to that field (by its name in Rust).
+    MustMatch(&'static str),
+    /// `custom = f`: the function's path as written.
+    Custom(&'static str),
 }
 
 inventory::collect!(HandlerPolicy);

@@ -409,7 +409,10 @@ fn rule(raw: RawRule, errors: &mut Errors) -> Option<Rule> {
                 errors.spanned(&lit, format!("invalid regex: {reason}"));
                 return None;
             }
-            RuleKind::Regex(anchored)
+            RuleKind::Regex {
+                anchored,
+                written: lit.value(),
+            }
         }
         PASSWORD => {
             let min = given.count_or_default(MIN)?;

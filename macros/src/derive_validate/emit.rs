@@ -40,8 +40,14 @@ pub(crate) fn input(input: &Input) -> TokenStream {
         .map(|f| {
             let name = f.wire_name.clone().unwrap_or_default();
             let written = &f.written;
-            quote!(::warden::__private::FieldRules { field: #name, rules: &[#(#written),*] })
+            let specs = f.rules.iter().map(spec);
+            quote!(::warden::__private::FieldRules {
+                field: #name,
+                rules: &[#(#written),*],
+                specs: &[#(#specs),*],
+            })
         });
+    let type_name = ident.to_string();
     quote! {
         impl #impl_generics ::warden::__private::Validate for #ident #ty_generics #where_clause {
             fn validate_into(&self, __warden_report: &mut ::warden::__private::Report) {
@@ -53,9 +59,62 @@ pub(crate) fn input(input: &Input) -> TokenStream {
 
             const RULES: ::core::option::Option<::warden::__private::TypeRules> =
                 ::core::option::Option::Some(::warden::__private::TypeRules {
+                    name: #type_name,
                     strict: #strict,
                     fields: &[#(#described),*],
                 });
+        }
+    }
+}
+
+/// A rule in the manifest's form, for tools (the OpenAPI keywords).
+fn spec(rule: &Rule) -> TokenStream {
+    let s = quote!(::warden::__private::RuleSpec);
+    let opt_u64 = |n: &Option<u64>| option(n.as_ref());
+    let opt_f64 = |n: &Option<super::model::NumberLit>| option(n.as_ref().map(|n| n.value));
+    match &rule.kind {
+        RuleKind::Email { unicode_local_part } => {
+            quote!(#s::Email { unicode_local_part: #unicode_local_part })
+        }
+        RuleKind::Url(schemes) => {
+            let schemes: Vec<&str> = if schemes.is_empty() {
+                vec!["http", "https"]
+            } else {
+                schemes.iter().map(String::as_str).collect()
+            };
+            quote!(#s::Url { schemes: &[#(#schemes),*] })
+        }
+        RuleKind::Len { min, max } => {
+            let (min, max) = (opt_u64(min), opt_u64(max));
+            quote!(#s::Len { min: #min, max: #max })
+        }
+        RuleKind::Range { min, max } => {
+            let (min, max) = (opt_f64(min), opt_f64(max));
+            quote!(#s::Range { min: #min, max: #max })
+        }
+        RuleKind::Regex { written, .. } => quote!(#s::Regex(#written)),
+        RuleKind::Password { min, max, special } => {
+            quote!(#s::Password { min: #min, max: #max, special: #special })
+        }
+        RuleKind::OneOfText(values) => quote!(#s::OneOfText(&[#(#values),*])),
+        RuleKind::OneOfNumber(values) => {
+            let values = values.iter().map(|v| v.value);
+            quote!(#s::OneOfNumber(&[#(#values),*]))
+        }
+        RuleKind::NonEmpty => quote!(#s::NonEmpty),
+        RuleKind::Ascii => quote!(#s::Ascii),
+        RuleKind::Alphanumeric => quote!(#s::Alphanumeric),
+        RuleKind::NoControlChars => quote!(#s::NoControlChars),
+        RuleKind::Prefix(lit) => quote!(#s::Prefix(#lit)),
+        RuleKind::Suffix(lit) => quote!(#s::Suffix(#lit)),
+        RuleKind::Contains(lit) => quote!(#s::Contains(#lit)),
+        RuleKind::MustMatch(other) => {
+            let other = other.to_string();
+            quote!(#s::MustMatch(#other))
+        }
+        RuleKind::Custom(path) => {
+            let path = quote!(#path).to_string().replace(" :: ", "::");
+            quote!(#s::Custom(#path))
         }
     }
 }
@@ -151,7 +210,9 @@ fn rule(member: &syn::Member, field: &str, rule: &Rule) -> TokenStream {
             let (min, max) = (bound(min), bound(max));
             quote_spanned!(span=> #r::range(#value, #min, #max, #report, #meta);)
         }
-        RuleKind::Regex(pattern) => quote_spanned! {span=>
+        RuleKind::Regex {
+            anchored: pattern, ..
+        } => quote_spanned! {span=>
             {
                 static __WARDEN_PATTERN: ::std::sync::LazyLock<::core::option::Option<::warden::__private::Regex>> =
                     ::std::sync::LazyLock::new(|| ::warden::__private::Regex::new(#pattern).ok());

@@ -48,8 +48,12 @@ pub(crate) enum RuleKind {
         min: Option<NumberLit>,
         max: Option<NumberLit>,
     },
-    /// The pattern as compiled: anchored to the whole value.
-    Regex(String),
+    /// The pattern as compiled (anchored to the whole value), and as
+    /// written.
+    Regex {
+        anchored: String,
+        written: String,
+    },
     Password {
         min: u64,
         max: u64,

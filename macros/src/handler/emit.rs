@@ -40,6 +40,18 @@ pub(crate) fn handler(mut func: HandlerFn, handler: &Handler) -> TokenStream {
         }
         None => quote!(::core::option::Option::None),
     };
+    let manifest_requirements = handler
+        .protected
+        .iter()
+        .flat_map(|p| &p.requirements)
+        .map(requirement_spec);
+    let manifest_check = match handler.protected.as_ref().and_then(|p| p.check.as_ref()) {
+        Some(path) => {
+            let text = quote!(#path).to_string().replace(" :: ", "::");
+            quote!(::core::option::Option::Some(#text))
+        }
+        None => quote!(::core::option::Option::None),
+    };
 
     let validated = wrap_validated(&mut func, &handler.validated);
     let limited = !handler.limits.is_empty();
@@ -113,6 +125,8 @@ pub(crate) fn handler(mut func: HandlerFn, handler: &Handler) -> TokenStream {
                 file: ::core::file!(),
                 line: #line,
                 protected: #manifest_protected,
+                requirements: &[#(#manifest_requirements),*],
+                check: #manifest_check,
                 public: #public,
                 limits: <#policy as ::warden::__private::Policy>::LIMITS,
                 validated: &[#(#validated),*],
@@ -244,8 +258,21 @@ fn wrap_validated(func: &mut HandlerFn, positions: &[usize]) -> Vec<TokenStream>
             .replace(" < ", "<")
             .replace(" >", ">")
             .replace(" :: ", "::");
+        let extractor = match &*typed.ty {
+            syn::Type::Path(path) => path
+                .path
+                .segments
+                .last()
+                .map(|s| s.ident.to_string())
+                .unwrap_or_default(),
+            _ => String::new(),
+        };
         names.push(quote! {
-            ::warden::__private::ValidatedParam { written: #written, rules: #rules }
+            ::warden::__private::ValidatedParam {
+                written: #written,
+                extractor: #extractor,
+                rules: #rules,
+            }
         });
         let pat = &typed.pat;
         *typed.pat = syn::parse_quote!(::warden::__private::Valid(#pat));
@@ -369,6 +396,36 @@ fn requirement(requirement: &Requirement) -> TokenStream {
         Requirement::Not(inner) => {
             let inner = self::requirement(inner);
             quote!((!#inner))
+        }
+    }
+}
+
+/// The requirement in the manifest's form, for tools (the OpenAPI security
+/// requirements). A role's name is read through `Role::as_str`.
+fn requirement_spec(requirement: &Requirement) -> TokenStream {
+    let r = quote!(::warden::__private::Requirement);
+    match requirement {
+        // Through autoref: a value that is not a role is reported once, by
+        // the role check, not again here.
+        Requirement::Role(path) => quote! {
+            #r::Role(|| {
+                #[allow(unused_imports)]
+                use ::warden::__private::{ViaNoRole as _, ViaRole as _};
+                (&::warden::__private::RoleName(&#path)).__warden_role_name()
+            })
+        },
+        Requirement::Scope(lit) => quote!(#r::Scope(#lit)),
+        Requirement::Any(inner) => {
+            let inner = inner.iter().map(requirement_spec);
+            quote!(#r::Any(&[#(#inner),*]))
+        }
+        Requirement::All(inner) => {
+            let inner = inner.iter().map(requirement_spec);
+            quote!(#r::All(&[#(#inner),*]))
+        }
+        Requirement::Not(inner) => {
+            let inner = requirement_spec(inner);
+            quote!(#r::Not(&#inner))
         }
     }
 }
