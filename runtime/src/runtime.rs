@@ -237,6 +237,22 @@ impl Warden {
         Some(crate::http::https_refusal(request))
     }
 
+    /// The paths exempt from required HTTPS, when HTTPS is required.
+    #[cfg_attr(not(feature = "utoipa"), allow(dead_code))]
+    pub(crate) fn https_exempt(&self) -> Option<&[String]> {
+        self.inner.https.as_deref()
+    }
+
+    /// Whether access tokens of external issuers are accepted, whose keys
+    /// may be out of reach (503).
+    #[cfg_attr(not(feature = "utoipa"), allow(dead_code))]
+    pub(crate) fn trusts_external_issuers(&self) -> bool {
+        self.inner
+            .auth
+            .as_ref()
+            .is_some_and(|auth| auth.has_external_issuers())
+    }
+
     pub(crate) fn ipv6_prefix(&self) -> u8 {
         self.inner.ipv6_prefix
     }

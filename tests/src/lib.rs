@@ -15,6 +15,7 @@ use serde_json::{Value, json};
 use tower::ServiceExt;
 
 pub mod oidc_provider;
+pub mod openapi;
 mod redis_server;
 pub use redis_server::{RedisServer, free_port};
 

@@ -258,6 +258,17 @@ pub(crate) struct Authenticator {
     external: Vec<crate::oidc::ExternalIssuer>,
 }
 
+impl Authenticator {
+    /// Whether access tokens of external issuers are accepted.
+    #[cfg_attr(not(feature = "utoipa"), allow(dead_code))]
+    pub(crate) fn has_external_issuers(&self) -> bool {
+        #[cfg(feature = "oidc")]
+        return !self.external.is_empty();
+        #[cfg(not(feature = "oidc"))]
+        false
+    }
+}
+
 /// The remembered headers of one set of keys.
 pub(crate) type KnownHeaders = [OnceLock<KnownHeader>; KNOWN_HEADERS];
 

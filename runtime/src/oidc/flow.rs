@@ -244,6 +244,12 @@ impl SignIn {
         }
     }
 
+    /// The prefix of the routes (`/auth`).
+    #[cfg_attr(not(feature = "utoipa"), allow(dead_code))]
+    pub(crate) fn path_prefix(&self) -> &str {
+        &self.inner.prefix
+    }
+
     /// The two routes of every provider, for merging into the
     /// application's router. `on_identity` receives the router state and
     /// the verified [`Identity`], and its answer is the callback's (with

@@ -29,6 +29,8 @@ mod flow;
 mod id_token;
 mod issuer;
 mod jwks;
+#[cfg(feature = "utoipa")]
+mod openapi;
 mod provider;
 
 pub use error::{OidcConfigError, SignInError};
