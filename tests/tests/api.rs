@@ -726,7 +726,7 @@ fn the_policy_table_of_every_route() {
     // Every route the contract lists is there, and every handler decided.
     let json = table.to_json();
     let rows = json.as_array().unwrap();
-    assert_eq!(rows.len(), 7);
+    assert_eq!(rows.len(), 8);
     for row in rows {
         assert_ne!(row["access"], "unmarked", "{row}");
         assert!(

@@ -15,11 +15,14 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions};
+use utoipa::OpenApi as _;
+use utoipa::ToSchema;
 use warden::auth::refresh::{RefreshError, RefreshTokens};
 use warden::auth::{AccessClaims, Jwt, Role as _, Session, SessionError};
 use warden::http::{Cors, Problem};
 use warden::limit::{KeyedLimit, Rate};
 use warden::oidc::{Identity, Provider, SignIn, SignInError};
+use warden::openapi::Describe;
 use warden::password::{Passwords, Verification};
 use warden::redis::{Redis, RedisStore, RedisTokenStore};
 use warden::routing::{Router, get, post};
@@ -214,6 +217,8 @@ pub struct AppState {
     pub passwords: Passwords,
     /// `$ADMIN_EMAILS`, lower-cased.
     pub admins: Arc<HashSet<String>>,
+    /// The OpenAPI document `GET /openapi.json` serves, as JSON text.
+    pub openapi: Arc<str>,
 }
 
 /// Opens the database (creating it and its folder if needed) and runs the
@@ -320,6 +325,8 @@ pub async fn app(config: &Config) -> Result<axum::Router, String> {
     }
     let warden = builder.build().map_err(|e| e.to_string())?;
     let sign_in = providers_sign_in(config, &secret, &warden)?;
+    let mut router = routes();
+    let openapi = openapi_document(&router, &warden, sign_in.as_ref())?;
     let state = AppState {
         warden: warden.clone(),
         db: database(&config.database_url).await?,
@@ -331,8 +338,8 @@ pub async fn app(config: &Config) -> Result<axum::Router, String> {
                 .map(|e| e.to_lowercase())
                 .collect(),
         ),
+        openapi: openapi.into(),
     };
-    let mut router = routes();
     if let Some(sign_in) = sign_in {
         // A provider that cannot be reached now does not stop the API:
         // its routes answer 503 until it can be.
@@ -360,7 +367,70 @@ pub fn routes() -> Router<AppState> {
         .route("/logout", post(logout))
         .route("/api/data", get(data))
         .route("/api/admin", get(admin))
+        .route("/openapi.json", get(openapi))
 }
+
+/// The OpenAPI 3.1 document of every route `router` serves, and of the
+/// sign-in routes when a provider is configured: the routes and bodies
+/// from [`ApiDoc`], and what warden knows of each route (security, its
+/// problem responses, limits and their headers, validation rules) from the
+/// router's policy table and the runtime's configuration. A route the
+/// document leaves out, or describes without a route, fails here.
+pub fn openapi_document(
+    router: &Router<AppState>,
+    warden: &Warden,
+    sign_in: Option<&SignIn>,
+) -> Result<String, String> {
+    let table = router.policy_table();
+    let mut describe = Describe::new(&table).warden(warden);
+    if let Some(sign_in) = sign_in {
+        describe = describe.open_paths(
+            sign_in.openapi_paths(
+                utoipa::openapi::ResponseBuilder::new()
+                    .description(
+                        "Signed in: the token pair, as `/login` gives it. The identity is linked \
+                     to the user with its verified email, created without a password if none.",
+                    )
+                    .content(
+                        "application/json",
+                        utoipa::openapi::Content::new(Some(
+                            utoipa::openapi::Ref::from_schema_name("TokenPair"),
+                        )),
+                    )
+                    .header("Cache-Control", no_store_header())
+                    .build(),
+            ),
+        );
+    }
+    let document = describe
+        .apply(ApiDoc::openapi())
+        .map_err(|e| format!("the OpenAPI document: {e}"))?;
+    serde_json::to_string(&document).map_err(|e| format!("the OpenAPI document: {e}"))
+}
+
+fn no_store_header() -> utoipa::openapi::header::Header {
+    utoipa::openapi::header::HeaderBuilder::new()
+        .schema(
+            utoipa::openapi::schema::ObjectBuilder::new()
+                .schema_type(utoipa::openapi::Type::String),
+        )
+        .description(Some("`no-store`: tokens are never cached."))
+        .build()
+}
+
+/// The API's routes and bodies as utoipa sees them; [`openapi_document`]
+/// adds the rest.
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    info(
+        title = "warden reference API",
+        description = "Register, log in, refresh, log out, and guarded routes. Every error is RFC 9457 problem+json.",
+        license(name = "MIT OR Apache-2.0")
+    ),
+    paths(health, register, login, refresh, logout, data, admin, openapi),
+    components(schemas(TokenPair))
+)]
+pub struct ApiDoc;
 
 /// The sign-in through the configured providers, if any.
 fn providers_sign_in(
@@ -482,13 +552,86 @@ pub async fn serve(
     .await
 }
 
+/// `{"status": "ok"}`.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+struct Health {
+    /// Always `ok`.
+    #[schema(pattern = "^ok$")]
+    status: String,
+}
+
+#[utoipa::path(get, path = "/health", operation_id = "health",
+    summary = "Whether the API is up",
+    responses((status = 200, description = "Up.", body = Health)))]
 #[public]
 async fn health() -> Json<Value> {
     Json(json!({"status": "ok"}))
 }
 
+#[utoipa::path(get, path = "/openapi.json", operation_id = "openapi",
+    summary = "This document",
+    responses((status = 200, description = "The OpenAPI 3.1 document of every route.",
+        content_type = "application/json", body = Object)))]
+#[public]
+async fn openapi(State(state): State<AppState>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        state.openapi.to_string(),
+    )
+        .into_response()
+}
+
+/// `{"userId": ".."}`.
+#[derive(ToSchema)]
+#[schema(rename_all = "camelCase")]
+#[allow(dead_code)]
+struct Registered {
+    /// The new user's id.
+    user_id: String,
+}
+
+/// `{"accessToken", "refreshToken", "tokenType": "Bearer", "expiresIn"}`,
+/// sent with `Cache-Control: no-store`.
+#[derive(ToSchema)]
+#[schema(rename_all = "camelCase")]
+#[allow(dead_code)]
+pub struct TokenPair {
+    /// A JWT (`typ: at+jwt`), for `Authorization: Bearer ..`.
+    access_token: String,
+    /// Single-use; spent by `/refresh`, which gives a new pair.
+    refresh_token: String,
+    /// Always `Bearer`.
+    #[schema(pattern = "^Bearer$")]
+    token_type: String,
+    /// Seconds until the access token expires.
+    #[schema(minimum = 1)]
+    expires_in: u64,
+}
+
+/// `{"userId", "email", "roles"}`.
+#[derive(ToSchema)]
+#[schema(rename_all = "camelCase")]
+#[allow(dead_code)]
+struct Profile {
+    user_id: String,
+    email: String,
+    roles: Vec<String>,
+}
+
+/// `{"users": <count>}`.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+struct UserCount {
+    #[schema(minimum = 0)]
+    users: i64,
+}
+
 /// `POST /register`.
-#[derive(Deserialize, warden::Validate)]
+#[derive(Deserialize, ToSchema, warden::Validate)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterBody {
     #[validate(email, len(max = 255))]
@@ -500,7 +643,7 @@ pub struct RegisterBody {
 }
 
 /// `POST /login`.
-#[derive(Deserialize, warden::Validate)]
+#[derive(Deserialize, ToSchema, warden::Validate)]
 #[serde(deny_unknown_fields)]
 pub struct LoginBody {
     #[validate(non_empty, len(max = 255))]
@@ -510,7 +653,7 @@ pub struct LoginBody {
 }
 
 /// `POST /refresh`.
-#[derive(Deserialize, warden::Validate)]
+#[derive(Deserialize, ToSchema, warden::Validate)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct RefreshBody {
     #[validate(non_empty, len(max = 512))]
@@ -548,6 +691,14 @@ fn random_id() -> Result<String, Problem> {
     Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
+#[utoipa::path(post, path = "/register", operation_id = "register",
+    summary = "Create a user (role `user`)",
+    request_body = RegisterBody,
+    responses(
+        (status = 201, description = "Registered.", body = Registered),
+        (status = 409, description = "This email is already registered: `email_taken`.",
+            content_type = "application/problem+json", body = Problem),
+    ))]
 #[public]
 #[validate]
 #[rate_limit(10, "1h")]
@@ -665,6 +816,23 @@ static PER_ACCOUNT: LazyLock<KeyedLimit> = LazyLock::new(|| {
     .skip_successful()
 });
 
+#[utoipa::path(post, path = "/login", operation_id = "login",
+    summary = "Exchange email and password for a token pair",
+    description = "Besides the per-address limit, 10 failed attempts per hour per account \
+        (the email, lower-cased, whether or not it exists) from any address: 429.",
+    request_body = LoginBody,
+    responses(
+        (status = 200, description = "The token pair.", body = TokenPair,
+            headers(("Cache-Control" = String, description = "`no-store`."))),
+        (status = 401, description = "The email or the password is wrong: \
+            `invalid_credentials` (the same body and timing whether the email exists or not).",
+            content_type = "application/problem+json", body = Problem),
+        (status = 429, description = "Too many failed attempts for this account \
+            (`limit: \"10-per-1h-per-account\"`).",
+            content_type = "application/problem+json", body = Problem),
+        (status = 503, description = "The token store cannot answer: `unavailable`.",
+            content_type = "application/problem+json", body = Problem),
+    ))]
 #[public]
 #[validate]
 #[rate_limit(5, "15m", skip_successful)]
@@ -728,6 +896,19 @@ fn refresh_refused(error: RefreshError) -> Problem {
     }
 }
 
+#[utoipa::path(post, path = "/refresh", operation_id = "refresh",
+    summary = "Spend a refresh token for a new token pair",
+    request_body = RefreshBody,
+    responses(
+        (status = 200, description = "A new token pair; the refresh token sent is spent.",
+            body = TokenPair, headers(("Cache-Control" = String, description = "`no-store`."))),
+        (status = 401, description = "The refresh token is unknown, expired, revoked or \
+            already used: `invalid_refresh_token`. Reuse of a spent token also revokes every \
+            token of its login.",
+            content_type = "application/problem+json", body = Problem),
+        (status = 503, description = "The token store cannot answer: `unavailable`.",
+            content_type = "application/problem+json", body = Problem),
+    ))]
 #[public]
 #[validate]
 #[rate_limit(30, "15m")]
@@ -764,6 +945,13 @@ pub struct SessionClaims {
     roles: Vec<String>,
 }
 
+#[utoipa::path(post, path = "/logout", operation_id = "logout",
+    summary = "End this login: revoke its refresh tokens",
+    responses(
+        (status = 204, description = "Signed out; the access token lapses when it expires."),
+        (status = 503, description = "The token store cannot answer: `unavailable`.",
+            content_type = "application/problem+json", body = Problem),
+    ))]
 #[protected]
 async fn logout(State(state): State<AppState>, user: Auth) -> Result<StatusCode, Problem> {
     state
@@ -774,12 +962,18 @@ async fn logout(State(state): State<AppState>, user: Auth) -> Result<StatusCode,
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(get, path = "/api/data", operation_id = "data",
+    summary = "The caller's own profile",
+    responses((status = 200, description = "From the access token's claims.", body = Profile)))]
 #[protected]
 #[rate_limit(30, "1m", key = user)]
 async fn data(session: Auth<SessionClaims>) -> Json<Value> {
     Json(json!({"userId": session.sub, "email": session.email, "roles": session.roles}))
 }
 
+#[utoipa::path(get, path = "/api/admin", operation_id = "admin",
+    summary = "How many users there are (admins only)",
+    responses((status = 200, description = "The number of users.", body = UserCount)))]
 #[protected(role = Role::Admin)]
 async fn admin(State(db): State<SqlitePool>) -> Result<Json<Value>, Problem> {
     let (count,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM users")
