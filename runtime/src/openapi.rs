@@ -736,17 +736,23 @@ fn add_problem_schemas(components: &mut Components) {
     }
 }
 
+/// A schema of one type, described.
+fn typed(ty: Type, description: &str) -> ObjectBuilder {
+    ObjectBuilder::new()
+        .schema_type(ty)
+        .description(Some(description))
+}
+
+/// Text, described.
+fn text(description: &str) -> Object {
+    typed(Type::String, description).build()
+}
+
 /// The schema of [`Problem`] as warden sends it, for the application's
 /// own utoipa annotations: `body = warden::http::Problem` with
 /// `content_type = "application/problem+json"`.
 impl utoipa::PartialSchema for Problem {
     fn schema() -> RefOr<Schema> {
-        let text = |description: &str| {
-            ObjectBuilder::new()
-                .schema_type(Type::String)
-                .description(Some(description))
-                .build()
-        };
         RefOr::T(Schema::Object(
             ObjectBuilder::new()
                 .schema_type(Type::Object)
@@ -757,9 +763,7 @@ impl utoipa::PartialSchema for Problem {
                 .property("title", text("The status's reason phrase."))
                 .property(
                     "status",
-                    ObjectBuilder::new()
-                        .schema_type(Type::Integer)
-                        .description(Some("The HTTP status."))
+                    typed(Type::Integer, "The HTTP status.")
                         .minimum(Some(400))
                         .maximum(Some(599))
                         .build(),
@@ -778,16 +782,11 @@ impl utoipa::PartialSchema for Problem {
                 )
                 .property(
                     "truncated",
-                    ObjectBuilder::new()
-                        .schema_type(Type::Boolean)
-                        .description(Some("Whether `issues` was cut short."))
-                        .build(),
+                    typed(Type::Boolean, "Whether `issues` was cut short.").build(),
                 )
                 .property(
                     "retryAfter",
-                    ObjectBuilder::new()
-                        .schema_type(Type::Integer)
-                        .description(Some("On 429: seconds to wait, as `Retry-After` says."))
+                    typed(Type::Integer, "On 429: seconds to wait, as `Retry-After` says.")
                         .minimum(Some(1))
                         .build(),
                 )
@@ -808,12 +807,6 @@ impl utoipa::ToSchema for Problem {
     }
 
     fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
-        let text = |description: &str| {
-            ObjectBuilder::new()
-                .schema_type(Type::String)
-                .description(Some(description))
-                .build()
-        };
         schemas.push((
             ISSUE_SCHEMA.to_owned(),
             RefOr::T(Schema::Object(
