@@ -140,6 +140,27 @@ impl Warden {
             .verify(token)
     }
 
+    /// Verifies an access token like
+    /// [`verify_access_token`](Self::verify_access_token), through the
+    /// cache of verified tokens (see [`Jwt::token_cache`](crate::auth::Jwt::token_cache)).
+    pub(crate) fn verify_shared(&self, token: &str) -> Result<Arc<Claims>, TokenError> {
+        self.inner
+            .auth
+            .as_ref()
+            .ok_or(TokenError::UnknownKey)?
+            .verify_shared(token)
+    }
+
+    /// How many verified access tokens are cached now (see
+    /// [`Jwt::token_cache`](crate::auth::Jwt::token_cache)): for tests and
+    /// for operators who size the cache.
+    pub fn cached_tokens(&self) -> usize {
+        self.inner
+            .auth
+            .as_ref()
+            .map_or(0, Authenticator::cached_tokens)
+    }
+
     /// Verifies an access token like [`verify_access_token`](Self::verify_access_token);
     /// when it names a trusted external issuer's key that is not cached
     /// yet, fetches that issuer's keys first (at most once per interval,

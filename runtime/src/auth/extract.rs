@@ -153,10 +153,12 @@ pub(crate) async fn authenticate(
     let token = bearer_token(authorization)?;
     // The common case is settled without awaiting; only a token naming a
     // key not cached yet (a trusted external issuer's) fetches keys.
-    let claims = match warden.verify_access_token(token) {
+    let claims = match warden.verify_shared(token) {
         // Boxed: the fetch's future is large, and every guard's future
         // would otherwise carry its size (and copy it) on every request.
-        Err(TokenError::UnknownKey) => Box::pin(warden.verify_access_token_refetching(token)).await,
+        Err(TokenError::UnknownKey) => Box::pin(warden.verify_access_token_refetching(token))
+            .await
+            .map(Arc::new),
         verified => verified,
     }
     .map_err(|error| match error {
@@ -164,7 +166,7 @@ pub(crate) async fn authenticate(
         error => AuthRejection::InvalidToken(error),
     })?;
     Ok(Verified {
-        claims: Arc::new(claims),
+        claims,
         authorization: authorization.clone(),
     })
 }

@@ -1,5 +1,5 @@
 use std::borrow::Cow;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
@@ -63,6 +63,7 @@ pub struct Jwt {
     access_ttl: Duration,
     accept_foreign_typ: bool,
     max_token_bytes: usize,
+    token_cache: usize,
     #[cfg(feature = "oidc")]
     trusted: Vec<crate::oidc::TrustedIssuer>,
 }
@@ -82,6 +83,7 @@ impl Jwt {
             access_ttl: DEFAULT_ACCESS_TTL,
             accept_foreign_typ: false,
             max_token_bytes: DEFAULT_MAX_TOKEN_BYTES,
+            token_cache: super::cache::DEFAULT_TOKEN_CACHE,
             #[cfg(feature = "oidc")]
             trusted: Vec::new(),
         }
@@ -172,6 +174,18 @@ impl Jwt {
         self
     }
 
+    /// How many verified tokens to keep (default
+    /// [`DEFAULT_TOKEN_CACHE`](super::DEFAULT_TOKEN_CACHE); 0 keeps none).
+    /// A token seen again is then held only to its expiry: its signature
+    /// and claims, which cannot change, are not checked again. Keyed by
+    /// the whole token, never past `exp`, and only for tokens of the own
+    /// keys, which are fixed for the life of the `Warden`; see
+    /// [`MAX_CACHED_TOKEN_BYTES`](super::MAX_CACHED_TOKEN_BYTES).
+    pub fn token_cache(mut self, capacity: usize) -> Self {
+        self.token_cache = capacity;
+        self
+    }
+
     pub(crate) fn compile(self) -> Result<Authenticator, JwtConfigError> {
         ensure_crypto_provider();
         // Without own keys (only external issuers), the own rules check
@@ -240,6 +254,7 @@ impl Jwt {
             },
             access_ttl: self.access_ttl,
             known_headers: Default::default(),
+            cache: super::cache::TokenCache::new(self.token_cache),
             #[cfg(feature = "oidc")]
             external,
         })
@@ -254,6 +269,8 @@ pub(crate) struct Authenticator {
     rules: Rules,
     access_ttl: Duration,
     known_headers: KnownHeaders,
+    /// Tokens of the own keys that verified (see `Jwt::token_cache`).
+    cache: Option<super::cache::TokenCache>,
     #[cfg(feature = "oidc")]
     external: Vec<crate::oidc::ExternalIssuer>,
 }
@@ -687,6 +704,40 @@ impl Authenticator {
             return self.verify_routed(token);
         }
         self.verify_own(token)
+    }
+
+    /// Verifies like [`verify`](Self::verify), answering from the cache of
+    /// verified tokens when the token is in it and still valid, and
+    /// keeping it there when it verified with the own keys.
+    #[inline]
+    pub(crate) fn verify_shared(&self, token: &str) -> Result<Arc<Claims>, TokenError> {
+        let Some(cache) = &self.cache else {
+            return self.verify(token).map(Arc::new);
+        };
+        let now = unix_now();
+        let hash = match cache.get(token, now) {
+            Ok(claims) => return Ok(claims),
+            Err(hash) => hash,
+        };
+        #[cfg(feature = "oidc")]
+        if !self.external.is_empty() && self.route(token)?.is_some() {
+            // An external issuer's token: its keys rotate; never kept.
+            return self.verify_routed(token).map(Arc::new);
+        }
+        let claims = Arc::new(self.verify_own(token)?);
+        cache.insert(
+            token,
+            hash,
+            &claims,
+            claims.exp.saturating_add(self.rules.leeway),
+            now,
+        );
+        Ok(claims)
+    }
+
+    /// How many verified tokens the cache keeps now.
+    pub(crate) fn cached_tokens(&self) -> usize {
+        self.cache.as_ref().map_or(0, super::cache::TokenCache::len)
     }
 
     /// Verifies a token against this configuration's own keys and rules.

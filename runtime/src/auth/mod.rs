@@ -1,6 +1,7 @@
 //! Authentication: JWT keys and verification, claims, roles, the `Auth`
 //! extractor and the guard behind `#[protected]`.
 
+mod cache;
 pub(crate) mod claims;
 mod error;
 mod extract;
@@ -10,6 +11,7 @@ pub mod refresh;
 mod role;
 mod session;
 
+pub use cache::{DEFAULT_TOKEN_CACHE, MAX_CACHED_TOKEN_BYTES};
 pub use claims::{AccessClaims, Claims, IssuedAccessToken};
 pub use error::{AuthRejection, IssueError, JwtConfigError, KeyError, TokenError};
 pub use extract::{Auth, Decision};
