@@ -10,7 +10,10 @@
 # with its limits in memory, on the routes that have limits.
 #
 # Usage: scripts/loadtest.sh [rounds (3)] [seconds per run (10)]
-# Environment: CONNECTIONS (32), COMPARE (handwired | redis).
+# Environment: CONNECTIONS (32), COMPARE (handwired | redis), ONLY (the
+# rows to run, such as "plain protected protectedmin"; all when unset),
+# A_BIN (another build of the bench server as A, such as the one before a
+# change).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -38,6 +41,24 @@ PY
 )
 
 work=$(mktemp -d)
+# 20,000 distinct tokens of one user (each with its own jti), for the row
+# that sends a new token on (almost) every request: more than warden's
+# cache of verified tokens keeps (4,096), so that row measures first sight.
+python3 - "$work/tokens.lua" <<'PY'
+import base64, hashlib, hmac, json, os, sys, time
+b64 = lambda b: base64.urlsafe_b64encode(b).rstrip(b"=")
+secret = os.environ["BENCH_JWT_SECRET"].encode()
+header = b64(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
+with open(sys.argv[1], "w") as out:
+    out.write("tokens = {\n")
+    for i in range(20000):
+        claims = b64(json.dumps({"sub": "load-user", "iss": "bench", "aud": "bench", "jti": f"j{i}",
+                                 "exp": int(time.time()) + 3600, "roles": ["user"]}).encode())
+        message = header + b"." + claims
+        signature = b64(hmac.new(secret, message, hashlib.sha256).digest())
+        out.write('"Bearer ' + (message + b"." + signature).decode() + '",\n')
+    out.write("}\n")
+PY
 pids=()
 cleanup() {
     for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
@@ -54,11 +75,16 @@ if [ "$COMPARE" = redis ]; then
     PORT=3102 taskset -c 0 target/release/bench-server & pids+=($!)
     SPECS=("plain none" "protected protected" "limited none")
 else
-    PORT=3101 taskset -c 0 target/release/bench-server & pids+=($!)
+    PORT=3101 taskset -c 0 "${A_BIN:-target/release/bench-server}" & pids+=($!)
     PORT=3102 taskset -c 0 target/release/handwired-server & pids+=($!)
     # "tokenplain" is /bench/plain sent with the same Authorization header
     # as /bench/protected: what carrying the token costs with no guard.
-    SPECS=("plain none" "tokenplain protected plain" "protected protected" "limited none" "validate validate")
+    # "protectedmany" is the same pair with a new token on each request.
+    # "protectedmin" is /bench/protected against the twin's
+    # /bench/protected-min: the same checks stripped to what a user writes
+    # by hand (a one-field claims struct, a keyed limiter, no RateLimit
+    # fields).
+    SPECS=("plain none" "tokenplain protected plain" "protected protected" "protectedmin protected protected protected-min" "protectedmany many protected protected-min" "limited none" "validate validate")
 fi
 for port in 3101 3102; do
     for _ in $(seq 1 50); do
@@ -74,6 +100,14 @@ cat > "$work/validate.lua" <<'LUA'
 wrk.method = "POST"
 wrk.body = '{"email":"ana@example.com","password":"Str0ng&Secure!","name":"José Ñúñez"}'
 wrk.headers["Content-Type"] = "application/json"
+LUA
+cat "$work/tokens.lua" > "$work/many.lua"
+cat >> "$work/many.lua" <<'LUA'
+local i = 0
+request = function()
+    i = i % #tokens + 1
+    return wrk.format(nil, nil, {Authorization = tokens[i]})
+end
 LUA
 touch "$work/none.lua"
 
@@ -92,8 +126,11 @@ printf 'route\tserver\treq/s\tp50\tp99\n'
 for round in $(seq 1 "$ROUNDS"); do
     for spec in "${SPECS[@]}"; do
         set -- $spec
+        if [ -n "${ONLY:-}" ] && [[ " $ONLY " != *" $1 "* ]]; then
+            continue
+        fi
         run "$1" A 3101 "$2" "${3:-$1}"
-        run "$1" B 3102 "$2" "${3:-$1}"
+        run "$1" B 3102 "$2" "${4:-${3:-$1}}"
     done
 done
 
@@ -112,8 +149,8 @@ for line in open(sys.argv[1]):
 # first, then the median over rounds, so that drift between rounds (a
 # shared machine) cancels out.
 print()
-print("route       A req/s   B req/s   A/B req/s   A p99 us   B p99 us   A/B p99")
-for route in ("plain", "tokenplain", "protected", "limited", "validate"):
+print("route        A req/s   B req/s   A/B req/s   A p99 us   B p99 us   A/B p99")
+for route in ("plain", "tokenplain", "protected", "protectedmin", "protectedmany", "limited", "validate"):
     if (route, "A") not in runs:
         continue
     a, b = runs[(route, "A")], runs[(route, "B")]
@@ -121,10 +158,12 @@ for route in ("plain", "tokenplain", "protected", "limited", "validate"):
     ap, bp = statistics.median(p for _, _, p in a), statistics.median(p for _, _, p in b)
     rps_ratio = statistics.median(x[0] / y[0] for x, y in zip(a, b))
     p99_ratio = statistics.median(x[2] / y[2] for x, y in zip(a, b))
-    print(f"{route:<11} {ar:>8.0f}  {br:>8.0f}   {rps_ratio:>8.3f}   {ap:>8.0f}   {bp:>8.0f}   {p99_ratio:>7.3f}")
-plain = runs[("plain", "A")]
+    print(f"{route:<12} {ar:>8.0f}  {br:>8.0f}   {rps_ratio:>8.3f}   {ap:>8.0f}   {bp:>8.0f}   {p99_ratio:>7.3f}")
+plain = runs.get(("plain", "A"))
+if plain is None:
+    sys.exit(0)
 print()
-for route, what in (("protected", "/bench/protected"), ("tokenplain", "/bench/plain with the token header")):
+for route, what in (("protected", "/bench/protected"), ("protectedmany", "/bench/protected, a new token each request"), ("tokenplain", "/bench/plain with the token header")):
     if (route, "A") not in runs:
         continue
     ratio = statistics.median(p[0] / q[0] for p, q in zip(runs[(route, "A")], plain))
