@@ -132,9 +132,10 @@ impl State {
     }
 }
 
-/// The map's keys are already keyed hashes: use them as they are.
+/// The map's keys are already keyed hashes: use them as they are. Also
+/// the hasher of the cache of verified tokens.
 #[derive(Default)]
-struct PreHashed(u64);
+pub(crate) struct PreHashed(u64);
 
 impl Hasher for PreHashed {
     fn finish(&self) -> u64 {

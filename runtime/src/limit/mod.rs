@@ -14,6 +14,7 @@ pub mod gcra;
 pub(crate) mod global;
 mod keyed;
 mod memory;
+pub(crate) use memory::PreHashed;
 mod rate;
 pub(crate) mod response;
 mod spec;
