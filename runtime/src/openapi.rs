@@ -184,17 +184,20 @@ impl<'a> Describe<'a> {
                 merge_path_item(entry, item.clone());
             }
         }
+        // The routes, as OpenAPI spells their paths.
+        let routed: Vec<(&'static str, String, &PolicyRow)> = self
+            .table
+            .rows()
+            .iter()
+            .filter_map(|row| Some((row.method?, openapi_path(row.path.as_deref()?), row)))
+            .collect();
         // Every operation of the document is a route, and the reverse.
         for (path, item) in &doc.paths.paths {
             for (method, _) in operations(item) {
-                let routed = self.table.rows().iter().any(|row| {
-                    row.method == Some(method)
-                        && row.path.as_deref().map(openapi_path).as_deref() == Some(path)
-                });
-                let open = open_operations
-                    .iter()
-                    .any(|(m, p)| *m == method && p == path);
-                if !routed && !open {
+                let known = |(m, p): (&str, &str)| m == method && p == path;
+                if !routed.iter().any(|(m, p, _)| known((m, p)))
+                    && !open_operations.iter().any(|(m, p)| known((m, p)))
+                {
                     return Err(OpenApiError::Unrouted {
                         method,
                         path: path.clone(),
@@ -205,12 +208,8 @@ impl<'a> Describe<'a> {
         let components = doc.components.get_or_insert_with(Components::new);
         add_problem_schemas(components);
         let mut any_protected = false;
-        for row in self.table.rows() {
-            let (Some(method), Some(path)) = (row.method, row.path.as_deref().map(openapi_path))
-            else {
-                continue;
-            };
-            let path = path.as_str();
+        for (method, path, row) in &routed {
+            let (method, path) = (*method, path.as_str());
             let Some(operation) = doc
                 .paths
                 .paths
@@ -223,12 +222,8 @@ impl<'a> Describe<'a> {
                 });
             };
             any_protected |= row.policy.protected.is_some();
-            self.describe_operation(operation, row, method, path)?;
-            let validated = validated_targets(operation, row, method, path)?;
-            let components = doc.components.get_or_insert_with(Components::new);
-            for target in validated {
-                apply_rules(components, target, method, path)?;
-            }
+            self.describe_operation(operation, row, method, path);
+            apply_validation(operation, components, row, method, path)?;
         }
         for (method, path) in &open_operations {
             if let Some(operation) = doc
@@ -242,7 +237,6 @@ impl<'a> Describe<'a> {
             }
         }
         if any_protected {
-            let components = doc.components.get_or_insert_with(Components::new);
             components.security_schemes.insert(
                 self.scheme.clone(),
                 SecurityScheme::Http(
@@ -268,7 +262,7 @@ impl<'a> Describe<'a> {
         row: &PolicyRow,
         method: &'static str,
         path: &str,
-    ) -> Result<(), OpenApiError> {
+    ) {
         let policy = row.policy;
         let body = policy
             .validated
@@ -398,7 +392,6 @@ impl<'a> Describe<'a> {
             Some(existing) => existing.merge(extensions),
             none => *none = Some(extensions),
         }
-        Ok(())
     }
 
     /// What the runtime's configuration adds to an operation.
@@ -874,28 +867,16 @@ fn merge_path_item(into: &mut PathItem, from: PathItem) {
     take!(get, put, post, delete, options, head, patch, trace);
 }
 
-/// Where the rules of a validated parameter go.
-enum Target {
-    /// The body's schema, by reference into the components.
-    Body {
-        reference: String,
-        rules: TypeRules,
-        parameter: &'static str,
-    },
-    /// The query parameters, one per field.
-    Query { rules: TypeRules },
-}
-
-/// The targets of the operation's validated parameters. An inline body
-/// schema and the query parameters are patched in place; a referenced
-/// body schema is returned, to patch in the components.
-fn validated_targets(
+/// The rules of the operation's validated parameters onto their schemas:
+/// a body's, inline or by reference into the components, and the query
+/// parameters'.
+fn apply_validation(
     operation: &mut Operation,
+    components: &mut Components,
     row: &PolicyRow,
     method: &'static str,
     path: &str,
-) -> Result<Vec<Target>, OpenApiError> {
-    let mut targets = Vec::new();
+) -> Result<(), OpenApiError> {
     for param in row.policy.validated {
         let Some(rules) = param.rules else {
             continue;
@@ -919,73 +900,46 @@ fn validated_targets(
                     .find(|(kind, _)| kind.contains(media))
                     .map(|(_, content)| content)
                     .ok_or_else(undescribed)?;
-                let schema = content.schema.as_mut().ok_or_else(undescribed)?;
-                match schema {
-                    RefOr::Ref(reference) => targets.push(Target::Body {
-                        reference: reference.ref_location.clone(),
-                        rules,
-                        parameter: param.written,
-                    }),
+                match content.schema.as_mut().ok_or_else(undescribed)? {
                     RefOr::T(schema) => apply_type_rules(schema, rules)?,
+                    RefOr::Ref(reference) => {
+                        let name = reference
+                            .ref_location
+                            .strip_prefix("#/components/schemas/")
+                            .ok_or_else(undescribed)?;
+                        match components.schemas.get_mut(name) {
+                            Some(RefOr::T(schema)) => apply_type_rules(schema, rules)?,
+                            _ => {
+                                return Err(OpenApiError::MissingSchema {
+                                    reference: reference.ref_location.clone(),
+                                });
+                            }
+                        }
+                    }
                 }
             }
-            "Query" => targets.push(Target::Query { rules }),
+            "Query" => {
+                let parameters = operation.parameters.get_or_insert_with(Vec::new);
+                for field in rules.fields {
+                    let Some(parameter) = parameters
+                        .iter_mut()
+                        .find(|p| p.name == field.field && p.parameter_in == ParameterIn::Query)
+                    else {
+                        return Err(OpenApiError::MissingField {
+                            schema: rules.name,
+                            field: field.field,
+                        });
+                    };
+                    let schema = parameter
+                        .schema
+                        .get_or_insert_with(|| RefOr::T(string_schema()));
+                    apply_field_rules(schema, field.specs);
+                }
+            }
             _ => {}
         }
     }
-    // Query parameters are in the operation itself.
-    for target in &targets {
-        if let Target::Query { rules } = target {
-            let parameters = operation.parameters.get_or_insert_with(Vec::new);
-            for field in rules.fields {
-                let Some(parameter) = parameters
-                    .iter_mut()
-                    .find(|p| p.name == field.field && p.parameter_in == ParameterIn::Query)
-                else {
-                    return Err(OpenApiError::MissingField {
-                        schema: rules.name,
-                        field: field.field,
-                    });
-                };
-                let schema = parameter
-                    .schema
-                    .get_or_insert_with(|| RefOr::T(string_schema()));
-                apply_field_rules(schema, field.specs);
-            }
-        }
-    }
-    Ok(targets
-        .into_iter()
-        .filter(|t| matches!(t, Target::Body { .. }))
-        .collect())
-}
-
-/// Applies a body target's rules to the schema its reference names.
-fn apply_rules(
-    components: &mut Components,
-    target: Target,
-    method: &'static str,
-    path: &str,
-) -> Result<(), OpenApiError> {
-    let Target::Body {
-        reference,
-        rules,
-        parameter,
-    } = target
-    else {
-        return Ok(());
-    };
-    let name = reference
-        .strip_prefix("#/components/schemas/")
-        .ok_or_else(|| OpenApiError::UndescribedInput {
-            method,
-            path: path.to_owned(),
-            parameter,
-        })?;
-    match components.schemas.get_mut(name) {
-        Some(RefOr::T(schema)) => apply_type_rules(schema, rules),
-        _ => Err(OpenApiError::MissingSchema { reference }),
-    }
+    Ok(())
 }
 
 /// A validated type's rules, onto its object schema.

@@ -32,12 +32,11 @@
 use std::collections::hash_map::RandomState;
 use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
-
-use crate::limit::PreHashed;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use super::claims::Claims;
+use crate::limit::PreHashed;
 
 /// The default number of verified tokens a [`Jwt`](super::Jwt) keeps.
 pub const DEFAULT_TOKEN_CACHE: usize = 4096;

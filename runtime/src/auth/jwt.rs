@@ -719,10 +719,12 @@ impl Authenticator {
             Ok(claims) => return Ok(claims),
             Err(hash) => hash,
         };
+        // An external issuer's token: its keys rotate; never kept.
         #[cfg(feature = "oidc")]
-        if !self.external.is_empty() && self.route(token)?.is_some() {
-            // An external issuer's token: its keys rotate; never kept.
-            return self.verify_routed(token).map(Arc::new);
+        if !self.external.is_empty()
+            && let Some(external) = self.route(token)?
+        {
+            return external.verify(token, &external.keys()).map(Arc::new);
         }
         let claims = Arc::new(self.verify_own(token)?);
         cache.insert(
