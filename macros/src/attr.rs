@@ -172,6 +172,57 @@ impl ToTokens for Opt {
     }
 }
 
+/// Tokens as their author writes them, for the manifest: `Role::Admin`,
+/// `Json<Register>`, `len(2..=100)`, `max = 255`, `one_of("a", "b")`,
+/// `min = -1.5`. Built from the tokens, so literals stay exactly as
+/// written (`to_string` puts spaces between tokens, and replacing them in
+/// its text would reach into string literals too).
+pub(crate) fn source_text(tokens: &TokenStream) -> String {
+    let mut out = String::new();
+    write_source(tokens.clone(), &mut out, &mut false, &mut false);
+    out
+}
+
+/// Appends `tokens` to `out`. `word` says the last thing written was an
+/// identifier, a literal or a group (a next word needs a space); `joint`
+/// that it was a punctuation joined to the next one (`::`, `..=`).
+fn write_source(tokens: TokenStream, out: &mut String, word: &mut bool, joint: &mut bool) {
+    for tree in tokens {
+        match tree {
+            TokenTree::Ident(_) | TokenTree::Literal(_) => {
+                if *word {
+                    out.push(' ');
+                }
+                out.push_str(&tree.to_string());
+                *word = true;
+                *joint = false;
+            }
+            TokenTree::Punct(punct) => {
+                match punct.as_char() {
+                    ',' => out.push_str(", "),
+                    '=' if !*joint && punct.spacing() == Spacing::Alone => out.push_str(" = "),
+                    c => out.push(c),
+                }
+                *word = false;
+                *joint = punct.spacing() == Spacing::Joint;
+            }
+            TokenTree::Group(group) => {
+                let (open, close) = match group.delimiter() {
+                    Delimiter::Parenthesis => ("(", ")"),
+                    Delimiter::Bracket => ("[", "]"),
+                    Delimiter::Brace => ("{", "}"),
+                    Delimiter::None => ("", ""),
+                };
+                out.push_str(open);
+                write_source(group.stream(), out, &mut false, &mut false);
+                out.push_str(close);
+                *word = true;
+                *joint = false;
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use quote::quote;
@@ -265,6 +316,26 @@ mod tests {
             errors.messages(),
             ["expected `=` or `(..)` after `role`", "expected an option"]
         );
+    }
+
+    #[test]
+    fn source_text_is_the_text_an_author_writes() {
+        let cases = [
+            (quote!(Role::Admin), "Role::Admin"),
+            (quote!(axum::Json<Register>), "axum::Json<Register>"),
+            (quote!(2..=100), "2..=100"),
+            (quote!(max = 255), "max = 255"),
+            (quote!(min = -1.5), "min = -1.5"),
+            (quote!("a", "b"), "\"a\", \"b\""),
+            (quote!(min = 1, max = 2), "min = 1, max = 2"),
+            (quote!(&'a str), "&'a str"),
+            // Literals stay exactly as written.
+            (quote!("a - b , c > d :: e"), "\"a - b , c > d :: e\""),
+            (quote!(r"^[\p{L} '-]+$"), "r\"^[\\p{L} '-]+$\""),
+        ];
+        for (tokens, text) in cases {
+            assert_eq!(source_text(&tokens), text);
+        }
     }
 
     #[test]

@@ -113,7 +113,7 @@ fn spec(rule: &Rule) -> TokenStream {
             quote!(#s::MustMatch(#other))
         }
         RuleKind::Custom(path) => {
-            let path = quote!(#path).to_string().replace(" :: ", "::");
+            let path = crate::attr::source_text(&quote!(#path));
             quote!(#s::Custom(#path))
         }
     }

@@ -8,7 +8,7 @@
 use proc_macro2::TokenStream;
 use quote::ToTokens;
 
-use crate::attr::{self, Arg, Opt, Value};
+use crate::attr::{self, Arg, Opt, Value, source_text};
 use crate::ctxt::Errors;
 use crate::symbol::{
     DENY_UNKNOWN_FIELDS, DESERIALIZE, FLATTEN, RENAME, RENAME_ALL, SERDE, VALIDATE,
@@ -49,11 +49,11 @@ impl RawRule {
     /// The rule as its author would write it: `len(2..=100)`,
     /// `regex("^a+$")`, `email`.
     pub(crate) fn written(&self) -> String {
-        let mut args: Vec<String> = self.positional.iter().map(tidy).collect();
+        let mut args: Vec<String> = self.positional.iter().map(source_text).collect();
         args.extend(
             self.options
                 .iter()
-                .map(|(key, value)| format!("{key} = {}", tidy(value))),
+                .map(|(key, value)| format!("{key} = {}", source_text(value))),
         );
         if args.is_empty() {
             self.name.to_string()
@@ -61,19 +61,6 @@ impl RawRule {
             format!("{}({})", self.name, args.join(", "))
         }
     }
-}
-
-/// Tokens as text, without the spaces `to_string` puts between them.
-fn tidy(tokens: &TokenStream) -> String {
-    tokens
-        .to_string()
-        .replace(" ..= ", "..=")
-        .replace(" .. ", "..")
-        .replace(" ..", "..")
-        .replace(":: ", "::")
-        .replace(" ::", "::")
-        .replace(" ,", ",")
-        .replace("- ", "-")
 }
 
 /// The derive input as written, or None (reported) when it is not a struct

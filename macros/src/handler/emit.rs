@@ -15,6 +15,7 @@ use super::model::{
     Handler, Limit, LimitKey, LimitRate, Mention, Protected, Requirement, SkipMode,
 };
 use super::parse::HandlerFn;
+use crate::attr::source_text;
 use crate::shared::limit::push_policy_item;
 
 pub(crate) fn handler(mut func: HandlerFn, handler: &Handler) -> TokenStream {
@@ -47,7 +48,7 @@ pub(crate) fn handler(mut func: HandlerFn, handler: &Handler) -> TokenStream {
         .map(requirement_spec);
     let manifest_check = match handler.protected.as_ref().and_then(|p| p.check.as_ref()) {
         Some(path) => {
-            let text = quote!(#path).to_string().replace(" :: ", "::");
+            let text = source_text(&quote!(#path));
             quote!(::core::option::Option::Some(#text))
         }
         None => quote!(::core::option::Option::None),
@@ -253,11 +254,7 @@ fn wrap_validated(func: &mut HandlerFn, positions: &[usize]) -> Vec<TokenStream>
             None => quote!(::core::option::Option::None),
         };
         let ty = &typed.ty;
-        let written = quote!(#ty)
-            .to_string()
-            .replace(" < ", "<")
-            .replace(" >", ">")
-            .replace(" :: ", "::");
+        let written = source_text(&quote!(#ty));
         let extractor = match &*typed.ty {
             syn::Type::Path(path) => path
                 .path
@@ -434,8 +431,7 @@ fn requirement_spec(requirement: &Requirement) -> TokenStream {
 fn describe(requirement: &Requirement) -> String {
     match requirement {
         Requirement::Role(path) => {
-            let path = quote!(#path).to_string().replace(" :: ", "::");
-            format!("role = {path}")
+            format!("role = {}", source_text(&quote!(#path)))
         }
         Requirement::Scope(lit) => format!("scope = {:?}", lit.value()),
         Requirement::Any(inner) => format!("any({})", describe_all(inner, ", ")),
