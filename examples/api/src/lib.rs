@@ -217,8 +217,9 @@ pub struct AppState {
     pub passwords: Passwords,
     /// `$ADMIN_EMAILS`, lower-cased.
     pub admins: Arc<HashSet<String>>,
-    /// The OpenAPI document `GET /openapi.json` serves, as JSON text.
-    pub openapi: Arc<str>,
+    /// The OpenAPI document `GET /openapi.json` serves, as JSON text
+    /// (shared, not copied, by each answer).
+    pub openapi: axum::body::Bytes,
 }
 
 /// Opens the database (creating it and its folder if needed) and runs the
@@ -580,7 +581,7 @@ async fn openapi(State(state): State<AppState>) -> Response {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
         )],
-        state.openapi.to_string(),
+        state.openapi,
     )
         .into_response()
 }
