@@ -24,20 +24,31 @@ pub fn validate(doc: &serde_json::Value) -> Result<(), String> {
     std::fs::create_dir_all(&dir).expect("a temporary folder");
     let file = dir.join("openapi.json");
     std::fs::write(&file, serde_json::to_vec_pretty(doc).expect("JSON")).expect("written");
-    let output = Command::new("bash")
-        .arg(root().join("scripts/openapi.sh"))
-        .arg("validate")
-        .arg(&file)
-        .output()
-        .expect("scripts/openapi.sh runs");
+    let mut command = script("validate");
+    let result = run(command.arg(&file));
     let _ = std::fs::remove_dir_all(&dir);
+    result.map(drop)
+}
+
+/// `scripts/openapi.sh` with its subcommand.
+fn script(subcommand: &str) -> Command {
+    let mut command = Command::new("bash");
+    command
+        .arg(root().join("scripts/openapi.sh"))
+        .arg(subcommand);
+    command
+}
+
+/// Runs `command`: its output (stdout, then stderr), `Err` when it failed.
+fn run(command: &mut Command) -> Result<String, String> {
+    let output = command.output().expect("scripts/openapi.sh runs");
     let report = format!(
         "{}{}",
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     );
     if output.status.success() {
-        Ok(())
+        Ok(report)
     } else {
         Err(report)
     }
@@ -57,10 +68,8 @@ pub fn assert_valid(doc: &serde_json::Value) {
 /// every response, and `fail_on` (comma-separated warnings) failing the
 /// run: `Err` with its report when anything fails.
 pub fn fuzz(base: &str, headers: &[&str], checks: &str, fail_on: &str) -> Result<String, String> {
-    let mut command = Command::new("bash");
+    let mut command = script("fuzz");
     command
-        .arg(root().join("scripts/openapi.sh"))
-        .arg("fuzz")
         .arg(base)
         .arg(format!("{base}/openapi.json"))
         .env("OPENAPI_FUZZ_CHECKS", checks)
@@ -68,15 +77,5 @@ pub fn fuzz(base: &str, headers: &[&str], checks: &str, fail_on: &str) -> Result
     for header in headers {
         command.arg("-H").arg(header);
     }
-    let output = command.output().expect("scripts/openapi.sh runs");
-    let report = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    if output.status.success() {
-        Ok(report)
-    } else {
-        Err(report)
-    }
+    run(&mut command)
 }
