@@ -337,7 +337,7 @@ fn key_of(spec: &LimitSpec, parts: &Parts, client: Option<ClientIp>, warden: &Wa
         KeySpec::User => parts
             .extensions
             .get::<Verified>()
-            .map_or_else(by_ip, |v| tagged(b'u', v.claims.sub.as_bytes())),
+            .map_or_else(by_ip, |v| tagged(b'u', v.claims.sub().as_bytes())),
         KeySpec::Header(name) => parts
             .headers
             .get(name)

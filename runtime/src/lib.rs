@@ -27,7 +27,7 @@
 //!
 //! #[protected]                        // any valid access token
 //! async fn me(user: Auth) -> String {
-//!     user.sub.clone()
+//!     user.sub().to_owned()
 //! }
 //!
 //! #[protected(role = Role::Admin)]    // `Role::Admn` would not compile

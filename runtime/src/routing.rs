@@ -28,7 +28,7 @@
 //!
 //! #[protected]
 //! async fn me(user: Auth) -> String {
-//!     user.sub.clone()
+//!     user.sub().to_owned()
 //! }
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {

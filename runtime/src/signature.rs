@@ -35,7 +35,7 @@ use crate::auth::{Claims, Decision};
 /// use warden::auth::Claims;
 ///
 /// async fn owns_report(claims: &Claims, parts: &mut Parts) -> bool {
-///     parts.uri.path().ends_with(&claims.sub)
+///     parts.uri.path().ends_with(claims.sub())
 /// }
 ///
 /// fn takes<Out>(_: impl warden::CheckFn<Out>) {}

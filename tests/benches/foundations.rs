@@ -182,7 +182,7 @@ fn hs256(c: &mut Criterion) {
     validation.leeway = 30;
     // Both accept the token before they are timed.
     assert_eq!(
-        warden.verify_access_token(&token).expect("warden").sub,
+        warden.verify_access_token(&token).expect("warden").sub(),
         "user-1"
     );
     assert_eq!(

@@ -40,7 +40,7 @@ async fn bare() -> &'static str {
 
 #[protected]
 async fn guarded(user: Auth) -> &'static str {
-    black_box(&user.sub);
+    black_box(user.sub());
     "ok"
 }
 
@@ -121,7 +121,7 @@ async fn limited() -> &'static str {
 #[protected]
 #[rate_limit(1_000_000_000, "1s", key = user)]
 async fn guarded_limited(user: Auth) -> &'static str {
-    black_box(&user.sub);
+    black_box(user.sub());
     "ok"
 }
 

@@ -623,7 +623,7 @@ async fn an_unreachable_provider_is_503_without_a_hang() {
 
 #[protected]
 async fn whoami(user: Auth) -> String {
-    user.sub.clone()
+    user.sub().to_owned()
 }
 
 fn access_claims(provider: &FakeProvider, audience: &str) -> Value {

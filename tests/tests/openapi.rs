@@ -128,7 +128,7 @@ async fn search(Query(_): Query<Search>) -> &'static str {
 #[utoipa::path(get, path = "/me", responses((status = 200, description = "me")))]
 #[protected]
 async fn me(user: Auth) -> String {
-    user.sub.clone()
+    user.sub().to_owned()
 }
 
 #[utoipa::path(get, path = "/admin",

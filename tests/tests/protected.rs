@@ -27,7 +27,7 @@ enum Role {
 #[protected]
 async fn any_user(State(hits): State<Hits>, user: Auth) -> Json<Value> {
     hits.hit();
-    Json(json!({"sub": user.sub, "roles": user.roles}))
+    Json(json!({"sub": user.sub(), "roles": user.roles().collect::<Vec<_>>()}))
 }
 
 #[protected(role = Role::Admin)]
@@ -62,7 +62,7 @@ async fn owns_report(claims: &Claims, parts: &mut Parts) -> Decision {
     if id == 404 {
         return Decision::NotFound;
     }
-    Decision::from(claims.sub == format!("user-{id}"))
+    Decision::from(claims.sub() == format!("user-{id}"))
 }
 
 use axum::extract::FromRequestParts as _;
@@ -74,7 +74,7 @@ async fn report(State(hits): State<Hits>, Path(id): Path<u64>) -> String {
 }
 
 async fn is_even_user(claims: &Claims, _parts: &mut Parts) -> bool {
-    claims.sub.ends_with(['0', '2', '4', '6', '8'])
+    claims.sub().ends_with(['0', '2', '4', '6', '8'])
 }
 
 #[protected(check = is_even_user)]
@@ -109,7 +109,7 @@ async fn create_note(State(hits): State<Hits>, Json(note): Json<Note>) -> String
 /// Not `#[protected]`: `Auth` verifies the token on its own.
 async fn standalone(State(hits): State<Hits>, user: Auth) -> String {
     hits.hit();
-    user.sub.clone()
+    user.sub().to_owned()
 }
 
 fn jwt() -> Jwt {

@@ -17,7 +17,7 @@ enum Role {
 
 #[protected]
 async fn me(user: Auth) -> axum::Json<Value> {
-    axum::Json(json!({"sub": user.sub}))
+    axum::Json(json!({"sub": user.sub()}))
 }
 
 #[protected(role = Role::Admin)]

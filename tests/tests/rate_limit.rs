@@ -72,7 +72,7 @@ async fn slow(State(hits): State<Hits>) -> &'static str {
 #[rate_limit(3, "1m", key = user)]
 async fn per_user(State(hits): State<Hits>, user: Auth) -> String {
     hits.hit();
-    user.sub.clone()
+    user.sub().to_owned()
 }
 
 #[rate_limit(3, "1m")]

@@ -27,7 +27,7 @@ async fn thirty(State(hits): State<Hits>) -> &'static str {
 #[rate_limit(5, "1m", key = user)]
 async fn mine(State(hits): State<Hits>, user: Auth) -> String {
     hits.hit();
-    user.sub.clone()
+    user.sub().to_owned()
 }
 
 fn router(warden: &Warden, hits: &Hits) -> Router {

@@ -21,12 +21,12 @@ async fn limited() -> &'static str {
 
 #[protected]
 async fn me(user: Auth) -> String {
-    user.sub.clone()
+    user.sub().to_owned()
 }
 
 #[protected]
 async fn remove(user: Auth) -> String {
-    format!("removed by {}", user.sub)
+    format!("removed by {}", user.sub())
 }
 
 #[public]

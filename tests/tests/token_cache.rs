@@ -23,12 +23,12 @@ enum Role {
 
 #[protected]
 async fn whoami(user: Auth) -> String {
-    user.sub.clone()
+    user.sub().to_owned()
 }
 
 #[protected(role = Role::Admin)]
 async fn admin(user: Auth) -> String {
-    user.sub.clone()
+    user.sub().to_owned()
 }
 
 async fn server(jwt: Jwt) -> (Warden, Client) {

@@ -500,7 +500,7 @@ async fn order(State(hits): State<Hits>, Json(order): Json<Order>) -> String {
 #[validate]
 async fn note(State(hits): State<Hits>, user: Auth, Json(body): Json<Search>) -> String {
     hits.hit();
-    format!("{}: {}", user.sub, body.q)
+    format!("{}: {}", user.sub(), body.q)
 }
 
 async fn app() -> (Client, Hits) {

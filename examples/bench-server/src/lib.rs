@@ -25,7 +25,7 @@ async fn plain() -> Json<Value> {
 #[protected]
 #[rate_limit(1_000_000_000, "1s", key = user)]
 async fn protected_route(user: Auth) -> Json<Value> {
-    Json(json!({"userId": user.sub}))
+    Json(json!({"userId": user.sub()}))
 }
 
 #[rate_limit(100, "1m")]

@@ -35,7 +35,7 @@ use crate::audit;
 ///
 /// #[protected]
 /// async fn whoami(user: Auth) -> String {
-///     user.sub.clone()
+///     user.sub().to_owned()
 /// }
 ///
 /// #[protected]
