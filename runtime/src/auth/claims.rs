@@ -296,7 +296,7 @@ impl<'de> Deserialize<'de> for Claims {
 /// missing one is told apart from a malformed one, and every string
 /// borrowed from the decoded JSON unless it holds an escape. Unknown
 /// claims are skipped here and read by `Auth<C>` for custom claim types.
-#[derive(Deserialize)]
+#[derive(Deserialize, Default, Debug, PartialEq)]
 pub(crate) struct Payload<'a> {
     #[serde(borrow, default)]
     pub(crate) sub: Option<Text<'a>>,
@@ -321,7 +321,8 @@ pub(crate) struct Payload<'a> {
 }
 
 /// A JSON string, borrowed from the input unless it holds an escape.
-pub(crate) struct Text<'a>(Cow<'a, str>);
+#[derive(Debug, PartialEq)]
+pub(crate) struct Text<'a>(pub(crate) Cow<'a, str>);
 
 impl std::ops::Deref for Text<'_> {
     type Target = str;
@@ -355,6 +356,7 @@ impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
 }
 
 /// `aud`: one string or an array of strings.
+#[derive(Debug, PartialEq)]
 pub(crate) struct Audience<'a>(pub(crate) SmallVec<[Text<'a>; 2]>);
 
 impl<'de: 'a, 'a> Deserialize<'de> for Audience<'a> {
@@ -382,6 +384,7 @@ impl<'de: 'a, 'a> Deserialize<'de> for Audience<'a> {
 }
 
 /// `roles`: an array of strings.
+#[derive(Debug, PartialEq)]
 pub(crate) struct Roles<'a>(pub(crate) SmallVec<[Text<'a>; 2]>);
 
 impl<'de: 'a, 'a> Deserialize<'de> for Roles<'a> {

@@ -7,7 +7,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::Header;
 use serde::Deserialize;
 
-use super::claims::{AccessClaims, Claims, IssuedAccessToken, Payload};
+use super::claims::{AccessClaims, Claims, IssuedAccessToken};
 use super::error::{IssueError, JwtConfigError, KeyError, TokenError};
 use super::key::{Key, alg_name, ensure_crypto_provider};
 
@@ -510,19 +510,14 @@ pub(crate) fn read_header<T>(
 #[inline]
 pub(crate) fn read_payload<T: serde::de::DeserializeOwned>(segment: &str) -> Result<T, TokenError> {
     let (mut stack, mut heap) = ([0u8; 512], Vec::new());
-    let payload = payload_json(segment, &mut stack, &mut heap)?;
+    let payload = checked_payload(self::segment(segment, &mut stack, &mut heap)?)?;
     serde_json::from_str(payload).map_err(|_| TokenError::InvalidClaim)
 }
 
-/// Decodes a payload segment (into `stack` when it fits) and checks that
-/// it is a JSON object whose strings are all Unicode.
+/// Checks that a decoded payload is a JSON object whose strings are all
+/// Unicode.
 #[inline]
-fn payload_json<'b>(
-    segment: &str,
-    stack: &'b mut [u8],
-    heap: &'b mut Vec<u8>,
-) -> Result<&'b str, TokenError> {
-    let payload = self::segment(segment, stack, heap)?;
+fn checked_payload(payload: &str) -> Result<&str, TokenError> {
     if !is_object(payload) {
         return Err(TokenError::InvalidClaim);
     }
@@ -595,9 +590,14 @@ impl Rules {
         }
 
         let (mut payload_stack, mut payload_heap) = ([0u8; 512], Vec::new());
-        let payload = payload_json(segments.payload, &mut payload_stack, &mut payload_heap)?;
-        let payload: Payload<'_> =
-            serde_json::from_str(payload).map_err(|_| TokenError::InvalidClaim)?;
+        let json = self::segment(segments.payload, &mut payload_stack, &mut payload_heap)?;
+        // The plain form issuers write is read without serde; anything
+        // else, by serde_json, which decides.
+        let payload = match super::payload::read_plain(json) {
+            Some(payload) => payload,
+            None => serde_json::from_str(checked_payload(json)?)
+                .map_err(|_| TokenError::InvalidClaim)?,
+        };
         let (Some(sub), Some(iss), Some(aud), Some(exp)) =
             (&payload.sub, &payload.iss, &payload.aud, payload.exp)
         else {

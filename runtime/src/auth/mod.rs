@@ -7,6 +7,7 @@ mod error;
 mod extract;
 pub(crate) mod jwt;
 mod key;
+mod payload;
 pub mod refresh;
 mod role;
 mod session;
