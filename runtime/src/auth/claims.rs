@@ -413,6 +413,7 @@ fn strings<'de: 'a, 'a, A: SeqAccess<'de>>(
     Ok(out)
 }
 
+#[cfg(feature = "oidc")]
 fn one_or_many<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {
     struct OneOrMany;
     impl<'de> Visitor<'de> for OneOrMany {
@@ -436,6 +437,7 @@ fn one_or_many<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<String>
 
 /// `aud` where it may be absent or `null`: `None` then, so that the
 /// verifier reports a missing claim rather than a malformed one.
+#[cfg(feature = "oidc")]
 pub(crate) fn optional_audience<'de, D: Deserializer<'de>>(
     deserializer: D,
 ) -> Result<Option<Vec<String>>, D::Error> {
