@@ -361,25 +361,9 @@ pub(crate) struct Audience<'a>(pub(crate) SmallVec<[Text<'a>; 2]>);
 
 impl<'de: 'a, 'a> Deserialize<'de> for Audience<'a> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct OneOrMany<'a>(PhantomData<Text<'a>>);
-        impl<'de: 'a, 'a> Visitor<'de> for OneOrMany<'a> {
-            type Value = Audience<'a>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a string or an array of strings")
-            }
-            fn visit_borrowed_str<E: de::Error>(self, value: &'de str) -> Result<Self::Value, E> {
-                Ok(Audience(smallvec::smallvec![Text(Cow::Borrowed(value))]))
-            }
-            fn visit_str<E: de::Error>(self, value: &str) -> Result<Self::Value, E> {
-                Ok(Audience(smallvec::smallvec![Text(Cow::Owned(
-                    value.to_owned()
-                ))]))
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
-                strings(seq).map(Audience)
-            }
-        }
-        deserializer.deserialize_any(OneOrMany(PhantomData))
+        deserializer
+            .deserialize_any(Strings::<'a>::new(true))
+            .map(Audience)
     }
 }
 
@@ -389,28 +373,57 @@ pub(crate) struct Roles<'a>(pub(crate) SmallVec<[Text<'a>; 2]>);
 
 impl<'de: 'a, 'a> Deserialize<'de> for Roles<'a> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct Many<'a>(PhantomData<Text<'a>>);
-        impl<'de: 'a, 'a> Visitor<'de> for Many<'a> {
-            type Value = Roles<'a>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("an array of strings")
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
-                strings(seq).map(Roles)
-            }
-        }
-        deserializer.deserialize_seq(Many(PhantomData))
+        deserializer
+            .deserialize_seq(Strings::<'a>::new(false))
+            .map(Roles)
     }
 }
 
-fn strings<'de: 'a, 'a, A: SeqAccess<'de>>(
-    mut seq: A,
-) -> Result<SmallVec<[Text<'a>; 2]>, A::Error> {
-    let mut out = SmallVec::new();
-    while let Some(item) = seq.next_element::<Text<'a>>()? {
-        out.push(item);
+/// Reads an array of strings, and when `one` is set a lone string too.
+struct Strings<'a> {
+    one: bool,
+    text: PhantomData<Text<'a>>,
+}
+
+impl Strings<'_> {
+    fn new(one: bool) -> Self {
+        Self {
+            one,
+            text: PhantomData,
+        }
     }
-    Ok(out)
+
+    fn lone<'a, E: de::Error>(&self, text: Text<'a>) -> Result<SmallVec<[Text<'a>; 2]>, E> {
+        if self.one {
+            Ok(smallvec::smallvec![text])
+        } else {
+            Err(E::invalid_type(de::Unexpected::Str(&text), self))
+        }
+    }
+}
+
+impl<'de: 'a, 'a> Visitor<'de> for Strings<'a> {
+    type Value = SmallVec<[Text<'a>; 2]>;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.one {
+            "a string or an array of strings"
+        } else {
+            "an array of strings"
+        })
+    }
+    fn visit_borrowed_str<E: de::Error>(self, value: &'de str) -> Result<Self::Value, E> {
+        self.lone(Text(Cow::Borrowed(value)))
+    }
+    fn visit_str<E: de::Error>(self, value: &str) -> Result<Self::Value, E> {
+        self.lone(Text(Cow::Owned(value.to_owned())))
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut out = SmallVec::new();
+        while let Some(item) = seq.next_element::<Text<'a>>()? {
+            out.push(item);
+        }
+        Ok(out)
+    }
 }
 
 #[cfg(feature = "oidc")]
