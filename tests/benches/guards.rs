@@ -343,16 +343,7 @@ fn guards(c: &mut Criterion) {
     // noting of its hash, and reads no byte from DRAM the hot route does
     // not.
     let first_sight_warden = warden::Warden::builder()
-        .jwt(
-            warden::auth::Jwt::new(
-                warden::auth::Key::hs256(SECRET)
-                    .expect("key")
-                    .with_kid("k1"),
-            )
-            .issuer("bench")
-            .audience("bench")
-            .token_cache(1),
-        )
+        .jwt(warden_tests::bench_jwt(SECRET).token_cache(1))
         .build()
         .expect("warden");
     let first_sight_router = Router::new()

@@ -511,15 +511,7 @@ pub enum BenchRole {
 /// audience `bench`) and a token it issued to `user-1` with role `user`.
 pub fn bench_warden(secret: &[u8]) -> (warden::Warden, String) {
     let warden = warden::Warden::builder()
-        .jwt(
-            warden::auth::Jwt::new(
-                warden::auth::Key::hs256(secret)
-                    .expect("key")
-                    .with_kid("k1"),
-            )
-            .issuer("bench")
-            .audience("bench"),
-        )
+        .jwt(bench_jwt(secret))
         .build()
         .expect("warden");
     let token = warden
@@ -527,4 +519,15 @@ pub fn bench_warden(secret: &[u8]) -> (warden::Warden, String) {
         .expect("token")
         .token;
     (warden, token)
+}
+
+/// The JWT configuration of [`bench_warden`], for benchmarks that vary it.
+pub fn bench_jwt(secret: &[u8]) -> warden::auth::Jwt {
+    warden::auth::Jwt::new(
+        warden::auth::Key::hs256(secret)
+            .expect("key")
+            .with_kid("k1"),
+    )
+    .issuer("bench")
+    .audience("bench")
 }
