@@ -251,6 +251,20 @@ fn request(path: &str, authorization: &HeaderValue) -> Request<Body> {
     request
 }
 
+/// Requests to `path` with `tokens` in turn, from the counter `next`
+/// (shared by the routes that must not see a token twice).
+fn in_turn(
+    path: &'static str,
+    tokens: &Arc<Vec<HeaderValue>>,
+    next: &Arc<std::sync::atomic::AtomicUsize>,
+) -> MakeRequest {
+    let (tokens, next) = (Arc::clone(tokens), Arc::clone(next));
+    Box::new(move || {
+        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % tokens.len();
+        request(path, &tokens[i])
+    })
+}
+
 /// Polls a future that is ready at once (the memory store's).
 fn ready<F: std::future::Future + Unpin>(mut future: F) -> F::Output {
     match Pin::new(&mut future).poll(&mut Context::from_waker(Waker::noop())) {
@@ -348,7 +362,7 @@ fn guards(c: &mut Criterion) {
         .expect("warden");
     let first_sight_router = Router::new()
         .route("/protected-limited", get(guarded_limited))
-        .with_state(first_sight_warden.clone());
+        .with_state(first_sight_warden);
     let first_sight_tokens: Arc<Vec<HeaderValue>> = Arc::new(cold_tokens[..64].to_vec());
     let next_first_sight = Arc::new(std::sync::atomic::AtomicUsize::new(0));
 
@@ -402,23 +416,8 @@ fn guards(c: &mut Criterion) {
         let authorization = authorization.clone();
         Box::new(move || request(path, &authorization)) as MakeRequest
     };
-    let cold = |path: &'static str| {
-        let (tokens, next) = (Arc::clone(&cold_tokens), Arc::clone(&next_cold));
-        Box::new(move || {
-            let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % tokens.len();
-            request(path, &tokens[i])
-        }) as MakeRequest
-    };
-    let first_sight = |path: &'static str| {
-        let (tokens, next) = (
-            Arc::clone(&first_sight_tokens),
-            Arc::clone(&next_first_sight),
-        );
-        Box::new(move || {
-            let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % tokens.len();
-            request(path, &tokens[i])
-        }) as MakeRequest
-    };
+    let cold = |path| in_turn(path, &cold_tokens, &next_cold);
+    let first_sight = |path| in_turn(path, &first_sight_tokens, &next_first_sight);
     let routes: Vec<(&str, &Router, MakeRequest)> = vec![
         ("bare", &bare_router, get("/bare")),
         ("protected_warden", &warden_router, get("/protected")),

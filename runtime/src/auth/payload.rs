@@ -163,11 +163,10 @@ impl<'a> Reader<'a> {
                 b'"' => self.string().map(drop),
                 b'[' => self.strings().map(drop),
                 b'0'..=b'9' => self.whole_number().map(drop),
-                _ => ["true", "false", "null"].into_iter().find_map(|word| {
-                    let found = self.text[self.at..].starts_with(word);
-                    self.at += if found { word.len() } else { 0 };
-                    found.then_some(())
-                }),
+                _ => ["true", "false", "null"]
+                    .into_iter()
+                    .find(|word| self.text[self.at..].starts_with(word))
+                    .map(|word| self.at += word.len()),
             },
         }
     }
