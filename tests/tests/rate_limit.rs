@@ -82,6 +82,24 @@ async fn ip_then_auth(State(hits): State<Hits>) -> &'static str {
     "ok"
 }
 
+/// Authentication refusals are given back: only admitted requests count.
+#[protected]
+#[rate_limit(3, "1m", skip_failed)]
+async fn guarded_skip_failed(State(hits): State<Hits>) -> &'static str {
+    hits.hit();
+    "ok"
+}
+
+/// A per-address limit, then a per-user one that refuses the second
+/// request of a user: the address's count is given back.
+#[protected]
+#[rate_limit(10, "1m")]
+#[rate_limit(1, "1m", key = user)]
+async fn once_per_user(State(hits): State<Hits>) -> &'static str {
+    hits.hit();
+    "ok"
+}
+
 #[rate_limit(2, "1m", key = header("X-Api-Key"))]
 async fn per_api_key(State(hits): State<Hits>) -> &'static str {
     hits.hit();
@@ -178,6 +196,8 @@ fn router(warden: &Warden, hits: &Hits) -> Router {
         .route("/body", post(body))
         .route("/first-failure/{id}", post(first_failure))
         .route("/whoami", get(whoami))
+        .route("/guarded-skip-failed", get(guarded_skip_failed))
+        .route("/once-per-user", get(once_per_user))
         .with_state(AppState {
             warden: warden.clone(),
             hits: hits.clone(),
@@ -366,7 +386,10 @@ async fn ipv4_mapped_addresses_are_keyed_as_ipv4(backend: Backend) {
 }
 
 async fn skip_successful_counts_only_failures(backend: Backend) {
-    let (app, hits, _) = app(&backend).await;
+    skip_successful_counts_only_failures_on(app(&backend).await).await;
+}
+
+async fn skip_successful_counts_only_failures_on((app, hits, _): (Client, Hits, Warden)) {
     // Successes never count.
     for _ in 0..20 {
         assert_eq!(
@@ -690,6 +713,109 @@ async fn memory_stays_bounded_when_keys_rotate() {
     assert_eq!(hits.count(), 3000);
 }
 
+async fn refused_tokens_are_given_back_under_skip_failed(backend: Backend) {
+    refused_tokens_are_given_back(app(&backend).await).await;
+}
+
+async fn refused_tokens_are_given_back((app, hits, warden): (Client, Hits, Warden)) {
+    for _ in 0..5 {
+        let answer = app
+            .get("/guarded-skip-failed", Some("guessed.token.value"))
+            .await;
+        assert_eq!(answer.status, StatusCode::UNAUTHORIZED);
+        assert!(
+            answer.header("ratelimit").starts_with(r#""3-per-1m";r=3;"#),
+            "{answer:?}"
+        );
+    }
+    let valid = token(&warden, "erin");
+    for remaining in [2, 1, 0] {
+        let answer = app.get("/guarded-skip-failed", Some(&valid)).await;
+        assert_eq!(answer.status, StatusCode::OK);
+        assert!(
+            answer
+                .header("ratelimit")
+                .starts_with(&format!(r#""3-per-1m";r={remaining};"#)),
+            "{answer:?}"
+        );
+    }
+    assert_limited(&app.get("/guarded-skip-failed", Some(&valid)).await);
+    assert_eq!(hits.count(), 3);
+}
+
+async fn a_user_limit_refusal_gives_back_the_address_count(backend: Backend) {
+    address_count_given_back(app(&backend).await).await;
+}
+
+async fn address_count_given_back((app, hits, warden): (Client, Hits, Warden)) {
+    let carol = token(&warden, "carol");
+    let answer = app.get("/once-per-user", Some(&carol)).await;
+    assert_eq!(answer.status, StatusCode::OK);
+    assert_eq!(
+        answer.header("ratelimit"),
+        r#""10-per-1m";r=9;t=6, "1-per-1m";r=0;t=60"#
+    );
+    for _ in 0..3 {
+        let answer = app.get("/once-per-user", Some(&carol)).await;
+        assert_limited(&answer);
+        assert!(
+            answer.header("ratelimit").contains(r#""10-per-1m";r=9;"#),
+            "{answer:?}"
+        );
+    }
+    // Had the refusals counted against the address, 6 would be left.
+    let dave = token(&warden, "dave");
+    let answer = app.get("/once-per-user", Some(&dave)).await;
+    assert_eq!(answer.status, StatusCode::OK);
+    assert!(
+        answer
+            .header("ratelimit")
+            .starts_with(r#""10-per-1m";r=8;"#),
+        "{answer:?}"
+    );
+    assert_eq!(hits.count(), 2);
+}
+
+/// A store that checks at once, in process, but gives back only through a
+/// future: the guard's response hook and its refunds then wait, after
+/// checks made at once.
+struct RefundsWait(MemoryStore);
+
+impl Store for RefundsWait {
+    fn check<'a>(
+        &'a self,
+        checks: &'a [LimitCheck<'a>],
+    ) -> StoreFuture<'a, Result<Verdict, StoreError>> {
+        self.0.check(checks)
+    }
+    fn refund<'a>(
+        &'a self,
+        checks: &'a [LimitCheck<'a>],
+    ) -> StoreFuture<'a, Result<(), StoreError>> {
+        StoreFuture::boxed(async move {
+            tokio::task::yield_now().await;
+            self.0.refund(checks).await
+        })
+    }
+    fn check_at_once(&self, checks: &[LimitCheck<'_>]) -> Option<Result<Verdict, StoreError>> {
+        self.0.check_at_once(checks)
+    }
+}
+
+fn refunds_wait() -> warden::WardenBuilder {
+    builder().store(RefundsWait(MemoryStore::new()))
+}
+
+#[tokio::test]
+async fn refunds_that_wait_after_checks_made_at_once() {
+    // The response hook of skip_successful, a 200 given back.
+    skip_successful_counts_only_failures_on(app_with(&Backend::Memory, refunds_wait()).await).await;
+    // The response hook of an authentication refusal under skip_failed.
+    refused_tokens_are_given_back(app_with(&Backend::Memory, refunds_wait()).await).await;
+    // A per-user refusal giving back the per-address count.
+    address_count_given_back(app_with(&Backend::Memory, refunds_wait()).await).await;
+}
+
 /// A store whose backend is down.
 struct Unreachable;
 
@@ -912,4 +1038,6 @@ on_both_stores!(
     refused_requests_never_reach_the_handler_or_its_extractors,
     every_refusal_is_audited,
     without_peer_addresses_clients_share_one_count_and_a_warning_says_why,
+    refused_tokens_are_given_back_under_skip_failed,
+    a_user_limit_refusal_gives_back_the_address_count,
 );

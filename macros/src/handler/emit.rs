@@ -358,6 +358,8 @@ fn check(protected: &Protected) -> Option<TokenStream> {
         ::warden::__private::CheckFn::call(#path, __warden_claims, __warden_parts)
     };
     Some(quote! {
+        const CHECKS: bool = true;
+
         fn check<'a>(
             __warden_claims: &'a ::warden::__private::Claims,
             __warden_parts: &'a mut ::warden::__private::Parts,

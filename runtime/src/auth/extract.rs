@@ -1,5 +1,6 @@
 use std::any::Any;
 use std::fmt;
+use std::future::Future;
 use std::ops::Deref;
 use std::sync::Arc;
 
@@ -12,8 +13,8 @@ use serde::de::DeserializeOwned;
 
 use super::claims::Claims;
 use super::error::{AuthRejection, TokenError};
-use crate::Warden;
 use crate::audit;
+use crate::{StoreFuture, Warden};
 
 /// The verified claims of the request's access token.
 ///
@@ -100,24 +101,49 @@ where
 {
     type Rejection = AuthRejection;
 
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let verified = match parts.extensions.get::<Verified>() {
-            Some(verified) => verified.clone(),
-            None => {
-                let warden = Warden::from_ref(state);
-                match authenticate(&warden, parts).await {
-                    Ok(verified) => {
-                        parts.extensions.insert(verified.clone());
-                        verified
-                    }
-                    Err(rejection) => {
-                        let client = warden.client_ip(parts);
-                        audit::auth_rejected("warden::Auth", parts, client, rejection);
-                        return Err(rejection);
-                    }
-                }
+    fn from_request_parts(
+        parts: &mut Parts,
+        state: &S,
+    ) -> impl Future<Output = Result<Self, Self::Rejection>> + Send {
+        // Behind a guard, the claims it verified; no future of its own.
+        if let Some(verified) = parts.extensions.get::<Verified>() {
+            return StoreFuture::ready(Self::of(verified.clone()));
+        }
+        let warden = Warden::from_ref(state);
+        match authenticate_at_once(&warden, parts) {
+            Some(verified) => StoreFuture::ready(Self::verified(&warden, parts, verified)),
+            None => StoreFuture::boxed(async move {
+                let verified = authenticate(&warden, parts).await;
+                Self::verified(&warden, parts, verified)
+            }),
+        }
+    }
+}
+
+impl<C: DeserializeOwned + Send + Sync + 'static> Auth<C> {
+    /// The claims of a token this extractor verified itself: kept in the
+    /// request extensions, or the refusal audited.
+    fn verified(
+        warden: &Warden,
+        parts: &mut Parts,
+        verified: Result<Verified, AuthRejection>,
+    ) -> Result<Self, AuthRejection> {
+        match verified {
+            Ok(verified) => {
+                parts.extensions.insert(verified.clone());
+                Self::of(verified)
             }
-        };
+            Err(rejection) => {
+                let client = warden.client_ip(parts);
+                audit::auth_rejected("warden::Auth", parts, client, rejection);
+                Err(rejection)
+            }
+        }
+    }
+
+    /// The claims as `C`: shared when `C` is [`Claims`], else read from the
+    /// verified token's payload.
+    fn of(verified: Verified) -> Result<Self, AuthRejection> {
         let shared: Arc<dyn Any + Send + Sync> = verified.claims;
         match shared.downcast::<C>() {
             Ok(claims) => Ok(Self { claims }),
@@ -143,6 +169,38 @@ pub(crate) async fn authenticate(
     warden: &Warden,
     parts: &Parts,
 ) -> Result<Verified, AuthRejection> {
+    if let Some(verified) = authenticate_at_once(warden, parts) {
+        return verified;
+    }
+    // Only a token naming a key not cached yet (a trusted external
+    // issuer's) gets here: its issuer's keys are fetched.
+    let (authorization, token) = bearer_of(parts)?;
+    // Boxed: the fetch's future is large, and every future awaiting this
+    // one would otherwise carry its size.
+    let claims = Box::pin(warden.verify_access_token_refetching(token))
+        .await
+        .map(Arc::new);
+    verified(claims, authorization)
+}
+
+/// [`authenticate`] without awaiting: `None` when the token names a key not
+/// fetched yet.
+pub(crate) fn authenticate_at_once(
+    warden: &Warden,
+    parts: &Parts,
+) -> Option<Result<Verified, AuthRejection>> {
+    let (authorization, token) = match bearer_of(parts) {
+        Ok(found) => found,
+        Err(rejection) => return Some(Err(rejection)),
+    };
+    match warden.verify_shared(token) {
+        Err(TokenError::UnknownKey) => None,
+        claims => Some(verified(claims, authorization)),
+    }
+}
+
+/// The request's one `Authorization` header and its bearer token.
+fn bearer_of(parts: &Parts) -> Result<(&HeaderValue, &str), AuthRejection> {
     let mut values = parts.headers.get_all(header::AUTHORIZATION).iter();
     let authorization = match (values.next(), values.next()) {
         (None, _) => return Err(AuthRejection::MissingToken),
@@ -150,18 +208,15 @@ pub(crate) async fn authenticate(
         // RFC 6750 3.1: more than one way of sending a token.
         (Some(_), Some(_)) => return Err(AuthRejection::InvalidRequest),
     };
-    let token = bearer_token(authorization)?;
-    // The common case is settled without awaiting; only a token naming a
-    // key not cached yet (a trusted external issuer's) fetches keys.
-    let claims = match warden.verify_shared(token) {
-        // Boxed: the fetch's future is large, and every guard's future
-        // would otherwise carry its size (and copy it) on every request.
-        Err(TokenError::UnknownKey) => Box::pin(warden.verify_access_token_refetching(token))
-            .await
-            .map(Arc::new),
-        verified => verified,
-    }
-    .map_err(|error| match error {
+    Ok((authorization, bearer_token(authorization)?))
+}
+
+/// What the guards keep of a verification.
+fn verified(
+    claims: Result<Arc<Claims>, TokenError>,
+    authorization: &HeaderValue,
+) -> Result<Verified, AuthRejection> {
+    let claims = claims.map_err(|error| match error {
         TokenError::IssuerUnreachable => AuthRejection::IssuerUnavailable,
         error => AuthRejection::InvalidToken(error),
     })?;

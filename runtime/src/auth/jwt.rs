@@ -573,6 +573,7 @@ impl Rules {
         keys: &[Key],
         default: Option<usize>,
         known: Option<&KnownHeaders>,
+        now: u64,
     ) -> Result<Claims, TokenError> {
         let segments = split(token, self.max_token_bytes)?;
         let remembered = known.and_then(|known| known_key(known, segments.header));
@@ -603,7 +604,6 @@ impl Rules {
         else {
             return Err(TokenError::MissingClaim);
         };
-        let now = unix_now();
         if exp.saturating_add(self.leeway) < now {
             return Err(TokenError::Expired);
         }
@@ -688,7 +688,7 @@ impl Authenticator {
         {
             return external.verify(token, &external.keys()).map(Arc::new);
         }
-        let claims = Arc::new(self.verify_own(token)?);
+        let claims = Arc::new(self.verify_own_at(token, now)?);
         cache.insert(
             token,
             hash,
@@ -705,10 +705,21 @@ impl Authenticator {
     }
 
     /// Verifies a token against this configuration's own keys and rules.
-    #[inline]
     fn verify_own(&self, token: &str) -> Result<Claims, TokenError> {
-        self.rules
-            .verify(token, &self.keys, self.default, Some(&self.known_headers))
+        self.verify_own_at(token, unix_now())
+    }
+
+    /// Verifies a token against the own keys and rules at `now` (seconds
+    /// since the epoch): one clock read serves the cache and the verifier.
+    #[inline]
+    fn verify_own_at(&self, token: &str, now: u64) -> Result<Claims, TokenError> {
+        self.rules.verify(
+            token,
+            &self.keys,
+            self.default,
+            Some(&self.known_headers),
+            now,
+        )
     }
 
     /// Whose keys check this token: the external issuer its unverified

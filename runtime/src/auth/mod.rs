@@ -16,7 +16,7 @@ pub use cache::{DEFAULT_TOKEN_CACHE, MAX_CACHED_TOKEN_BYTES};
 pub use claims::{AccessClaims, Claims, IssuedAccessToken};
 pub use error::{AuthRejection, IssueError, JwtConfigError, KeyError, TokenError};
 pub use extract::{Auth, Decision};
-pub(crate) use extract::{Verified, authenticate};
+pub(crate) use extract::{Verified, authenticate, authenticate_at_once};
 pub use jwt::{
     ACCESS_TOKEN_TYP, DEFAULT_ACCESS_TTL, DEFAULT_LEEWAY, DEFAULT_MAX_TOKEN_BYTES, Jwt, MAX_LEEWAY,
 };

@@ -397,6 +397,15 @@ impl Store for MemoryStore {
         self.refund_now(checks);
         StoreFuture::ready(Ok(()))
     }
+
+    fn check_at_once(&self, checks: &[LimitCheck<'_>]) -> Option<Result<Verdict, StoreError>> {
+        Some(Ok(self.check_now(checks)))
+    }
+
+    fn refund_at_once(&self, checks: &[LimitCheck<'_>]) -> Option<Result<(), StoreError>> {
+        self.refund_now(checks);
+        Some(Ok(()))
+    }
 }
 
 #[cfg(test)]

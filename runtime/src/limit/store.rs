@@ -75,6 +75,23 @@ pub trait Store: Send + Sync + 'static {
         &'a self,
         checks: &'a [LimitCheck<'a>],
     ) -> StoreFuture<'a, Result<(), StoreError>>;
+
+    /// [`check`](Self::check) without a future, for a store that answers
+    /// in process: the guards call this first and await `check` only when
+    /// it returns `None`. `None` (the default) must mean that nothing was
+    /// counted.
+    fn check_at_once(&self, checks: &[LimitCheck<'_>]) -> Option<Result<Verdict, StoreError>> {
+        let _ = checks;
+        None
+    }
+
+    /// [`refund`](Self::refund) without a future, like
+    /// [`check_at_once`](Self::check_at_once): `None` (the default) must
+    /// mean that nothing was given back.
+    fn refund_at_once(&self, checks: &[LimitCheck<'_>]) -> Option<Result<(), StoreError>> {
+        let _ = checks;
+        None
+    }
 }
 
 /// A shared store: keep a handle (to read [`MemoryStore::len`], say) while
@@ -94,5 +111,13 @@ impl<S: Store> Store for std::sync::Arc<S> {
         checks: &'a [LimitCheck<'a>],
     ) -> StoreFuture<'a, Result<(), StoreError>> {
         (**self).refund(checks)
+    }
+
+    fn check_at_once(&self, checks: &[LimitCheck<'_>]) -> Option<Result<Verdict, StoreError>> {
+        (**self).check_at_once(checks)
+    }
+
+    fn refund_at_once(&self, checks: &[LimitCheck<'_>]) -> Option<Result<(), StoreError>> {
+        (**self).refund_at_once(checks)
     }
 }

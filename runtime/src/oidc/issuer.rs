@@ -12,7 +12,7 @@ use super::discovery;
 use super::error::OidcConfigError;
 use super::fetch::{FetchError, Fetcher, check_url};
 use super::jwks::{KeySet, Keys, Remote};
-use crate::auth::jwt::Rules;
+use crate::auth::jwt::{Rules, unix_now};
 use crate::auth::{Claims, JwtConfigError, TokenError};
 
 /// An external issuer whose access tokens [`Jwt`](crate::auth::Jwt)
@@ -180,7 +180,8 @@ impl ExternalIssuer {
     /// Verifies a token with `keys`; an unknown `kid` is
     /// [`TokenError::UnknownKey`], for the caller to [refetch](Self::refetch).
     pub(crate) fn verify(&self, token: &str, keys: &Keys) -> Result<Claims, TokenError> {
-        self.rules.verify(token, &keys.keys, keys.default, None)
+        self.rules
+            .verify(token, &keys.keys, keys.default, None, unix_now())
     }
 
     /// Fetches the keys again after a token named an unknown one (see
