@@ -85,9 +85,7 @@ impl<'a> Reader<'a> {
     fn string(&mut self) -> Option<&'a str> {
         self.expect(b'"')?;
         let rest = &self.text.as_bytes()[self.at..];
-        let len = rest
-            .iter()
-            .position(|&b| b == b'"' || b == b'\\' || b < 0x20)?;
+        let len = string_end(rest)?;
         if rest[len] != b'"' {
             return None;
         }
@@ -101,16 +99,19 @@ impl<'a> Reader<'a> {
     /// exponent.
     fn whole_number(&mut self) -> Option<u64> {
         let rest = &self.text.as_bytes()[self.at..];
-        let len = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+        let (mut value, mut len) = (0u64, 0);
+        while let Some(digit) = rest.get(len).filter(|b| b.is_ascii_digit()) {
+            value = value
+                .checked_mul(10)?
+                .checked_add(u64::from(digit - b'0'))?;
+            len += 1;
+        }
         if len == 0 || (len > 1 && rest[0] == b'0') {
             return None;
         }
         if matches!(rest.get(len), Some(b'.' | b'e' | b'E')) {
             return None;
         }
-        let value = rest[..len].iter().try_fold(0u64, |n, d| {
-            n.checked_mul(10)?.checked_add(u64::from(d - b'0'))
-        })?;
         self.at += len;
         Some(value)
     }
@@ -170,6 +171,31 @@ impl<'a> Reader<'a> {
             },
         }
     }
+}
+
+/// The index of the first `"`, `\\` or control character of `bytes`, eight
+/// bytes at a time: in each word, a byte that matches sets its high bit in
+/// `found`. A borrow can only set bits above a byte that matched, so the
+/// lowest bit set is the first match.
+fn string_end(bytes: &[u8]) -> Option<usize> {
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGH: u64 = u64::from_ne_bytes([0x80; 8]);
+    let zero_byte = |w: u64| w.wrapping_sub(ONES) & !w & HIGH;
+    let mut at = 0;
+    while let Some(chunk) = bytes.get(at..at + 8) {
+        let word = u64::from_le_bytes(chunk.try_into().ok()?);
+        let found = zero_byte(word ^ (ONES * u64::from(b'"')))
+            | zero_byte(word ^ (ONES * u64::from(b'\\')))
+            | (word.wrapping_sub(ONES * 0x20) & !word & HIGH);
+        if found != 0 {
+            return Some(at + (found.trailing_zeros() / 8) as usize);
+        }
+        at += 8;
+    }
+    bytes[at..]
+        .iter()
+        .position(|&b| b == b'"' || b == b'\\' || b < 0x20)
+        .map(|i| at + i)
 }
 
 #[cfg(test)]
@@ -366,6 +392,22 @@ mod tests {
                 format!("{{{space}{}{space}}}", members.join(&format!(",{space}")))
             },
         )
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(20_000))]
+        /// The word-at-a-time scan finds the byte a plain scan finds, at
+        /// every offset within and after the words, for every byte value.
+        #[test]
+        fn string_end_finds_the_first_delimiter(
+            bytes in proptest::collection::vec(
+                prop_oneof![3 => 0x20u8..0x7f, 1 => any::<u8>(), 1 => Just(b'"'), 1 => Just(b'\\')],
+                0..40,
+            ),
+        ) {
+            let plain = bytes.iter().position(|&b| b == b'"' || b == b'\\' || b < 0x20);
+            prop_assert_eq!(string_end(&bytes), plain);
+        }
     }
 
     proptest! {

@@ -5,11 +5,13 @@
 use std::time::Duration;
 
 use axum::response::Response;
+use http::header::Entry;
 use http::{HeaderName, HeaderValue, StatusCode, header};
+use smallvec::SmallVec;
 
 use super::{Outcome, Rate};
 use crate::http::Problem;
-use crate::shared::limit::{push_decimal, push_policy_item};
+use crate::shared::limit::{decimal, push_policy_item};
 
 /// `RateLimit-Policy`.
 pub const RATELIMIT_POLICY: HeaderName = HeaderName::from_static("ratelimit-policy");
@@ -81,20 +83,22 @@ pub(crate) fn add_headers(response: &mut Response, limits: &[Shown<'_>]) {
             HeaderValue::try_from(policy)
         }
     };
-    let mut current = String::with_capacity(48 * limits.len());
+    // Written on the stack and copied once into the value: built from a
+    // `String`, the value would take a second allocation for its sharing.
+    let mut current = SmallVec::<[u8; 128]>::new();
     for (i, limit) in limits.iter().enumerate() {
         if i > 0 {
-            current.push_str(", ");
+            current.extend_from_slice(b", ");
         }
-        current.push('"');
-        current.push_str(limit.name);
-        current.push_str("\";r=");
-        push_decimal(&mut current, u64::from(limit.remaining));
-        current.push_str(";t=");
-        push_decimal(&mut current, ceil_secs(limit.reset));
+        current.push(b'"');
+        current.extend_from_slice(limit.name.as_bytes());
+        current.extend_from_slice(b"\";r=");
+        current.extend_from_slice(decimal(u64::from(limit.remaining), &mut [0; 20]));
+        current.extend_from_slice(b";t=");
+        current.extend_from_slice(decimal(ceil_secs(limit.reset), &mut [0; 20]));
     }
     let headers = response.headers_mut();
-    if let (Ok(policy), Ok(current)) = (policy, HeaderValue::try_from(current)) {
+    if let (Ok(policy), Ok(current)) = (policy, HeaderValue::from_bytes(&current)) {
         // Limits counted elsewhere (the route's, under a global limit)
         // are kept: the fields are lists.
         merge(headers, RATELIMIT_POLICY, policy);
@@ -102,21 +106,22 @@ pub(crate) fn add_headers(response: &mut Response, limits: &[Shown<'_>]) {
     }
 }
 
+/// Sets `name` to `value`, or appends `value` to the list already there;
+/// one lookup either way.
 fn merge(headers: &mut http::HeaderMap, name: HeaderName, value: HeaderValue) {
-    let merged = match headers.get(&name) {
-        None => value,
-        Some(existing) => {
+    match headers.entry(name) {
+        Entry::Vacant(vacant) => {
+            vacant.insert(value);
+        }
+        Entry::Occupied(mut occupied) => {
+            let existing = occupied.get();
             let mut joined = Vec::with_capacity(existing.len() + 2 + value.len());
             joined.extend_from_slice(existing.as_bytes());
             joined.extend_from_slice(b", ");
             joined.extend_from_slice(value.as_bytes());
-            match HeaderValue::from_bytes(&joined) {
-                Ok(joined) => joined,
-                Err(_) => value,
-            }
+            occupied.insert(HeaderValue::from_bytes(&joined).unwrap_or(value));
         }
-    };
-    headers.insert(name, merged);
+    }
 }
 
 /// 429 with `Retry-After` (whole seconds, at least 1).

@@ -83,8 +83,13 @@ pub(crate) const KEY_WITH: &str = "with";
 
 /// Appends `n` in decimal. The runtime writes headers on every limited
 /// response, so without the formatting machinery.
-pub(crate) fn push_decimal(out: &mut String, mut n: u64) {
-    let mut digits = [0u8; 20];
+pub(crate) fn push_decimal(out: &mut String, n: u64) {
+    // Only ASCII digits are written, so this cannot fail.
+    out.push_str(std::str::from_utf8(decimal(n, &mut [0; 20])).unwrap_or("0"));
+}
+
+/// The decimal digits of `n`, written at the end of `digits`.
+pub(crate) fn decimal(mut n: u64, digits: &mut [u8; 20]) -> &[u8] {
     let mut start = digits.len();
     loop {
         start -= 1;
@@ -94,8 +99,7 @@ pub(crate) fn push_decimal(out: &mut String, mut n: u64) {
             break;
         }
     }
-    // Only ASCII digits were written, so this cannot fail.
-    out.push_str(std::str::from_utf8(&digits[start..]).unwrap_or("0"));
+    &digits[start..]
 }
 
 /// Whole seconds of `ns`, rounded up.
