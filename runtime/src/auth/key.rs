@@ -1,7 +1,5 @@
 use std::fmt;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{Hmac, KeyInit, Mac};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey};
 use sha2::{Sha256, Sha384, Sha512};
@@ -148,14 +146,14 @@ impl Key {
         fn mac<M: Mac + Clone>(state: &M, message: &[u8], signature: &str) -> bool {
             // The longest HMAC output is 64 bytes; anything longer fails to
             // decode into the buffer and so fails the check.
-            let mut decoded = [0u8; 64];
-            let Ok(len) = URL_SAFE_NO_PAD.decode_slice(signature, &mut decoded) else {
+            let mut buffer = [0u8; 64];
+            let Some(decoded) = super::jwt::decode_base64url(signature, &mut buffer) else {
                 return false;
             };
             let mut state = state.clone();
             state.update(message);
             // Constant-time, and the length must be the full output.
-            state.verify_slice(&decoded[..len]).is_ok()
+            state.verify_slice(decoded).is_ok()
         }
         match &self.verifier {
             Verifier::Hs256(state) => mac(state, message, signature),
