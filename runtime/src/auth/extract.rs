@@ -107,7 +107,7 @@ where
     ) -> impl Future<Output = Result<Self, Self::Rejection>> + Send {
         // Behind a guard, the claims it verified; no future of its own.
         if let Some(verified) = parts.extensions.get::<Verified>() {
-            return StoreFuture::ready(Self::of(verified.clone()));
+            return StoreFuture::ready(Self::of(verified));
         }
         let warden = Warden::from_ref(state);
         match authenticate_at_once(&warden, parts) {
@@ -130,8 +130,9 @@ impl<C: DeserializeOwned + Send + Sync + 'static> Auth<C> {
     ) -> Result<Self, AuthRejection> {
         match verified {
             Ok(verified) => {
-                parts.extensions.insert(verified.clone());
-                Self::of(verified)
+                let auth = Self::of(&verified);
+                parts.extensions.insert(verified);
+                auth
             }
             Err(rejection) => {
                 let client = warden.client_ip(parts);
@@ -143,8 +144,8 @@ impl<C: DeserializeOwned + Send + Sync + 'static> Auth<C> {
 
     /// The claims as `C`: shared when `C` is [`Claims`], else read from the
     /// verified token's payload.
-    fn of(verified: Verified) -> Result<Self, AuthRejection> {
-        let shared: Arc<dyn Any + Send + Sync> = verified.claims;
+    fn of(verified: &Verified) -> Result<Self, AuthRejection> {
+        let shared: Arc<dyn Any + Send + Sync> = Arc::<Claims>::clone(&verified.claims);
         match shared.downcast::<C>() {
             Ok(claims) => Ok(Self { claims }),
             Err(_) => custom_claims(&verified.authorization)

@@ -428,7 +428,8 @@ pub(crate) fn decode_base64url<'o>(encoded: &str, out: &'o mut [u8]) -> Option<&
     let engine = base64_simd::URL_SAFE_NO_PAD;
     let needed = engine.decoded_length(encoded.as_bytes()).ok()?;
     let out = out.get_mut(..needed)?;
-    Some(engine.decode(encoded.as_bytes(), out.as_out()).ok()?)
+    let decoded = engine.decode(encoded.as_bytes(), out.as_out()).ok()?;
+    Some(decoded)
 }
 
 /// Whether decoded JSON is an object. serde's derive would also read a
