@@ -62,7 +62,12 @@ pub fn check(tat: Option<u64>, now: u64, rate: Rate, cost: u32) -> (Outcome, Opt
     if lead <= tolerance {
         let outcome = Outcome {
             admitted: true,
-            remaining: u32::try_from((tolerance - lead) / interval).unwrap_or(u32::MAX),
+            // Both fit in 64 bits here (`lead <= tolerance`): a 64-bit
+            // division, not a call into 128-bit arithmetic.
+            remaining: u32::try_from(
+                u64::try_from(tolerance - lead).unwrap_or(u64::MAX) / rate.interval_ns(),
+            )
+            .unwrap_or(u32::MAX),
             reset: nanos(lead),
             retry_after: Duration::ZERO,
         };
