@@ -59,13 +59,22 @@ pub trait Policy: 'static {
 /// A rate-limit key; addresses (5 or 17 bytes) and short ids stay inline.
 type LimitKey = SmallVec<[u8; 24]>;
 
-/// A limit that counted this request.
+/// A limit of this request: one that counted it, or, while its step is
+/// checked, one about to be (with [`NOT_COUNTED`] as its outcome).
 struct Counted {
     spec: &'static LimitSpec,
     key: LimitKey,
     rate: Rate,
     outcome: Outcome,
 }
+
+/// The outcome of a limit not checked yet.
+const NOT_COUNTED: Outcome = Outcome {
+    admitted: false,
+    remaining: 0,
+    reset: std::time::Duration::ZERO,
+    retry_after: std::time::Duration::ZERO,
+};
 
 impl Counted {
     fn check(&self) -> LimitCheck<'_> {
@@ -266,21 +275,6 @@ fn refused(handler: &str, warden: &Warden, parts: &Parts, rejection: AuthRejecti
     audit::auth_rejected(handler, parts, warden.client_ip(parts), rejection);
 }
 
-/// The limits of one step, with their keys and rates, not counted yet.
-type Pending = SmallVec<[(&'static LimitSpec, LimitKey, Rate); 2]>;
-
-fn checks_of(pending: &Pending) -> SmallVec<[LimitCheck<'_>; 2]> {
-    pending
-        .iter()
-        .map(|(spec, key, rate)| LimitCheck {
-            policy: spec.id,
-            key,
-            rate: *rate,
-            cost: 1,
-        })
-        .collect()
-}
-
 impl<P: Policy> LimitedGuard<P> {
     /// The checks of admission from `stage` on, awaiting what has to wait:
     /// limits keyed before authentication (so token guessing is throttled
@@ -349,12 +343,12 @@ impl<P: Policy> LimitedGuard<P> {
         client: &mut Client,
         after_authentication: bool,
     ) -> Result<(), Response> {
-        let pending = self.pending(parts, client, after_authentication)?;
-        if pending.is_empty() {
+        let start = self.pending(parts, client, after_authentication)?;
+        if start == self.counted.len() {
             return Ok(());
         }
-        let verdict = self.warden.store().check(&checks_of(&pending)).await;
-        self.settle(parts, client, pending, verdict)
+        let verdict = self.warden.store().check(&self.checks_from(start)).await;
+        self.settle(parts, client, start, verdict)
     }
 
     /// [`count`](Self::count) without awaiting: `None`, with nothing
@@ -365,48 +359,65 @@ impl<P: Policy> LimitedGuard<P> {
         client: &mut Client,
         after_authentication: bool,
     ) -> Option<Result<(), Response>> {
-        let pending = match self.pending(parts, client, after_authentication) {
-            Ok(pending) => pending,
+        let start = match self.pending(parts, client, after_authentication) {
+            Ok(start) => start,
             Err(response) => return Some(Err(response)),
         };
-        if pending.is_empty() {
+        if start == self.counted.len() {
             return Some(Ok(()));
         }
-        let verdict = self.warden.store().check_at_once(&checks_of(&pending))?;
-        Some(self.settle(parts, client, pending, verdict))
+        let Some(verdict) = self.warden.store().check_at_once(&self.checks_from(start)) else {
+            // Nothing counted: the step starts again, awaiting the store.
+            self.counted.truncate(start);
+            return None;
+        };
+        Some(self.settle(parts, client, start, verdict))
     }
 
-    /// The limits of one step with their keys and rates; a named rate that
-    /// is not defined refuses the request.
+    /// The checks of the limits from `start` on in [`counted`](Self::counted).
+    fn checks_from(&self, start: usize) -> SmallVec<[LimitCheck<'_>; 2]> {
+        self.counted[start..].iter().map(Counted::check).collect()
+    }
+
+    /// Appends the limits of one step, with their keys and rates and not
+    /// counted yet, to [`counted`](Self::counted), and returns where they
+    /// start; a named rate that is not defined refuses the request (with
+    /// nothing appended).
     #[expect(
         clippy::result_large_err,
         reason = "the response of a refusal, moved once; boxing it would cost refusals an allocation"
     )]
     fn pending(
-        &self,
+        &mut self,
         parts: &Parts,
         client: &mut Client,
         after_authentication: bool,
-    ) -> Result<Pending, Response> {
-        let warden = &self.warden;
-        let mut pending = Pending::new();
+    ) -> Result<usize, Response> {
+        let start = self.counted.len();
         for spec in P::LIMITS
             .iter()
             .filter(|l| l.key.after_authentication() == after_authentication)
         {
             let rate = match spec.rate {
                 RateSpec::Inline(rate) => rate,
-                RateSpec::Named(name) => match warden.named_rate(name) {
+                RateSpec::Named(name) => match self.warden.named_rate(name) {
                     Some(rate) => rate,
                     None => {
+                        self.counted.truncate(start);
                         audit::policy_undefined(P::HANDLER, parts, name);
                         return Err(policy_undefined().into_response());
                     }
                 },
             };
-            pending.push((spec, key_of(spec, parts, client, warden), rate));
+            let key = key_of(spec, parts, client, &self.warden);
+            self.counted.push(Counted {
+                spec,
+                key,
+                rate,
+                outcome: NOT_COUNTED,
+            });
         }
-        Ok(pending)
+        Ok(start)
     }
 
     /// What the store answered for `pending`: counted, or the request
@@ -420,41 +431,36 @@ impl<P: Policy> LimitedGuard<P> {
         &mut self,
         parts: &Parts,
         client: &mut Client,
-        pending: Pending,
+        start: usize,
         verdict: Result<Verdict, StoreError>,
     ) -> Result<(), Response> {
         let verdict = match verdict {
             Ok(verdict) => verdict,
             Err(error) if self.warden.fails_open() => {
                 // Explicitly chosen: admitted uncounted, and audited.
+                self.counted.truncate(start);
                 audit::limits_bypassed(P::HANDLER, parts, &error);
                 return Ok(());
             }
             Err(error) => {
+                self.counted.truncate(start);
                 audit::store_failed(P::HANDLER, parts, &error);
                 return Err(store_unavailable().into_response());
             }
         };
         if verdict.admitted() {
-            self.counted.extend(
-                pending
-                    .into_iter()
-                    .zip(verdict.outcomes().iter().copied())
-                    .map(|((spec, key, rate), outcome)| Counted {
-                        spec,
-                        key,
-                        rate,
-                        outcome,
-                    }),
-            );
+            for (counted, outcome) in self.counted[start..].iter_mut().zip(verdict.outcomes()) {
+                counted.outcome = *outcome;
+            }
             return Ok(());
         }
 
+        let pending = &self.counted[start..];
         let (refusing, retry_after) = pending
             .iter()
             .zip(verdict.outcomes())
             .filter(|(_, o)| !o.admitted)
-            .map(|((spec, _, _), o)| (spec.name, o.retry_after))
+            .map(|(c, o)| (c.spec.name, o.retry_after))
             .max_by_key(|(_, retry)| *retry)
             .unwrap_or(("", std::time::Duration::ZERO));
         let mut response = too_many_requests(retry_after);
@@ -468,26 +474,23 @@ impl<P: Policy> LimitedGuard<P> {
         response = response.with_member("limit", refusing.into());
         let mut response = response.into_response();
         // Nothing of this request is counted: show every limit as it stands.
-        let shown: Vec<Shown<'_>> = self
-            .counted
+        let (earlier, pending) = self.counted.split_at(start);
+        let shown: Vec<Shown<'_>> = earlier
             .iter()
             .map(|c| Shown::new(c.spec.name, c.spec.policy_field, c.rate, &c.outcome, 1))
-            .chain(
-                pending
-                    .iter()
-                    .zip(verdict.outcomes())
-                    .map(|((spec, _, rate), o)| {
-                        Shown::new(
-                            spec.name,
-                            spec.policy_field,
-                            *rate,
-                            o,
-                            u32::from(o.admitted),
-                        )
-                    }),
-            )
+            .chain(pending.iter().zip(verdict.outcomes()).map(|(c, o)| {
+                Shown::new(
+                    c.spec.name,
+                    c.spec.policy_field,
+                    c.rate,
+                    o,
+                    u32::from(o.admitted),
+                )
+            }))
             .collect();
         add_headers(&mut response, &shown);
+        // Refused: none of this step's limits counted the request.
+        self.counted.truncate(start);
         Err(response)
     }
 
