@@ -639,8 +639,11 @@ pub(crate) fn ip_limit_key(client: Option<ClientIp>, warden: &Warden) -> LimitKe
 /// and the `RateLimit` headers) like any other response. Once one has
 /// failed, the ones after it do not run (the body is not read): the
 /// handler answers with the first rejection.
+///
+/// A rejection is boxed: it is rare, and the handler's future, which holds
+/// every argument and is moved on each request, stays small.
 #[doc(hidden)]
-pub struct Extracted<E>(pub Result<E, Response>);
+pub struct Extracted<E>(pub Result<E, Box<Response>>);
 
 /// Marks a request whose extractor failed.
 #[derive(Clone, Copy)]
@@ -650,7 +653,7 @@ impl<E> Extracted<E> {
     /// In place of an extractor that did not run: an earlier argument
     /// failed, and its rejection is the one answered.
     fn skipped() -> Self {
-        Self(Err(Response::default()))
+        Self(Err(Box::default()))
     }
 }
 
@@ -669,7 +672,7 @@ where
             Ok(value) => Ok(Self(Ok(value))),
             Err(rejection) => {
                 parts.extensions.insert(ExtractionFailed);
-                Ok(Self(Err(rejection.into_response())))
+                Ok(Self(Err(Box::new(rejection.into_response()))))
             }
         }
     }
@@ -697,7 +700,7 @@ where
         Ok(Self(
             E::from_request(request, state)
                 .await
-                .map_err(IntoResponse::into_response),
+                .map_err(|rejection| Box::new(rejection.into_response())),
         ))
     }
 }

@@ -318,7 +318,7 @@ fn with_response_hook(func: HandlerFn, guard: &TokenStream, local: bool) -> Toke
             let #ident = match #ident.0 {
                 ::core::result::Result::Ok(value) => value,
                 ::core::result::Result::Err(rejection) => {
-                    return __warden_guard.finish(rejection).await;
+                    return __warden_guard.finish(*rejection).await;
                 }
             };
         }
