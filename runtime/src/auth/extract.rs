@@ -5,8 +5,6 @@ use std::ops::Deref;
 use std::sync::Arc;
 
 use axum::extract::{FromRef, FromRequestParts};
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use http::request::Parts;
 use http::{HeaderValue, header};
 use serde::de::DeserializeOwned;
@@ -157,12 +155,12 @@ impl<C: DeserializeOwned + Send + Sync + 'static> Auth<C> {
     }
 }
 
-/// Reads a custom claims type from the payload of a token already verified.
+/// Reads a custom claims type from the payload of a token already verified,
+/// decoded as the verifier decodes it.
 fn custom_claims<C: DeserializeOwned>(authorization: &HeaderValue) -> Option<C> {
     let token = bearer_token(authorization).ok()?;
     let payload = token.split('.').nth(1)?;
-    let json = URL_SAFE_NO_PAD.decode(payload).ok()?;
-    serde_json::from_slice(&json).ok()
+    super::jwt::read_payload(payload).ok()
 }
 
 /// Finds the bearer token of a request and verifies it.

@@ -518,7 +518,6 @@ pub(crate) fn read_header<T>(
 
 /// Decodes a payload segment into `T`: a JSON object whose strings are
 /// all Unicode.
-#[cfg(feature = "oidc")]
 #[inline]
 pub(crate) fn read_payload<T: serde::de::DeserializeOwned>(segment: &str) -> Result<T, TokenError> {
     let (mut stack, mut heap) = ([0u8; 512], Vec::new());
