@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use axum::response::Response;
+use bytes::Bytes;
 use http::header::Entry;
 use http::{HeaderName, HeaderValue, StatusCode, header};
 use smallvec::SmallVec;
@@ -62,7 +63,12 @@ pub(crate) fn add_headers(response: &mut Response, limits: &[Shown<'_>]) {
     let policy = match limits {
         [] => return,
         // The common case, one inline limit: a static value, no allocation.
-        [one] if !one.policy_field.is_empty() => Ok(HeaderValue::from_static(one.policy_field)),
+        // Through `Bytes` rather than `from_static`, whose check of the bytes
+        // is a loop of one byte at a time when it runs at request time;
+        // `from_maybe_shared` checks them many at a time.
+        [one] if !one.policy_field.is_empty() => {
+            HeaderValue::from_maybe_shared(Bytes::from_static(one.policy_field.as_bytes()))
+        }
         _ => {
             let mut policy = String::with_capacity(40 * limits.len());
             for (i, limit) in limits.iter().enumerate() {
