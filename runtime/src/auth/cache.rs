@@ -29,7 +29,6 @@
 //! stored token as they did when it was verified; the time check (`exp`)
 //! is made again on every hit.
 
-use std::collections::hash_map::RandomState;
 use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -54,7 +53,13 @@ const SHARDS: usize = 16;
 const HASHED_TAIL: usize = 32;
 
 pub(crate) struct TokenCache {
-    hasher: RandomState,
+    /// foldhash, seeded at random for each cache, rather than SipHash: the
+    /// bytes hashed are the end of a signature, which only the holder of
+    /// the key can choose for a token that is stored, and a presented
+    /// token that was not stored only ever reads one slot. So a flood of
+    /// colliding keys cannot be built, and the hash need not be slow to
+    /// make it so.
+    hasher: foldhash::fast::RandomState,
     shards: Box<[RwLock<Shard>]>,
     per_shard: usize,
     /// The hashes of tokens seen once, direct-mapped: a token is stored on
@@ -84,7 +89,7 @@ impl TokenCache {
     /// A cache of at most `capacity` tokens, or `None` for 0.
     pub(crate) fn new(capacity: usize) -> Option<Self> {
         (capacity > 0).then(|| Self {
-            hasher: RandomState::new(),
+            hasher: foldhash::fast::RandomState::default(),
             shards: (0..SHARDS).map(|_| RwLock::default()).collect(),
             per_shard: capacity.div_ceil(SHARDS),
             seen: (0..(2 * capacity).next_power_of_two())
