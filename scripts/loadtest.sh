@@ -2,8 +2,8 @@
 # Load test over loopback: warden's bench-server (A) against the hand-wired
 # twin (B, benches/handwired-server), route by route, interleaved A, B, A,
 # B... for several rounds. Both servers are pinned to core 0 and wrk to
-# core 1. Prints requests/s, p50 and p99 per run, then the median over
-# rounds of each round's A/B ratio.
+# core 1. Prints requests/s, p50, p99 and the hypervisor's steal per run,
+# then the median over rounds of each round's A/B ratio.
 #
 # With COMPARE=redis, A is the bench-server with its limits in Redis (a
 # redis-server of the script's own, also on core 0) and B the same server
@@ -112,17 +112,24 @@ LUA
 touch "$work/none.lua"
 
 results="$work/results.tsv"
+# The CPU time the hypervisor gave to other guests while the machine
+# wanted it (the "steal" column of /proc/stat): on a shared VM, a window
+# with much of it measures the neighbours as much as the server.
+cpu_times() { awk '/^cpu / {print $9, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9}' /proc/stat; }
 run() { # label server port script [route (the label)]
-    local out
+    local out before after
+    before=$(cpu_times)
     out=$(taskset -c 1 wrk -t1 -c"$CONNECTIONS" -d"${RUN_SECONDS}s" --latency -s "$work/$4.lua" "http://127.0.0.1:$3/bench/${5:-$1}")
-    local rps p50 p99
+    after=$(cpu_times)
+    local rps p50 p99 steal
     rps=$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")
     p50=$(awk '$1 == "50%" {print $2}' <<<"$out")
     p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
-    printf '%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$rps" "$p50" "$p99" | tee -a "$results"
+    steal=$(awk '{ printf "%.1f%%", ($4 > $2) ? 100 * ($3 - $1) / ($4 - $2) : 0 }' <<<"$before $after")
+    printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$rps" "$p50" "$p99" "$steal" | tee -a "$results"
 }
 
-printf 'route\tserver\treq/s\tp50\tp99\n'
+printf 'route\tserver\treq/s\tp50\tp99\tsteal\n'
 for round in $(seq 1 "$ROUNDS"); do
     for spec in "${SPECS[@]}"; do
         set -- $spec
@@ -142,8 +149,10 @@ def micros(text):
             return float(text[: -len(unit)]) * factor
     return float(text)
 runs = {}
+steals = []
 for line in open(sys.argv[1]):
-    route, server, rps, p50, p99 = line.split()
+    route, server, rps, p50, p99, steal = line.split()
+    steals.append(float(steal.rstrip("%")))
     runs.setdefault((route, server), []).append((float(rps), micros(p50), micros(p99)))
 # A and B of one round ran back to back: the ratio of each round is taken
 # first, then the median over rounds, so that drift between rounds (a
@@ -159,6 +168,8 @@ for route in ("plain", "tokenplain", "protected", "protectedmin", "protectedmany
     rps_ratio = statistics.median(x[0] / y[0] for x, y in zip(a, b))
     p99_ratio = statistics.median(x[2] / y[2] for x, y in zip(a, b))
     print(f"{route:<12} {ar:>8.0f}  {br:>8.0f}   {rps_ratio:>8.3f}   {ap:>8.0f}   {bp:>8.0f}   {p99_ratio:>7.3f}")
+print()
+print(f"steal (CPU time taken by other guests) per run: median {statistics.median(steals):.1f}%, max {max(steals):.1f}%")
 plain = runs.get(("plain", "A"))
 if plain is None:
     sys.exit(0)
