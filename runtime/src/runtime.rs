@@ -143,12 +143,14 @@ impl Warden {
     /// Verifies an access token like
     /// [`verify_access_token`](Self::verify_access_token), through the
     /// cache of verified tokens (see [`Jwt::token_cache`](crate::auth::Jwt::token_cache)).
-    pub(crate) fn verify_shared(&self, token: &str) -> Result<Arc<Claims>, TokenError> {
+    /// `credentials` are a bearer header's, whose grammar is checked only
+    /// when the cache does not hold them.
+    pub(crate) fn verify_shared(&self, credentials: &[u8]) -> Result<Arc<Claims>, TokenError> {
         self.inner
             .auth
             .as_ref()
             .ok_or(TokenError::UnknownKey)?
-            .verify_shared(token)
+            .verify_shared(credentials)
     }
 
     /// How many verified access tokens are cached now (see

@@ -104,6 +104,38 @@ async fn a_forged_or_altered_token_is_never_answered_from_the_cache() {
     assert_eq!(client.get("/whoami", Some(&token)).await.status, 200);
 }
 
+/// A cached token's credentials skip the b64token check (they passed it
+/// when stored); anything else, however close, misses and is checked.
+#[tokio::test]
+async fn credentials_outside_the_grammar_never_hit_the_cache() {
+    let (warden, client) = server(warden_tests::jwt()).await;
+    let token = hs256(&claims("ana", &["user"]), keys::SECRET, None);
+    assert_eq!(client.get("/whoami", Some(&token)).await.status, 200);
+    assert_eq!(client.get("/whoami", Some(&token)).await.status, 200);
+    assert_eq!(warden.cached_tokens(), 1);
+    for credentials in [
+        format!("{token}\""),
+        format!("\"{token}\""),
+        format!("{token},"),
+        format!("\t{token}"),
+        format!("{token}\u{e9}"),
+        token.replacen('.', ",", 1),
+    ] {
+        let header = format!("Bearer {credentials}");
+        let answer = client
+            .get_with("/whoami", &[("authorization", header.as_str())])
+            .await;
+        answer.assert_problem(http::StatusCode::UNAUTHORIZED, "invalid_token");
+    }
+    // Spaces around the credentials are not part of them: still a hit.
+    let spaced = format!("bearer   {token}   ");
+    let answer = client
+        .get_with("/whoami", &[("authorization", spaced.as_str())])
+        .await;
+    assert_eq!((answer.status.as_u16(), answer.body), (200, json!("ana")));
+    assert_eq!(warden.cached_tokens(), 1);
+}
+
 #[tokio::test]
 async fn a_cached_token_is_refused_once_it_expires() {
     let (warden, client) = server(warden_tests::jwt().leeway(Duration::ZERO)).await;

@@ -98,8 +98,7 @@ impl TokenCache {
         })
     }
 
-    fn hash(&self, token: &str) -> u64 {
-        let bytes = token.as_bytes();
+    fn hash(&self, bytes: &[u8]) -> u64 {
         let tail = &bytes[bytes.len().saturating_sub(HASHED_TAIL)..];
         let mut hasher = self.hasher.build_hasher();
         hasher.write(tail);
@@ -112,15 +111,17 @@ impl TokenCache {
     }
 
     /// The claims of `token` if it verified before and is valid at `now`;
-    /// else the token's hash, for [`insert`](Self::insert).
+    /// else the token's hash, for [`insert`](Self::insert). Read as bytes:
+    /// a token that was stored verified, so bytes equal to it are a valid
+    /// token, and other bytes, whatever they hold, miss.
     #[inline]
-    pub(crate) fn get(&self, token: &str, now: u64) -> Result<Arc<Claims>, u64> {
+    pub(crate) fn get(&self, token: &[u8], now: u64) -> Result<Arc<Claims>, u64> {
         let hash = self.hash(token);
         let Ok(shard) = self.shard(hash).read() else {
             return Err(hash);
         };
         match shard.entries.get(&hash) {
-            Some(entry) if now <= entry.valid_until && *entry.token == *token => {
+            Some(entry) if now <= entry.valid_until && *entry.token.as_bytes() == *token => {
                 Ok(Arc::clone(&entry.claims))
             }
             _ => Err(hash),
@@ -191,32 +192,38 @@ mod tests {
     fn a_hit_needs_the_whole_token_and_time_left() {
         let cache = TokenCache::new(64).unwrap();
         let token = "aaaa.bbbb.the-signature-of-the-token-0123456789";
-        let hash = cache.get(token, 50).unwrap_err();
+        let hash = cache.get(token.as_bytes(), 50).unwrap_err();
         cache.insert(token, hash, &claims("ana"), 100, 50);
         // Seen once: remembered, not kept.
-        assert!(cache.get(token, 50).is_err());
+        assert!(cache.get(token.as_bytes(), 50).is_err());
         cache.insert(token, hash, &claims("ana"), 100, 50);
-        assert_eq!(cache.get(token, 50).unwrap().sub(), "ana");
-        assert_eq!(cache.get(token, 100).unwrap().sub(), "ana");
+        assert_eq!(cache.get(token.as_bytes(), 50).unwrap().sub(), "ana");
+        assert_eq!(cache.get(token.as_bytes(), 100).unwrap().sub(), "ana");
         // Past exp plus leeway: no answer.
-        assert!(cache.get(token, 101).is_err());
+        assert!(cache.get(token.as_bytes(), 101).is_err());
         // The same signature under another payload: the same hash, and
         // still a miss.
         let altered = "aaaa.bbbX.the-signature-of-the-token-0123456789";
-        assert_eq!(cache.hash(token), cache.hash(altered));
-        assert!(cache.get(altered, 50).is_err());
+        assert_eq!(cache.hash(token.as_bytes()), cache.hash(altered.as_bytes()));
+        assert!(cache.get(altered.as_bytes(), 50).is_err());
         // An expired token is not stored.
         let expired = "x.y.expired-signature-expired-signature";
         for _ in 0..2 {
-            cache.insert(expired, cache.hash(expired), &claims("bo"), 10, 50);
+            cache.insert(
+                expired,
+                cache.hash(expired.as_bytes()),
+                &claims("bo"),
+                10,
+                50,
+            );
         }
-        assert!(cache.get(expired, 5).is_err());
+        assert!(cache.get(expired.as_bytes(), 5).is_err());
         // Nor an oversized one.
         let long = "t".repeat(MAX_CACHED_TOKEN_BYTES + 1);
         for _ in 0..2 {
-            cache.insert(&long, cache.hash(&long), &claims("cy"), 100, 50);
+            cache.insert(&long, cache.hash(long.as_bytes()), &claims("cy"), 100, 50);
         }
-        assert!(cache.get(&long, 50).is_err());
+        assert!(cache.get(long.as_bytes(), 50).is_err());
     }
 
     #[test]
@@ -225,17 +232,27 @@ mod tests {
         for i in 0..10_000u64 {
             let token = format!("h.p.signature-{i:032}");
             for _ in 0..2 {
-                cache.insert(&token, cache.hash(&token), &claims("u"), 1_000 + i, 0);
+                cache.insert(
+                    &token,
+                    cache.hash(token.as_bytes()),
+                    &claims("u"),
+                    1_000 + i,
+                    0,
+                );
             }
         }
         assert!(cache.len() <= 64, "{}", cache.len());
         // The newest is there; the oldest went first.
         assert!(
             cache
-                .get(&format!("h.p.signature-{:032}", 9_999), 0)
+                .get(format!("h.p.signature-{:032}", 9_999).as_bytes(), 0)
                 .is_ok()
         );
-        assert!(cache.get(&format!("h.p.signature-{:032}", 0), 0).is_err());
+        assert!(
+            cache
+                .get(format!("h.p.signature-{:032}", 0).as_bytes(), 0)
+                .is_err()
+        );
     }
 
     #[test]

@@ -188,11 +188,11 @@ pub(crate) fn authenticate_at_once(
     warden: &Warden,
     parts: &Parts,
 ) -> Option<Result<Verified, AuthRejection>> {
-    let (authorization, token) = match bearer_of(parts) {
+    let (authorization, credentials) = match credentials_of(parts) {
         Ok(found) => found,
         Err(rejection) => return Some(Err(rejection)),
     };
-    match warden.verify_shared(token) {
+    match warden.verify_shared(credentials) {
         Err(TokenError::UnknownKey) => None,
         claims => Some(verified(claims, authorization)),
     }
@@ -200,6 +200,14 @@ pub(crate) fn authenticate_at_once(
 
 /// The request's one `Authorization` header and its bearer token.
 fn bearer_of(parts: &Parts) -> Result<(&HeaderValue, &str), AuthRejection> {
+    let (authorization, credentials) = credentials_of(parts)?;
+    let token = b64token(credentials).map_err(AuthRejection::InvalidToken)?;
+    Ok((authorization, token))
+}
+
+/// The `Authorization` header of a request and its bearer credentials,
+/// whose grammar is not checked yet: see [`bearer_credentials`].
+fn credentials_of(parts: &Parts) -> Result<(&HeaderValue, &[u8]), AuthRejection> {
     let mut values = parts.headers.get_all(header::AUTHORIZATION).iter();
     let authorization = match (values.next(), values.next()) {
         (None, _) => return Err(AuthRejection::MissingToken),
@@ -207,7 +215,7 @@ fn bearer_of(parts: &Parts) -> Result<(&HeaderValue, &str), AuthRejection> {
         // RFC 6750 3.1: more than one way of sending a token.
         (Some(_), Some(_)) => return Err(AuthRejection::InvalidRequest),
     };
-    Ok((authorization, bearer_token(authorization)?))
+    Ok((authorization, bearer_credentials(authorization)?))
 }
 
 /// What the guards keep of a verification.
@@ -268,9 +276,15 @@ fn refused_by_b64token(b: u8) -> u8 {
 /// case-insensitive (RFC 9110 section 11.1); another scheme counts as no
 /// bearer token at all (RFC 6750 section 3.1).
 fn bearer_token(value: &HeaderValue) -> Result<&str, AuthRejection> {
-    let malformed = AuthRejection::InvalidToken(TokenError::Malformed);
-    // Read as bytes: the grammar admits only ASCII, so one pass over the
-    // token both checks it and makes it a `str`.
+    b64token(bearer_credentials(value)?).map_err(AuthRejection::InvalidToken)
+}
+
+/// The credentials of an `Authorization: Bearer <credentials>` header,
+/// the spaces around them trimmed, before their grammar is checked: a
+/// token the cache of verified tokens holds, byte for byte, passed that
+/// check when it was stored, so only a token it does not hold is checked
+/// ([`b64token`], before it is verified).
+fn bearer_credentials(value: &HeaderValue) -> Result<&[u8], AuthRejection> {
     let bytes = value.as_bytes();
     let (scheme, rest) = match bytes.iter().position(|&b| b == b' ') {
         Some(space) => (&bytes[..space], &bytes[space + 1..]),
@@ -281,7 +295,7 @@ fn bearer_token(value: &HeaderValue) -> Result<&str, AuthRejection> {
         return Err(if value.to_str().is_ok() {
             AuthRejection::MissingToken
         } else {
-            malformed
+            AuthRejection::InvalidToken(TokenError::Malformed)
         });
     }
     let start = rest.iter().position(|&b| b != b' ').unwrap_or(rest.len());
@@ -289,15 +303,22 @@ fn bearer_token(value: &HeaderValue) -> Result<&str, AuthRejection> {
         .iter()
         .rposition(|&b| b != b' ')
         .map_or(start, |last| last + 1);
-    let token = &rest[start..end];
-    if token.is_empty() {
+    let credentials = &rest[start..end];
+    if credentials.is_empty() {
         // The scheme without its parameter: a malformed request.
         return Err(AuthRejection::InvalidRequest);
     }
-    if !is_b64token(token) {
-        return Err(malformed);
+    Ok(credentials)
+}
+
+/// Bearer credentials as a token: malformed unless every byte is of the
+/// b64token grammar. Read as bytes: the grammar admits only ASCII, so the
+/// check also makes them a `str`.
+pub(crate) fn b64token(credentials: &[u8]) -> Result<&str, TokenError> {
+    if !is_b64token(credentials) {
+        return Err(TokenError::Malformed);
     }
-    std::str::from_utf8(token).map_err(|_| malformed)
+    std::str::from_utf8(credentials).map_err(|_| TokenError::Malformed)
 }
 
 /// The answer of an object-level `check = ...` function.

@@ -10,6 +10,7 @@ use serde::Deserialize;
 
 use super::claims::{AccessClaims, Claims, IssuedAccessToken};
 use super::error::{IssueError, JwtConfigError, KeyError, TokenError};
+use super::extract::b64token;
 use super::key::{Key, alg_name, ensure_crypto_provider};
 
 /// The `typ` header of access tokens (RFC 9068 section 2.1).
@@ -679,19 +680,24 @@ impl Authenticator {
         self.verify_own(token)
     }
 
-    /// Verifies like [`verify`](Self::verify), answering from the cache of
-    /// verified tokens when the token is in it and still valid, and
-    /// keeping it there when it verified with the own keys.
+    /// Verifies the token of bearer `credentials` like
+    /// [`verify`](Self::verify), answering from the cache of verified
+    /// tokens when it holds them and they are still valid, and keeping
+    /// them there when they verified with the own keys. The credentials'
+    /// grammar (b64token) is checked only when the cache does not hold
+    /// them: a token it holds, byte for byte, passed that check when it
+    /// was stored.
     #[inline]
-    pub(crate) fn verify_shared(&self, token: &str) -> Result<Arc<Claims>, TokenError> {
+    pub(crate) fn verify_shared(&self, credentials: &[u8]) -> Result<Arc<Claims>, TokenError> {
         let Some(cache) = &self.cache else {
-            return self.verify(token).map(Arc::new);
+            return self.verify(b64token(credentials)?).map(Arc::new);
         };
         let now = unix_now();
-        let hash = match cache.get(token, now) {
+        let hash = match cache.get(credentials, now) {
             Ok(claims) => return Ok(claims),
             Err(hash) => hash,
         };
+        let token = b64token(credentials)?;
         // An external issuer's token: its keys rotate; never kept.
         #[cfg(feature = "oidc")]
         if !self.external.is_empty()
