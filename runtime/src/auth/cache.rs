@@ -1,12 +1,14 @@
 //! A bounded cache of verified access tokens, as API gateways keep one
-//! (Envoy's JWT filter): a token seen again skips its decoding, signature
-//! and claims parsing, and is only held to its expiry.
+//! (Envoy's JWT filter): a token seen again skips the check of its bearer
+//! grammar, its decoding, signature and claims parsing, and is only held
+//! to its expiry.
 //!
 //! What makes it safe:
 //! - **Keyed by the whole token.** A lookup compares the stored token with
-//!   the presented one byte for byte: a token that differs anywhere (a
-//!   forged signature, an altered claim) misses, and is verified in full.
-//!   Only tokens that verified are ever stored.
+//!   the presented credentials byte for byte: credentials that differ
+//!   anywhere (a forged signature, an altered claim, a byte outside the
+//!   bearer grammar) miss, and are checked and verified in full. Only
+//!   tokens that verified are ever stored.
 //! - **Never past `exp`.** An entry answers only while `exp` plus the
 //!   leeway has not passed, exactly as the verifier would judge it.
 //! - **Never past a key's removal.** Only tokens verified by the
