@@ -7,8 +7,10 @@
 //! check, then limits keyed by user. Only then does axum run the handler's
 //! own extractors.
 
+use std::any::{Any, TypeId};
 use std::future::Future;
 use std::marker::PhantomData;
+use std::sync::Arc;
 
 use axum::extract::{FromRef, FromRequestParts};
 use axum::response::{IntoResponse, Response};
@@ -17,7 +19,9 @@ use smallvec::SmallVec;
 
 use crate::Warden;
 use crate::audit;
-use crate::auth::{AuthRejection, Claims, Decision, Verified, authenticate, authenticate_at_once};
+use crate::auth::{
+    Auth, AuthRejection, Claims, Decision, Verified, authenticate, authenticate_at_once,
+};
 use crate::http::ClientIp;
 use crate::http::client::ip_key;
 use crate::limit::response::{
@@ -45,6 +49,15 @@ pub trait Policy: 'static {
     /// Whether the handler has an object-level check (`check = ..`): its
     /// admission then awaits it.
     const CHECKS: bool = false;
+
+    /// Whether an argument of the handler may read the verified claims
+    /// from the request extensions. A limited handler's guard hands its
+    /// `Auth` arguments their claims itself, so only other extractors
+    /// (one of the user's own that reads `Auth`, say) need them there; the
+    /// macros answer `false` when every argument is a type known not to.
+    fn shares_claims() -> bool {
+        true
+    }
 
     /// The object-level check, if the handler has one.
     fn check<'a>(
@@ -127,9 +140,13 @@ where
     ) -> impl Future<Output = Result<Self, Self::Rejection>> + Send {
         let warden = Warden::from_ref(state);
         match admit_at_once::<P>(&warden, parts) {
-            Some(admitted) => StoreFuture::ready(admitted.map(|()| Self(PhantomData))),
+            Some(admitted) => StoreFuture::ready(admitted.map(|claims| {
+                Verified::share(parts, claims);
+                Self(PhantomData)
+            })),
             None => StoreFuture::boxed(async move {
-                admit::<P>(&warden, parts).await?;
+                let claims = admit::<P>(&warden, parts).await?;
+                Verified::share(parts, claims);
                 Ok(Self(PhantomData))
             }),
         }
@@ -147,6 +164,9 @@ where
 pub struct LimitedGuard<P> {
     counted: SmallVec<[Counted; 2]>,
     warden: Warden,
+    /// The claims authentication verified, for limits keyed by user and
+    /// for the handler's `Auth` arguments.
+    claims: Option<Arc<Claims>>,
     policy: PhantomData<fn() -> P>,
 }
 
@@ -186,6 +206,7 @@ where
         let mut guard = Self {
             counted: SmallVec::new(),
             warden: Warden::from_ref(state),
+            claims: None,
             policy: PhantomData,
         };
         let mut client = Client::Unresolved;
@@ -205,65 +226,63 @@ where
 
 /// Authenticates and authorizes a request for `P`, the one path of both
 /// guards: the token, the role and scope expression, then the object-level
-/// check. On success the verified claims are in the request extensions
-/// (for `Auth`, and for limits keyed by user); a refusal is audited, with
-/// the client address the limits use.
-async fn admit<P: Policy>(warden: &Warden, parts: &mut Parts) -> Result<(), AuthRejection> {
+/// check. Answers the verified claims, which the guard keeps (for limits
+/// keyed by user and for `Auth`); a refusal is audited, with the client
+/// address the limits use.
+async fn admit<P: Policy>(
+    warden: &Warden,
+    parts: &mut Parts,
+) -> Result<Arc<Claims>, AuthRejection> {
     let admitted = match authorized::<P>(authenticate(warden, parts).await) {
-        Ok(verified) => {
-            let decision = P::check(&verified.claims, parts).await;
-            decided(verified, decision, parts)
+        Ok(claims) => {
+            let decision = P::check(&claims, parts).await;
+            decided(claims, decision)
         }
         Err(rejection) => Err(rejection),
     };
-    audited::<P>(warden, parts, admitted)
+    audited::<P, _>(warden, parts, admitted)
 }
 
 /// [`admit`] without awaiting: `None`, with nothing done, when the policy
 /// has an object-level check or the token names a key not fetched yet.
 fn admit_at_once<P: Policy>(
     warden: &Warden,
-    parts: &mut Parts,
-) -> Option<Result<(), AuthRejection>> {
+    parts: &Parts,
+) -> Option<Result<Arc<Claims>, AuthRejection>> {
     if P::CHECKS {
         return None;
     }
-    let admitted = authorized::<P>(authenticate_at_once(warden, parts)?)
-        .and_then(|verified| decided(verified, Decision::Allow, parts));
-    Some(audited::<P>(warden, parts, admitted))
+    let admitted = authorized::<P>(authenticate_at_once(warden, parts)?);
+    Some(audited::<P, _>(warden, parts, admitted))
 }
 
 /// The role and scope expression over verified claims.
 fn authorized<P: Policy>(
-    verified: Result<Verified, AuthRejection>,
-) -> Result<Verified, AuthRejection> {
-    match verified {
-        Ok(verified) if !P::authorize(&verified.claims) => Err(AuthRejection::InsufficientScope),
-        verified => verified,
+    claims: Result<Arc<Claims>, AuthRejection>,
+) -> Result<Arc<Claims>, AuthRejection> {
+    match claims {
+        Ok(claims) if !P::authorize(&claims) => Err(AuthRejection::InsufficientScope),
+        claims => claims,
     }
 }
 
-/// The object-level check's decision: allowed, the claims go into the
-/// request extensions.
-fn decided(verified: Verified, decision: Decision, parts: &mut Parts) -> Result<(), AuthRejection> {
+/// The object-level check's decision.
+fn decided(claims: Arc<Claims>, decision: Decision) -> Result<Arc<Claims>, AuthRejection> {
     match decision {
-        Decision::Allow => {
-            parts.extensions.insert(verified);
-            Ok(())
-        }
+        Decision::Allow => Ok(claims),
         Decision::Deny => Err(AuthRejection::Denied),
         Decision::NotFound => Err(AuthRejection::NotFound),
     }
 }
 
 /// Audits a refusal.
-fn audited<P: Policy>(
+fn audited<P: Policy, T>(
     warden: &Warden,
     parts: &Parts,
-    admitted: Result<(), AuthRejection>,
-) -> Result<(), AuthRejection> {
-    if let Err(rejection) = admitted {
-        refused(P::HANDLER, warden, parts, rejection);
+    admitted: Result<T, AuthRejection>,
+) -> Result<T, AuthRejection> {
+    if let Err(rejection) = &admitted {
+        refused(P::HANDLER, warden, parts, *rejection);
     }
     admitted
 }
@@ -276,6 +295,28 @@ fn refused(handler: &str, warden: &Warden, parts: &Parts, rejection: AuthRejecti
 }
 
 impl<P: Policy> LimitedGuard<P> {
+    /// Keeps the claims of an admitted request, and leaves them in its
+    /// extensions too when an argument of the handler may read them there.
+    fn keep(&mut self, parts: &mut Parts, claims: Arc<Claims>) {
+        if P::shares_claims() {
+            Verified::share(parts, Arc::clone(&claims));
+        }
+        self.claims = Some(claims);
+    }
+
+    /// The argument of type `E` that this guard hands to the handler: an
+    /// [`Auth`] of the claims it verified. `None` for any other type, or
+    /// when nothing was verified.
+    fn hand<E: 'static>(&self) -> Option<E> {
+        if TypeId::of::<E>() != TypeId::of::<Auth>() {
+            return None;
+        }
+        let mut handed = Some(Auth::handed(Arc::clone(self.claims.as_ref()?)));
+        (&mut handed as &mut dyn Any)
+            .downcast_mut::<Option<E>>()?
+            .take()
+    }
+
     /// The checks of admission from `stage` on, awaiting what has to wait:
     /// limits keyed before authentication (so token guessing is throttled
     /// too), authentication and authorization, then limits keyed by user.
@@ -288,11 +329,11 @@ impl<P: Policy> LimitedGuard<P> {
         if stage <= Stage::Before {
             self.count(parts, &mut client, false).await?;
         }
-        if stage <= Stage::Authenticate
-            && P::AUTHENTICATE
-            && let Err(rejection) = admit::<P>(&self.warden, parts).await
-        {
-            return Err(self.conclude(rejection.into_response()).await);
+        if stage <= Stage::Authenticate && P::AUTHENTICATE {
+            match admit::<P>(&self.warden, parts).await {
+                Ok(claims) => self.keep(parts, claims),
+                Err(rejection) => return Err(self.conclude(rejection.into_response()).await),
+            }
         }
         if P::LIMITS.iter().any(|l| l.key.after_authentication())
             && let Err(response) = self.count(parts, &mut client, true).await
@@ -321,7 +362,7 @@ impl<P: Policy> LimitedGuard<P> {
                         Err(response) => Step::Conclude(response),
                     };
                 }
-                Some(Ok(())) => {}
+                Some(Ok(claims)) => self.keep(parts, claims),
             }
         }
         if !P::LIMITS.iter().any(|l| l.key.after_authentication()) {
@@ -409,7 +450,7 @@ impl<P: Policy> LimitedGuard<P> {
                     }
                 },
             };
-            let key = key_of(spec, parts, client, &self.warden);
+            let key = key_of(spec, parts, client, &self.warden, self.claims.as_deref());
             self.counted.push(Counted {
                 spec,
                 key,
@@ -600,7 +641,13 @@ fn refunded<P: Policy>(result: Result<(), StoreError>) {
 
 /// The bytes a limit counts this request under. Each kind has its own tag,
 /// so a header value can never collide with an address or a user id.
-fn key_of(spec: &LimitSpec, parts: &Parts, client: &mut Client, warden: &Warden) -> LimitKey {
+fn key_of(
+    spec: &LimitSpec,
+    parts: &Parts,
+    client: &mut Client,
+    warden: &Warden,
+    claims: Option<&Claims>,
+) -> LimitKey {
     let tagged = |tag: u8, value: &[u8]| {
         let mut key = LimitKey::with_capacity(value.len() + 1);
         key.push(tag);
@@ -610,10 +657,7 @@ fn key_of(spec: &LimitSpec, parts: &Parts, client: &mut Client, warden: &Warden)
     let mut by_ip = || ip_limit_key(client.get(warden, parts), warden);
     match spec.key {
         KeySpec::Ip => by_ip(),
-        KeySpec::User => parts
-            .extensions
-            .get::<Verified>()
-            .map_or_else(by_ip, |v| tagged(b'u', v.claims.sub().as_bytes())),
+        KeySpec::User => claims.map_or_else(by_ip, |claims| tagged(b'u', claims.sub().as_bytes())),
         KeySpec::Header(name) => parts
             .headers
             .get(name)
@@ -634,45 +678,132 @@ pub(crate) fn ip_limit_key(client: Option<ClientIp>, warden: &Warden) -> LimitKe
     }
 }
 
+/// Whether an argument of type `T` may read the claims a guard leaves in
+/// the request extensions: through [`ViaNoClaims`] (no) when `T` is
+/// [`NoClaims`], else through [`ViaClaims`] (it may). Called by the macros
+/// as `(&ClaimsProbe::<T>(PhantomData)).__warden_reads_claims()`.
+#[doc(hidden)]
+pub struct ClaimsProbe<T: ?Sized>(pub PhantomData<fn() -> PhantomData<T>>);
+
+/// An extractor known not to read the claims from the request extensions.
+#[doc(hidden)]
+pub trait NoClaims {}
+
+/// Handed its claims by the guard of a limited `#[protected]` handler.
+impl NoClaims for Auth {}
+impl<T> NoClaims for axum::Json<T> {}
+impl<T> NoClaims for axum::Form<T> {}
+impl<T> NoClaims for axum::extract::Query<T> {}
+impl<T> NoClaims for axum::extract::Path<T> {}
+impl<T> NoClaims for axum::extract::State<T> {}
+impl<T> NoClaims for axum::extract::ConnectInfo<T> {}
+impl<T> NoClaims for crate::Valid<axum::Json<T>> {}
+impl<T> NoClaims for crate::Valid<axum::Form<T>> {}
+impl<T> NoClaims for crate::Valid<axum::extract::Query<T>> {}
+impl<T> NoClaims for crate::Valid<axum::extract::Path<T>> {}
+impl NoClaims for http::HeaderMap {}
+impl NoClaims for http::Method {}
+impl NoClaims for http::Uri {}
+impl NoClaims for String {}
+impl NoClaims for bytes::Bytes {}
+
+/// `T` is [`NoClaims`].
+#[doc(hidden)]
+pub trait ViaNoClaims {
+    fn __warden_reads_claims(&self) -> bool;
+}
+
+impl<T: NoClaims + ?Sized> ViaNoClaims for ClaimsProbe<T> {
+    fn __warden_reads_claims(&self) -> bool {
+        false
+    }
+}
+
+/// Any other type: it may read them.
+#[doc(hidden)]
+pub trait ViaClaims {
+    fn __warden_reads_claims(&self) -> bool;
+}
+
+impl<T: ?Sized> ViaClaims for &ClaimsProbe<T> {
+    fn __warden_reads_claims(&self) -> bool {
+        true
+    }
+}
+
 /// A handler's own extractor on a limited handler: it never rejects, so
 /// that its rejection reaches the response hook (for `skip_failed` refunds
 /// and the `RateLimit` headers) like any other response. Once one has
 /// failed, the ones after it do not run (the body is not read): the
 /// handler answers with the first rejection.
 ///
+/// With `HANDED` (a `#[protected]` handler), an [`Auth`] argument is not
+/// extracted at all: the guard hands it the claims it verified.
+///
 /// A rejection is boxed: it is rare, and the handler's future, which holds
 /// every argument and is moved on each request, stays small.
 #[doc(hidden)]
-pub struct Extracted<E>(pub Result<E, Box<Response>>);
+pub struct Extracted<E, const HANDED: bool = false>(Argument<E>);
+
+/// What [`Extracted`] holds.
+enum Argument<E> {
+    Extracted(E),
+    Rejected(Box<Response>),
+    /// The guard's to hand over.
+    Handed,
+}
 
 /// Marks a request whose extractor failed.
 #[derive(Clone, Copy)]
 struct ExtractionFailed;
 
-impl<E> Extracted<E> {
+impl<E: 'static, const HANDED: bool> Extracted<E, HANDED> {
     /// In place of an extractor that did not run: an earlier argument
     /// failed, and its rejection is the one answered.
     fn skipped() -> Self {
-        Self(Err(Box::default()))
+        Self(Argument::Rejected(Box::default()))
+    }
+
+    /// Whether the guard hands this argument over instead.
+    fn handed() -> bool {
+        HANDED && TypeId::of::<E>() == TypeId::of::<Auth>()
+    }
+
+    /// The argument, or the rejection the handler answers with.
+    pub fn into_argument<P: Policy>(self, guard: &LimitedGuard<P>) -> Result<E, Box<Response>> {
+        match self.0 {
+            Argument::Extracted(value) => Ok(value),
+            Argument::Rejected(rejection) => Err(rejection),
+            Argument::Handed => guard.hand().ok_or_else(|| {
+                // The guard of a handler whose arguments are handed over
+                // authenticated the request; this is not reached.
+                Box::new(AuthRejection::MissingToken.into_response())
+            }),
+        }
     }
 }
 
-impl<S, E> FromRequestParts<S> for Extracted<E>
+impl<S, E, const HANDED: bool> FromRequestParts<S> for Extracted<E, HANDED>
 where
     S: Send + Sync,
-    E: FromRequestParts<S>,
+    E: FromRequestParts<S> + 'static,
 {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        if Self::handed() {
+            return Ok(Self(Argument::Handed));
+        }
         if parts.extensions.get::<ExtractionFailed>().is_some() {
             return Ok(Self::skipped());
         }
         match E::from_request_parts(parts, state).await {
-            Ok(value) => Ok(Self(Ok(value))),
+            Ok(value) => Ok(Self(Argument::Extracted(value))),
             Err(rejection) => {
                 parts.extensions.insert(ExtractionFailed);
-                Ok(Self(Err(Box::new(rejection.into_response()))))
+                Ok(Self(Argument::Rejected(Box::new(
+                    rejection.into_response(),
+                ))))
             }
         }
     }
@@ -683,10 +814,10 @@ where
 #[doc(hidden)]
 pub enum ViaBody {}
 
-impl<S, E> axum::extract::FromRequest<S, ViaBody> for Extracted<E>
+impl<S, E, const HANDED: bool> axum::extract::FromRequest<S, ViaBody> for Extracted<E, HANDED>
 where
     S: Send + Sync,
-    E: axum::extract::FromRequest<S>,
+    E: axum::extract::FromRequest<S> + 'static,
 {
     type Rejection = std::convert::Infallible;
 
@@ -697,10 +828,9 @@ where
         if request.extensions().get::<ExtractionFailed>().is_some() {
             return Ok(Self::skipped());
         }
-        Ok(Self(
-            E::from_request(request, state)
-                .await
-                .map_err(|rejection| Box::new(rejection.into_response())),
-        ))
+        Ok(Self(match E::from_request(request, state).await {
+            Ok(value) => Argument::Extracted(value),
+            Err(rejection) => Argument::Rejected(Box::new(rejection.into_response())),
+        }))
     }
 }

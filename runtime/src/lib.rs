@@ -152,7 +152,9 @@ pub use warden_macros::validate;
 pub mod __private {
     pub use crate::Warden;
     pub use crate::auth::{Claims, Decision, Role};
-    pub use crate::guard::{Extracted, Guard, LimitedGuard, Policy};
+    pub use crate::guard::{
+        ClaimsProbe, Extracted, Guard, LimitedGuard, NoClaims, Policy, ViaClaims, ViaNoClaims,
+    };
     pub use crate::limit::{KeySpec, LimitSpec, Rate, RateSpec, Skip};
     pub use crate::manifest::{
         FieldRules, HandlerPolicy, Requirement, RoleName, RuleSpec, TypeRules, ValidatedParam,

@@ -56,6 +56,11 @@ pub(crate) fn handler(mut func: HandlerFn, handler: &Handler) -> TokenStream {
 
     let validated = wrap_validated(&mut func, &handler.validated);
     let limited = !handler.limits.is_empty();
+    // A limited `#[protected]` handler's guard hands `Auth` arguments
+    // their claims, and leaves them in the request extensions only when
+    // another argument may read them there.
+    let handed = limited && authenticate;
+    let shares_claims = if handed { shares_claims(&func) } else { None };
     // Whether access is decided (`#[protected]` or `#[public]`): only then
     // may `warden::routing` route the handler.
     let decided = handler.protected.is_some() || handler.public;
@@ -97,7 +102,10 @@ pub(crate) fn handler(mut func: HandlerFn, handler: &Handler) -> TokenStream {
             (TokenStream::new(), quote!(#func))
         }
         None => (TokenStream::new(), quote!(#func)),
-        Some(guard) if limited => (guard.item, with_response_hook(func, &guard.ty, guard.local)),
+        Some(guard) if limited => (
+            guard.item,
+            with_response_hook(func, &guard.ty, guard.local, handed),
+        ),
         Some(guard) => {
             let ty = &guard.ty;
             func.sig.inputs.insert(0, syn::parse_quote!(_: #ty));
@@ -118,6 +126,7 @@ pub(crate) fn handler(mut func: HandlerFn, handler: &Handler) -> TokenStream {
 
             #authorize
             #check
+            #shares_claims
         }
 
         ::warden::__private::inventory::submit! {
@@ -278,12 +287,61 @@ fn wrap_validated(func: &mut HandlerFn, positions: &[usize]) -> Vec<TokenStream>
     names
 }
 
+/// `Policy::shares_claims` for a handler whose guard hands over its `Auth`
+/// arguments: whether any argument may read the claims from the request
+/// extensions, asked of each argument's type through `ClaimsProbe`. `None`
+/// (the default, they may) when a type cannot be named outside the
+/// function: a generic handler, or `impl Trait`, `Self` or `_` in a type.
+fn shares_claims(func: &HandlerFn) -> Option<TokenStream> {
+    if !func.sig.generics.params.is_empty() {
+        return None;
+    }
+    let mut probes = Vec::new();
+    for input in &func.sig.inputs {
+        let syn::FnArg::Typed(typed) = input else {
+            return None;
+        };
+        let ty = &typed.ty;
+        if !nameable(quote!(#ty)) {
+            return None;
+        }
+        probes.push(quote! {
+            (&::warden::__private::ClaimsProbe::<#ty>(::core::marker::PhantomData))
+                .__warden_reads_claims()
+        });
+    }
+    Some(quote! {
+        fn shares_claims() -> bool {
+            #[allow(unused_imports)]
+            use ::warden::__private::{ViaClaims as _, ViaNoClaims as _};
+            false #(|| #probes)*
+        }
+    })
+}
+
+/// Whether a type's tokens can be named at the module's level: no
+/// `impl`, `Self`, `_` or lifetime.
+fn nameable(tokens: TokenStream) -> bool {
+    tokens.into_iter().all(|token| match token {
+        proc_macro2::TokenTree::Ident(ident) => ident != "impl" && ident != "Self" && ident != "_",
+        proc_macro2::TokenTree::Punct(punct) => punct.as_char() != '\'' && punct.as_char() != '_',
+        proc_macro2::TokenTree::Group(group) => nameable(group.stream()),
+        proc_macro2::TokenTree::Literal(_) => true,
+    })
+}
+
 /// Wraps the handler so that the guard sees its response: the user's
 /// function becomes an inner function with its own signature (patterns,
 /// `?`, `impl IntoResponse` all keep working), and the outer one takes the
 /// guard first. `local` says the guard is the local extractor of a named
-/// state, which holds the runtime's guard.
-fn with_response_hook(func: HandlerFn, guard: &TokenStream, local: bool) -> TokenStream {
+/// state, which holds the runtime's guard; `handed`, that the guard hands
+/// `Auth` arguments their claims.
+fn with_response_hook(
+    func: HandlerFn,
+    guard: &TokenStream,
+    local: bool,
+    handed: bool,
+) -> TokenStream {
     let HandlerFn {
         attrs,
         vis,
@@ -300,7 +358,7 @@ fn with_response_hook(func: HandlerFn, guard: &TokenStream, local: bool) -> Toke
             let ident = format_ident!("__warden_arg{}", i);
             *typed.pat = syn::parse_quote!(#ident);
             let ty = &typed.ty;
-            *typed.ty = syn::parse_quote!(::warden::__private::Extracted<#ty>);
+            *typed.ty = syn::parse_quote!(::warden::__private::Extracted<#ty, #handed>);
             typed.attrs.clear();
             arguments.push(ident);
         }
@@ -315,7 +373,7 @@ fn with_response_hook(func: HandlerFn, guard: &TokenStream, local: bool) -> Toke
     // through the hook too.
     let unwrap = arguments.iter().map(|ident| {
         quote! {
-            let #ident = match #ident.0 {
+            let #ident = match #ident.into_argument(&__warden_guard) {
                 ::core::result::Result::Ok(value) => value,
                 ::core::result::Result::Err(rejection) => {
                     return __warden_guard.finish(*rejection).await;

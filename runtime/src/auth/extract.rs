@@ -17,8 +17,8 @@ use crate::{StoreFuture, Warden};
 /// The verified claims of the request's access token.
 ///
 /// In a `#[protected]` handler the guard has verified the token before any
-/// extractor of the handler runs, and `Auth` reads the claims it left in the
-/// request extensions: the token is verified once. Used in a handler without
+/// extractor of the handler runs, and `Auth` gets the claims it verified:
+/// the token is verified once. Used in a handler without
 /// `#[protected]`, `Auth` verifies the token itself (and answers 401 when
 /// there is none).
 ///
@@ -79,7 +79,24 @@ impl<C: fmt::Debug> fmt::Debug for Auth<C> {
 #[derive(Clone)]
 pub(crate) struct Verified {
     pub(crate) claims: Arc<Claims>,
-    authorization: HeaderValue,
+    authorization: Option<HeaderValue>,
+}
+
+impl Verified {
+    /// `claims`, just verified from the request's `Authorization` header.
+    fn new(parts: &Parts, claims: Arc<Claims>) -> Self {
+        Self {
+            claims,
+            authorization: parts.headers.get(header::AUTHORIZATION).cloned(),
+        }
+    }
+
+    /// Leaves `claims`, just verified from the request's `Authorization`
+    /// header, in its extensions, for the extractors that read them.
+    pub(crate) fn share(parts: &mut Parts, claims: Arc<Claims>) {
+        let verified = Self::new(parts, claims);
+        parts.extensions.insert(verified);
+    }
 }
 
 impl fmt::Debug for Verified {
@@ -109,12 +126,19 @@ where
         }
         let warden = Warden::from_ref(state);
         match authenticate_at_once(&warden, parts) {
-            Some(verified) => StoreFuture::ready(Self::verified(&warden, parts, verified)),
+            Some(claims) => StoreFuture::ready(Self::verified(&warden, parts, claims)),
             None => StoreFuture::boxed(async move {
-                let verified = authenticate(&warden, parts).await;
-                Self::verified(&warden, parts, verified)
+                let claims = authenticate(&warden, parts).await;
+                Self::verified(&warden, parts, claims)
             }),
         }
+    }
+}
+
+impl Auth {
+    /// The claims a guard verified, handed to the handler's argument.
+    pub(crate) fn handed(claims: Arc<Claims>) -> Self {
+        Self { claims }
     }
 }
 
@@ -124,10 +148,11 @@ impl<C: DeserializeOwned + Send + Sync + 'static> Auth<C> {
     fn verified(
         warden: &Warden,
         parts: &mut Parts,
-        verified: Result<Verified, AuthRejection>,
+        claims: Result<Arc<Claims>, AuthRejection>,
     ) -> Result<Self, AuthRejection> {
-        match verified {
-            Ok(verified) => {
+        match claims {
+            Ok(claims) => {
+                let verified = Verified::new(parts, claims);
                 let auth = Self::of(&verified);
                 parts.extensions.insert(verified);
                 auth
@@ -146,7 +171,10 @@ impl<C: DeserializeOwned + Send + Sync + 'static> Auth<C> {
         let shared: Arc<dyn Any + Send + Sync> = Arc::<Claims>::clone(&verified.claims);
         match shared.downcast::<C>() {
             Ok(claims) => Ok(Self { claims }),
-            Err(_) => custom_claims(&verified.authorization)
+            Err(_) => verified
+                .authorization
+                .as_ref()
+                .and_then(custom_claims)
                 .map(|claims| Self {
                     claims: Arc::new(claims),
                 })
@@ -167,19 +195,19 @@ fn custom_claims<C: DeserializeOwned>(authorization: &HeaderValue) -> Option<C> 
 pub(crate) async fn authenticate(
     warden: &Warden,
     parts: &Parts,
-) -> Result<Verified, AuthRejection> {
-    if let Some(verified) = authenticate_at_once(warden, parts) {
-        return verified;
+) -> Result<Arc<Claims>, AuthRejection> {
+    if let Some(claims) = authenticate_at_once(warden, parts) {
+        return claims;
     }
     // Only a token naming a key not cached yet (a trusted external
     // issuer's) gets here: its issuer's keys are fetched.
-    let (authorization, token) = bearer_of(parts)?;
+    let token = bearer_of(parts)?;
     // Boxed: the fetch's future is large, and every future awaiting this
     // one would otherwise carry its size.
     let claims = Box::pin(warden.verify_access_token_refetching(token))
         .await
         .map(Arc::new);
-    verified(claims, authorization)
+    verified(claims)
 }
 
 /// [`authenticate`] without awaiting: `None` when the token names a key not
@@ -187,27 +215,25 @@ pub(crate) async fn authenticate(
 pub(crate) fn authenticate_at_once(
     warden: &Warden,
     parts: &Parts,
-) -> Option<Result<Verified, AuthRejection>> {
-    let (authorization, credentials) = match credentials_of(parts) {
-        Ok(found) => found,
+) -> Option<Result<Arc<Claims>, AuthRejection>> {
+    let credentials = match credentials_of(parts) {
+        Ok(credentials) => credentials,
         Err(rejection) => return Some(Err(rejection)),
     };
     match warden.verify_shared(credentials) {
         Err(TokenError::UnknownKey) => None,
-        claims => Some(verified(claims, authorization)),
+        claims => Some(verified(claims)),
     }
 }
 
-/// The request's one `Authorization` header and its bearer token.
-fn bearer_of(parts: &Parts) -> Result<(&HeaderValue, &str), AuthRejection> {
-    let (authorization, credentials) = credentials_of(parts)?;
-    let token = b64token(credentials).map_err(AuthRejection::InvalidToken)?;
-    Ok((authorization, token))
+/// The bearer token of the request's one `Authorization` header.
+fn bearer_of(parts: &Parts) -> Result<&str, AuthRejection> {
+    b64token(credentials_of(parts)?).map_err(AuthRejection::InvalidToken)
 }
 
-/// The `Authorization` header of a request and its bearer credentials,
+/// The bearer credentials of the request's one `Authorization` header,
 /// whose grammar is not checked yet: see [`bearer_credentials`].
-fn credentials_of(parts: &Parts) -> Result<(&HeaderValue, &[u8]), AuthRejection> {
+fn credentials_of(parts: &Parts) -> Result<&[u8], AuthRejection> {
     let mut values = parts.headers.get_all(header::AUTHORIZATION).iter();
     let authorization = match (values.next(), values.next()) {
         (None, _) => return Err(AuthRejection::MissingToken),
@@ -215,21 +241,14 @@ fn credentials_of(parts: &Parts) -> Result<(&HeaderValue, &[u8]), AuthRejection>
         // RFC 6750 3.1: more than one way of sending a token.
         (Some(_), Some(_)) => return Err(AuthRejection::InvalidRequest),
     };
-    Ok((authorization, bearer_credentials(authorization)?))
+    bearer_credentials(authorization)
 }
 
-/// What the guards keep of a verification.
-fn verified(
-    claims: Result<Arc<Claims>, TokenError>,
-    authorization: &HeaderValue,
-) -> Result<Verified, AuthRejection> {
-    let claims = claims.map_err(|error| match error {
+/// A verification as the guards answer it.
+fn verified(claims: Result<Arc<Claims>, TokenError>) -> Result<Arc<Claims>, AuthRejection> {
+    claims.map_err(|error| match error {
         TokenError::IssuerUnreachable => AuthRejection::IssuerUnavailable,
         error => AuthRejection::InvalidToken(error),
-    })?;
-    Ok(Verified {
-        claims,
-        authorization: authorization.clone(),
     })
 }
 
