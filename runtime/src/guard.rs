@@ -601,25 +601,26 @@ impl<P: Policy> LimitedGuard<P> {
     /// Adds the `RateLimit` headers of the counted limits, after the
     /// refunds that the response's status made.
     fn show(&self, response: &mut Response) {
-        if self.counted.is_empty() {
-            return;
-        }
         let status = response.status();
-        let shown: SmallVec<[Shown<'_>; 2]> = self
-            .counted
-            .iter()
-            .map(|c| {
-                let refunded = u32::from(c.spec.skip.refunds(status));
-                Shown::new(
-                    c.spec.name,
-                    c.spec.policy_field,
-                    c.rate,
-                    &c.outcome,
-                    refunded,
-                )
-            })
-            .collect();
-        add_headers(response, &shown);
+        let shown = |c: &Counted| {
+            let refunded = u32::from(c.spec.skip.refunds(status));
+            Shown::new(
+                c.spec.name,
+                c.spec.policy_field,
+                c.rate,
+                &c.outcome,
+                refunded,
+            )
+        };
+        match &self.counted[..] {
+            [] => {}
+            // The common case, one limit: no list to collect.
+            [one] => add_headers(response, &[shown(one)]),
+            counted => add_headers(
+                response,
+                &counted.iter().map(shown).collect::<SmallVec<[_; 2]>>(),
+            ),
+        }
     }
 
     /// Runs after the handler body: see [`LimitedGuard::conclude`]. Without

@@ -89,26 +89,66 @@ pub(crate) fn add_headers(response: &mut Response, limits: &[Shown<'_>]) {
             HeaderValue::try_from(policy)
         }
     };
-    // Written on the stack and copied once into the value: built from a
-    // `String`, the value would take a second allocation for its sharing.
-    let mut current = SmallVec::<[u8; 128]>::new();
-    for (i, limit) in limits.iter().enumerate() {
+    // Written once, into a buffer of the exact length that the value then
+    // owns: no copy, and no second allocation for its sharing (which a
+    // buffer with room to spare would take).
+    let numbers: SmallVec<[(Digits, Digits); 2]> = limits
+        .iter()
+        .map(|l| {
+            (
+                Digits::of(u64::from(l.remaining)),
+                Digits::of(ceil_secs(l.reset)),
+            )
+        })
+        .collect();
+    let len = limits
+        .iter()
+        .zip(&numbers)
+        .map(|(l, (r, t))| l.name.len() + r.len() + t.len() + r#""";r=;t="#.len())
+        .sum::<usize>()
+        + ", ".len() * (limits.len() - 1);
+    let mut current = Vec::with_capacity(len);
+    for (i, (limit, (remaining, reset))) in limits.iter().zip(&numbers).enumerate() {
         if i > 0 {
             current.extend_from_slice(b", ");
         }
         current.push(b'"');
         current.extend_from_slice(limit.name.as_bytes());
         current.extend_from_slice(b"\";r=");
-        current.extend_from_slice(decimal(u64::from(limit.remaining), &mut [0; 20]));
+        current.extend_from_slice(remaining.as_bytes());
         current.extend_from_slice(b";t=");
-        current.extend_from_slice(decimal(ceil_secs(limit.reset), &mut [0; 20]));
+        current.extend_from_slice(reset.as_bytes());
     }
+    debug_assert_eq!(current.len(), current.capacity());
+    let current = HeaderValue::from_maybe_shared(Bytes::from(current));
     let headers = response.headers_mut();
-    if let (Ok(policy), Ok(current)) = (policy, HeaderValue::from_bytes(&current)) {
+    if let (Ok(policy), Ok(current)) = (policy, current) {
         // Limits counted elsewhere (the route's, under a global limit)
         // are kept: the fields are lists.
         merge(headers, RATELIMIT_POLICY, policy);
         merge(headers, RATELIMIT, current);
+    }
+}
+
+/// A number in decimal, written on the stack.
+struct Digits {
+    bytes: [u8; 20],
+    start: usize,
+}
+
+impl Digits {
+    fn of(n: u64) -> Self {
+        let mut bytes = [0; 20];
+        let start = bytes.len() - decimal(n, &mut bytes).len();
+        Self { bytes, start }
+    }
+
+    fn as_bytes(&self) -> &[u8] {
+        &self.bytes[self.start..]
+    }
+
+    fn len(&self) -> usize {
+        self.bytes.len() - self.start
     }
 }
 
