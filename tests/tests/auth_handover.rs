@@ -92,9 +92,22 @@ async fn both(user: Auth, claims: Auth<TenantClaims>) -> String {
     format!("{} {}@{}", user.sub(), claims.sub, claims.tenant)
 }
 
+/// An object-level check: admission awaits it, so the guard hands the
+/// claims over from its waiting path.
+async fn not_eve(claims: &warden::auth::Claims, _: &mut Parts) -> bool {
+    claims.sub() != "eve"
+}
+
+#[protected(check = not_eve)]
+#[rate_limit(100, "1m", key = user)]
+async fn checked(user: Auth) -> String {
+    user.sub().to_owned()
+}
+
 #[test]
 fn the_claims_stay_out_of_the_extensions_only_when_no_argument_may_read_them() {
     assert!(!__warden_policy_only_auth::shares_claims());
+    assert!(!__warden_policy_checked::shares_claims());
     assert!(!__warden_policy_auth_state_and_body::shares_claims());
     assert!(__warden_policy_own_extractor::shares_claims());
     assert!(__warden_policy_custom_claims::shares_claims());
@@ -112,6 +125,7 @@ async fn server() -> Client {
         .route("/own", get(own_extractor))
         .route("/tenant", get(custom_claims))
         .route("/both", get(both))
+        .route("/checked", get(checked))
         .with_state(warden);
     Client::new(router, Transport::Socket).await
 }
@@ -156,6 +170,15 @@ async fn handed_auth_arguments_get_the_claims_of_their_own_token() {
         .await;
     assert_eq!(answer.status, 200);
     assert_eq!(answer.body, json!({"sub": "bo", "text": "hello"}));
+    // Admitted after an object-level check, which admission awaits.
+    let answer = client.get("/checked", Some(&ana)).await;
+    assert_eq!(
+        (answer.status.as_u16(), answer.body.clone()),
+        (200, json!("ana"))
+    );
+    let eve = hs256(&claims("eve", &["user"]), keys::SECRET, None);
+    let answer = client.get("/checked", Some(&eve)).await;
+    assert_eq!(answer.status, 403);
     // Without a token, nothing is handed over: 401, and the handler does
     // not run.
     let answer = client.get("/only", None).await;
