@@ -8,7 +8,6 @@ use axum::response::Response;
 use bytes::Bytes;
 use http::header::Entry;
 use http::{HeaderName, HeaderValue, StatusCode, header};
-use smallvec::SmallVec;
 
 use super::{Outcome, Rate};
 use crate::http::Problem;
@@ -92,32 +91,27 @@ pub(crate) fn add_headers(response: &mut Response, limits: &[Shown<'_>]) {
     // Written once, into a buffer of the exact length that the value then
     // owns: no copy, and no second allocation for its sharing (which a
     // buffer with room to spare would take).
-    let numbers: SmallVec<[(Digits, Digits); 2]> = limits
-        .iter()
-        .map(|l| {
-            (
-                Digits::of(u64::from(l.remaining)),
-                Digits::of(ceil_secs(l.reset)),
-            )
-        })
-        .collect();
+    let numbers = |l: &Shown<'_>| (u64::from(l.remaining), ceil_secs(l.reset));
     let len = limits
         .iter()
-        .zip(&numbers)
-        .map(|(l, (r, t))| l.name.len() + r.len() + t.len() + r#""";r=;t="#.len())
+        .map(|l| {
+            let (remaining, reset) = numbers(l);
+            l.name.len() + digit_count(remaining) + digit_count(reset) + r#""";r=;t="#.len()
+        })
         .sum::<usize>()
         + ", ".len() * (limits.len() - 1);
     let mut current = Vec::with_capacity(len);
-    for (i, (limit, (remaining, reset))) in limits.iter().zip(&numbers).enumerate() {
+    for (i, limit) in limits.iter().enumerate() {
+        let (remaining, reset) = numbers(limit);
         if i > 0 {
             current.extend_from_slice(b", ");
         }
         current.push(b'"');
         current.extend_from_slice(limit.name.as_bytes());
         current.extend_from_slice(b"\";r=");
-        current.extend_from_slice(remaining.as_bytes());
+        current.extend_from_slice(decimal(remaining, &mut [0; 20]));
         current.extend_from_slice(b";t=");
-        current.extend_from_slice(reset.as_bytes());
+        current.extend_from_slice(decimal(reset, &mut [0; 20]));
     }
     debug_assert_eq!(current.len(), current.capacity());
     let current = HeaderValue::from_maybe_shared(Bytes::from(current));
@@ -130,26 +124,9 @@ pub(crate) fn add_headers(response: &mut Response, limits: &[Shown<'_>]) {
     }
 }
 
-/// A number in decimal, written on the stack.
-struct Digits {
-    bytes: [u8; 20],
-    start: usize,
-}
-
-impl Digits {
-    fn of(n: u64) -> Self {
-        let mut bytes = [0; 20];
-        let start = bytes.len() - decimal(n, &mut bytes).len();
-        Self { bytes, start }
-    }
-
-    fn as_bytes(&self) -> &[u8] {
-        &self.bytes[self.start..]
-    }
-
-    fn len(&self) -> usize {
-        self.bytes.len() - self.start
-    }
+/// How many decimal digits `n` takes.
+fn digit_count(n: u64) -> usize {
+    n.checked_ilog10().map_or(1, |d| d as usize + 1)
 }
 
 /// Sets `name` to `value`, or appends `value` to the list already there;
@@ -207,6 +184,19 @@ mod tests {
     use axum::response::IntoResponse;
 
     use super::*;
+
+    #[test]
+    fn digit_counts_match_the_digits_written() {
+        let mut n = 1u64;
+        for expected in 1..=20 {
+            for m in [n - 1, n, n.saturating_mul(9)] {
+                assert_eq!(digit_count(m), decimal(m, &mut [0; 20]).len(), "{m}");
+            }
+            assert_eq!(digit_count(n), expected);
+            n = n.saturating_mul(10);
+        }
+        assert_eq!(digit_count(u64::MAX), 20);
+    }
 
     #[test]
     fn headers_use_the_structured_field_syntax() {
