@@ -104,10 +104,31 @@ async fn checked(user: Auth) -> String {
     user.sub().to_owned()
 }
 
+/// A router state of its own: the handler's guard is then a local
+/// extractor for exactly that state, wrapping the runtime's.
+#[derive(Clone)]
+struct Shop {
+    warden: Warden,
+    name: &'static str,
+}
+
+impl axum::extract::FromRef<Shop> for Warden {
+    fn from_ref(shop: &Shop) -> Warden {
+        shop.warden.clone()
+    }
+}
+
+#[protected(state = Shop)]
+#[rate_limit(100, "1m", key = user)]
+async fn in_shop(State(shop): State<Shop>, user: Auth) -> String {
+    format!("{} at {}", user.sub(), shop.name)
+}
+
 #[test]
 fn the_claims_stay_out_of_the_extensions_only_when_no_argument_may_read_them() {
     assert!(!__warden_policy_only_auth::shares_claims());
     assert!(!__warden_policy_checked::shares_claims());
+    assert!(!__warden_policy_in_shop::shares_claims());
     assert!(!__warden_policy_auth_state_and_body::shares_claims());
     assert!(__warden_policy_own_extractor::shares_claims());
     assert!(__warden_policy_custom_claims::shares_claims());
@@ -184,6 +205,31 @@ async fn handed_auth_arguments_get_the_claims_of_their_own_token() {
     let answer = client.get("/only", None).await;
     assert_eq!(answer.status, 401);
     assert_eq!(answer.header("www-authenticate"), "Bearer");
+}
+
+#[tokio::test]
+async fn a_guard_of_a_named_state_hands_auth_over_too() {
+    let warden = Warden::builder()
+        .jwt(warden_tests::jwt())
+        .build()
+        .expect("warden");
+    let router = Router::new().route("/shop", get(in_shop)).with_state(Shop {
+        warden,
+        name: "the corner shop",
+    });
+    let client = Client::new(router, Transport::Socket).await;
+    let ana = hs256(&claims("ana", &["user"]), keys::SECRET, None);
+    let answer = client.get("/shop", Some(&ana)).await;
+    assert_eq!(
+        (answer.status.as_u16(), answer.body.clone()),
+        (200, json!("ana at the corner shop"))
+    );
+    assert!(
+        answer.header("ratelimit").contains(";r=99;"),
+        "{}",
+        answer.header("ratelimit")
+    );
+    assert_eq!(client.get("/shop", None).await.status, 401);
 }
 
 #[tokio::test]
