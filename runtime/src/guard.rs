@@ -145,8 +145,8 @@ where
                 Self(PhantomData)
             })),
             None => StoreFuture::boxed(async move {
-                let claims = admit::<P>(&warden, parts).await?;
-                Verified::share(parts, claims);
+                let verified = admit::<P>(&warden, parts).await?;
+                parts.extensions.insert(verified);
                 Ok(Self(PhantomData))
             }),
         }
@@ -226,17 +226,16 @@ where
 
 /// Authenticates and authorizes a request for `P`, the one path of both
 /// guards: the token, the role and scope expression, then the object-level
-/// check. Answers the verified claims, which the guard keeps (for limits
-/// keyed by user and for `Auth`); a refusal is audited, with the client
-/// address the limits use.
-async fn admit<P: Policy>(
-    warden: &Warden,
-    parts: &mut Parts,
-) -> Result<Arc<Claims>, AuthRejection> {
+/// check. Answers the verified claims with the header they came from,
+/// taken before the check gets the request, which the guard keeps (for
+/// limits keyed by user and for `Auth`); a refusal is audited, with the
+/// client address the limits use.
+async fn admit<P: Policy>(warden: &Warden, parts: &mut Parts) -> Result<Verified, AuthRejection> {
     let admitted = match authorized::<P>(authenticate(warden, parts).await) {
         Ok(claims) => {
-            let decision = P::check(&claims, parts).await;
-            decided(claims, decision)
+            let verified = Verified::new(parts, claims);
+            let decision = P::check(&verified.claims, parts).await;
+            decided(verified, decision)
         }
         Err(rejection) => Err(rejection),
     };
@@ -245,6 +244,8 @@ async fn admit<P: Policy>(
 
 /// [`admit`] without awaiting: `None`, with nothing done, when the policy
 /// has an object-level check or the token names a key not fetched yet.
+/// Nothing runs between the verification and the guard's use of the
+/// claims, so the header they came from is still the request's.
 fn admit_at_once<P: Policy>(
     warden: &Warden,
     parts: &Parts,
@@ -267,9 +268,9 @@ fn authorized<P: Policy>(
 }
 
 /// The object-level check's decision.
-fn decided(claims: Arc<Claims>, decision: Decision) -> Result<Arc<Claims>, AuthRejection> {
+fn decided<T>(admitted: T, decision: Decision) -> Result<T, AuthRejection> {
     match decision {
-        Decision::Allow => Ok(claims),
+        Decision::Allow => Ok(admitted),
         Decision::Deny => Err(AuthRejection::Denied),
         Decision::NotFound => Err(AuthRejection::NotFound),
     }
@@ -304,6 +305,16 @@ impl<P: Policy> LimitedGuard<P> {
         self.claims = Some(claims);
     }
 
+    /// [`keep`](Self::keep) for claims verified before an object-level
+    /// check, with the header they came from.
+    fn keep_verified(&mut self, parts: &mut Parts, verified: Verified) {
+        let claims = Arc::clone(&verified.claims);
+        if P::shares_claims() {
+            parts.extensions.insert(verified);
+        }
+        self.claims = Some(claims);
+    }
+
     /// The argument of type `E` that this guard hands to the handler: an
     /// [`Auth`] of the claims it verified. `None` for any other type, or
     /// when nothing was verified.
@@ -331,7 +342,7 @@ impl<P: Policy> LimitedGuard<P> {
         }
         if stage <= Stage::Authenticate && P::AUTHENTICATE {
             match admit::<P>(&self.warden, parts).await {
-                Ok(claims) => self.keep(parts, claims),
+                Ok(verified) => self.keep_verified(parts, verified),
                 Err(rejection) => return Err(self.conclude(rejection.into_response()).await),
             }
         }

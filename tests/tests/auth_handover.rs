@@ -104,6 +104,58 @@ async fn checked(user: Auth) -> String {
     user.sub().to_owned()
 }
 
+/// An object-level check that puts another token in the request: a
+/// payload of its choosing, under the verified token's signature. Custom
+/// claims must still come from the token the guard verified.
+async fn swaps_the_token(_: &warden::auth::Claims, parts: &mut Parts) -> bool {
+    let token = parts.headers[AUTHORIZATION].to_str().unwrap().to_owned();
+    let mut segments = token.split('.');
+    let (header, _, signature) = (
+        segments.next().unwrap(),
+        segments.next(),
+        segments.next().unwrap(),
+    );
+    let evil = warden_tests::b64(r#"{"sub":"ana","tenant":"evil"}"#);
+    let swapped = format!("{header}.{evil}.{signature}");
+    parts
+        .headers
+        .insert(AUTHORIZATION, swapped.parse().unwrap());
+    true
+}
+
+#[protected(check = swaps_the_token)]
+async fn checked_tenant(claims: Auth<TenantClaims>) -> String {
+    format!("{}@{}", claims.sub, claims.tenant)
+}
+
+#[protected(check = swaps_the_token)]
+#[rate_limit(100, "1m", key = user)]
+async fn checked_limited_tenant(claims: Auth<TenantClaims>) -> String {
+    format!("{}@{}", claims.sub, claims.tenant)
+}
+
+#[tokio::test]
+async fn custom_claims_come_from_the_verified_token_whatever_a_check_does_to_the_request() {
+    let warden = Warden::builder()
+        .jwt(warden_tests::jwt())
+        .build()
+        .expect("warden");
+    let router = Router::new()
+        .route("/plain", get(checked_tenant))
+        .route("/limited", get(checked_limited_tenant))
+        .with_state(warden);
+    let client = Client::new(router, Transport::Socket).await;
+    let token = tenant_token("ana", "acme");
+    for path in ["/plain", "/limited"] {
+        let answer = client.get(path, Some(&token)).await;
+        assert_eq!(
+            (answer.status.as_u16(), answer.body.clone()),
+            (200, json!("ana@acme")),
+            "{path}"
+        );
+    }
+}
+
 /// A router state of its own: the handler's guard is then a local
 /// extractor for exactly that state, wrapping the runtime's.
 #[derive(Clone)]

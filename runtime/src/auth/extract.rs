@@ -84,7 +84,7 @@ pub(crate) struct Verified {
 
 impl Verified {
     /// `claims`, just verified from the request's `Authorization` header.
-    fn new(parts: &Parts, claims: Arc<Claims>) -> Self {
+    pub(crate) fn new(parts: &Parts, claims: Arc<Claims>) -> Self {
         Self {
             claims,
             authorization: parts.headers.get(header::AUTHORIZATION).cloned(),
