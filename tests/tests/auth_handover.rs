@@ -136,10 +136,7 @@ async fn checked_limited_tenant(claims: Auth<TenantClaims>) -> String {
 
 #[tokio::test]
 async fn custom_claims_come_from_the_verified_token_whatever_a_check_does_to_the_request() {
-    let warden = Warden::builder()
-        .jwt(warden_tests::jwt())
-        .build()
-        .expect("warden");
+    let warden = warden();
     let router = Router::new()
         .route("/plain", get(checked_tenant))
         .route("/limited", get(checked_limited_tenant))
@@ -188,10 +185,7 @@ fn the_claims_stay_out_of_the_extensions_only_when_no_argument_may_read_them() {
 }
 
 async fn server() -> Client {
-    let warden = Warden::builder()
-        .jwt(warden_tests::jwt())
-        .build()
-        .expect("warden");
+    let warden = warden();
     let router = Router::new()
         .route("/only", get(only_auth))
         .route("/notes", post(auth_state_and_body))
@@ -201,6 +195,13 @@ async fn server() -> Client {
         .route("/checked", get(checked))
         .with_state(warden);
     Client::new(router, Transport::Socket).await
+}
+
+fn warden() -> Warden {
+    Warden::builder()
+        .jwt(warden_tests::jwt())
+        .build()
+        .expect("warden")
 }
 
 fn tenant_token(sub: &str, tenant: &str) -> String {
@@ -261,10 +262,7 @@ async fn handed_auth_arguments_get_the_claims_of_their_own_token() {
 
 #[tokio::test]
 async fn a_guard_of_a_named_state_hands_auth_over_too() {
-    let warden = Warden::builder()
-        .jwt(warden_tests::jwt())
-        .build()
-        .expect("warden");
+    let warden = warden();
     let router = Router::new().route("/shop", get(in_shop)).with_state(Shop {
         warden,
         name: "the corner shop",
