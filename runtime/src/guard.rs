@@ -776,6 +776,14 @@ impl<E: 'static, const HANDED: bool> Extracted<E, HANDED> {
         Self(Argument::Rejected(Box::default()))
     }
 
+    /// What an extractor that ran answered.
+    fn answered(answer: Result<E, impl IntoResponse>) -> Self {
+        Self(match answer {
+            Ok(value) => Argument::Extracted(value),
+            Err(rejection) => Argument::Rejected(Box::new(rejection.into_response())),
+        })
+    }
+
     /// Whether the guard hands this argument over instead.
     fn handed() -> bool {
         HANDED && TypeId::of::<E>() == TypeId::of::<Auth>()
@@ -809,15 +817,11 @@ where
         if parts.extensions.get::<ExtractionFailed>().is_some() {
             return Ok(Self::skipped());
         }
-        match E::from_request_parts(parts, state).await {
-            Ok(value) => Ok(Self(Argument::Extracted(value))),
-            Err(rejection) => {
-                parts.extensions.insert(ExtractionFailed);
-                Ok(Self(Argument::Rejected(Box::new(
-                    rejection.into_response(),
-                ))))
-            }
+        let answer = E::from_request_parts(parts, state).await;
+        if answer.is_err() {
+            parts.extensions.insert(ExtractionFailed);
         }
+        Ok(Self::answered(answer))
     }
 }
 
@@ -840,9 +844,6 @@ where
         if request.extensions().get::<ExtractionFailed>().is_some() {
             return Ok(Self::skipped());
         }
-        Ok(Self(match E::from_request(request, state).await {
-            Ok(value) => Argument::Extracted(value),
-            Err(rejection) => Argument::Rejected(Box::new(rejection.into_response())),
-        }))
+        Ok(Self::answered(E::from_request(request, state).await))
     }
 }

@@ -324,7 +324,8 @@ fn shares_claims(func: &HandlerFn) -> Option<TokenStream> {
 fn nameable(tokens: TokenStream) -> bool {
     tokens.into_iter().all(|token| match token {
         proc_macro2::TokenTree::Ident(ident) => ident != "impl" && ident != "Self" && ident != "_",
-        proc_macro2::TokenTree::Punct(punct) => punct.as_char() != '\'' && punct.as_char() != '_',
+        // `_` is an identifier; a lifetime starts with a `'`.
+        proc_macro2::TokenTree::Punct(punct) => punct.as_char() != '\'',
         proc_macro2::TokenTree::Group(group) => nameable(group.stream()),
         proc_macro2::TokenTree::Literal(_) => true,
     })
