@@ -13,7 +13,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use warden::__private::Policy;
 use warden::{Auth, Warden, protected, rate_limit};
-use warden_tests::{Client, Transport, claims, hs256, keys};
+use warden_tests::{Answer, Client, Transport, claims, hs256, keys};
 
 /// Takes the `Authorization` header away: an extractor after it that
 /// authenticated again would find no token.
@@ -145,11 +145,8 @@ async fn custom_claims_come_from_the_verified_token_whatever_a_check_does_to_the
     let token = tenant_token("ana", "acme");
     for path in ["/plain", "/limited"] {
         let answer = client.get(path, Some(&token)).await;
-        assert_eq!(
-            (answer.status.as_u16(), answer.body.clone()),
-            (200, json!("ana@acme")),
-            "{path}"
-        );
+        assert_eq!(answer.status, 200, "{path}");
+        assert_eq!(answer.body, json!("ana@acme"), "{path}");
     }
 }
 
@@ -197,6 +194,17 @@ async fn server() -> Client {
     Client::new(router, Transport::Socket).await
 }
 
+/// Asserts a 200 with this JSON body.
+fn assert_answers(answer: &Answer, body: Value) {
+    assert_eq!((answer.status.as_u16(), answer.body.clone()), (200, body));
+}
+
+/// Asserts that the answer's `RateLimit` field shows `remaining`.
+fn assert_remaining(answer: &Answer, remaining: u32) {
+    let field = answer.header("ratelimit");
+    assert!(field.contains(&format!(";r={remaining};")), "{field}");
+}
+
 fn warden() -> Warden {
     Warden::builder()
         .jwt(warden_tests::jwt())
@@ -217,18 +225,9 @@ async fn handed_auth_arguments_get_the_claims_of_their_own_token() {
     let bo = hs256(&claims("bo", &["user"]), keys::SECRET, None);
     for (token, sub, remaining) in [(&ana, "ana", 99), (&bo, "bo", 99), (&ana, "ana", 98)] {
         let answer = client.get("/only", Some(token)).await;
-        assert_eq!(
-            (answer.status.as_u16(), answer.body.clone()),
-            (200, json!(sub))
-        );
+        assert_answers(&answer, json!(sub));
         // The limit keyed by user counts each user on their own.
-        assert!(
-            answer
-                .header("ratelimit")
-                .contains(&format!(";r={remaining};")),
-            "{}",
-            answer.header("ratelimit")
-        );
+        assert_remaining(&answer, remaining);
     }
     let authorization = format!("Bearer {bo}");
     let answer = client
@@ -246,10 +245,7 @@ async fn handed_auth_arguments_get_the_claims_of_their_own_token() {
     assert_eq!(answer.body, json!({"sub": "bo", "text": "hello"}));
     // Admitted after an object-level check, which admission awaits.
     let answer = client.get("/checked", Some(&ana)).await;
-    assert_eq!(
-        (answer.status.as_u16(), answer.body.clone()),
-        (200, json!("ana"))
-    );
+    assert_answers(&answer, json!("ana"));
     let eve = hs256(&claims("eve", &["user"]), keys::SECRET, None);
     let answer = client.get("/checked", Some(&eve)).await;
     assert_eq!(answer.status, 403);
@@ -270,15 +266,8 @@ async fn a_guard_of_a_named_state_hands_auth_over_too() {
     let client = Client::new(router, Transport::Socket).await;
     let ana = hs256(&claims("ana", &["user"]), keys::SECRET, None);
     let answer = client.get("/shop", Some(&ana)).await;
-    assert_eq!(
-        (answer.status.as_u16(), answer.body.clone()),
-        (200, json!("ana at the corner shop"))
-    );
-    assert!(
-        answer.header("ratelimit").contains(";r=99;"),
-        "{}",
-        answer.header("ratelimit")
-    );
+    assert_answers(&answer, json!("ana at the corner shop"));
+    assert_remaining(&answer, 99);
     assert_eq!(client.get("/shop", None).await.status, 401);
 }
 
@@ -298,25 +287,15 @@ async fn custom_claims_are_read_from_the_token_the_guard_verified() {
     let client = server().await;
     let token = tenant_token("ana", "acme");
     let answer = client.get("/tenant", Some(&token)).await;
-    assert_eq!(
-        (answer.status.as_u16(), answer.body.clone()),
-        (200, json!("ana@acme"))
-    );
+    assert_answers(&answer, json!("ana@acme"));
     let answer = client
         .get("/both", Some(&tenant_token("bo", "globex")))
         .await;
-    assert_eq!(
-        (answer.status.as_u16(), answer.body.clone()),
-        (200, json!("bo bo@globex"))
-    );
+    assert_answers(&answer, json!("bo bo@globex"));
     // A token whose payload lacks the custom claim is refused by the
     // extractor, with the limit's fields still on the answer.
     let plain = hs256(&claims("cy", &["user"]), keys::SECRET, None);
     let answer = client.get("/tenant", Some(&plain)).await;
     assert_eq!(answer.status, 401);
-    assert!(
-        answer.header("ratelimit").contains(";r=99;"),
-        "{}",
-        answer.header("ratelimit")
-    );
+    assert_remaining(&answer, 99);
 }

@@ -40,6 +40,13 @@ async fn server(jwt: Jwt) -> (Warden, Client) {
     (warden, Client::new(router, Transport::Socket).await)
 }
 
+/// Sends `token` twice, so that the cache, empty before, holds it.
+async fn seen_twice(warden: &Warden, client: &Client, token: &str) {
+    assert_eq!(client.get("/whoami", Some(token)).await.status, 200);
+    assert_eq!(client.get("/whoami", Some(token)).await.status, 200);
+    assert_eq!(warden.cached_tokens(), 1);
+}
+
 #[tokio::test]
 async fn a_token_seen_again_is_answered_from_the_cache_with_its_own_claims() {
     let (warden, client) = server(warden_tests::jwt()).await;
@@ -70,9 +77,7 @@ async fn a_token_seen_again_is_answered_from_the_cache_with_its_own_claims() {
 async fn a_forged_or_altered_token_is_never_answered_from_the_cache() {
     let (warden, client) = server(warden_tests::jwt()).await;
     let token = hs256(&claims("ana", &["user"]), keys::SECRET, None);
-    assert_eq!(client.get("/whoami", Some(&token)).await.status, 200);
-    assert_eq!(client.get("/whoami", Some(&token)).await.status, 200);
-    assert_eq!(warden.cached_tokens(), 1);
+    seen_twice(&warden, &client, &token).await;
     let (message, signature) = token.rsplit_once('.').unwrap();
     let (header, _) = message.split_once('.').unwrap();
 
@@ -110,9 +115,7 @@ async fn a_forged_or_altered_token_is_never_answered_from_the_cache() {
 async fn credentials_outside_the_grammar_never_hit_the_cache() {
     let (warden, client) = server(warden_tests::jwt()).await;
     let token = hs256(&claims("ana", &["user"]), keys::SECRET, None);
-    assert_eq!(client.get("/whoami", Some(&token)).await.status, 200);
-    assert_eq!(client.get("/whoami", Some(&token)).await.status, 200);
-    assert_eq!(warden.cached_tokens(), 1);
+    seen_twice(&warden, &client, &token).await;
     for credentials in [
         format!("{token}\""),
         format!("\"{token}\""),
@@ -142,9 +145,7 @@ async fn a_cached_token_is_refused_once_it_expires() {
     let mut short = claims("ana", &["user"]);
     short["exp"] = json!(now() + 1);
     let token = hs256(&short, keys::SECRET, None);
-    assert_eq!(client.get("/whoami", Some(&token)).await.status, 200);
-    assert_eq!(client.get("/whoami", Some(&token)).await.status, 200);
-    assert_eq!(warden.cached_tokens(), 1);
+    seen_twice(&warden, &client, &token).await;
     // Past exp (no leeway here), the cached entry no longer answers.
     while now() <= short["exp"].as_u64().unwrap() {
         tokio::time::sleep(Duration::from_millis(100)).await;
