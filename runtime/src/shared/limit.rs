@@ -88,16 +88,26 @@ pub(crate) fn push_decimal(out: &mut String, n: u64) {
     out.push_str(std::str::from_utf8(decimal(n, &mut [0; 20])).unwrap_or("0"));
 }
 
-/// The decimal digits of `n`, written at the end of `digits`.
+/// The decimal digits of `n`, written at the end of `digits`, two at a
+/// time (one division for two digits).
 pub(crate) fn decimal(mut n: u64, digits: &mut [u8; 20]) -> &[u8] {
+    const PAIRS: &[u8; 200] = b"0001020304050607080910111213141516171819\
+        2021222324252627282930313233343536373839\
+        4041424344454647484950515253545556575859\
+        6061626364656667686970717273747576777879\
+        8081828384858687888990919293949596979899";
     let mut start = digits.len();
-    loop {
+    while n >= 10 {
+        let pair = (n % 100) as usize * 2;
+        n /= 100;
+        start -= 2;
+        digits[start..start + 2].copy_from_slice(&PAIRS[pair..pair + 2]);
+    }
+    // A last pair never starts with a zero (it was at least 10); one digit
+    // may be left, or `n` was 0.
+    if n > 0 || start == digits.len() {
         start -= 1;
-        digits[start] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
+        digits[start] = b'0' + n as u8;
     }
     &digits[start..]
 }
@@ -158,7 +168,20 @@ mod tests {
 
     #[test]
     fn decimals_are_written_without_formatting() {
-        for n in [0, 7, 10, 99, 100, 1_000_000_007, u64::MAX] {
+        let mut cases = vec![0, 7, 10, 99, 100, 101, 1_000_000_007, u64::MAX];
+        // Every length, with zeros and nines at each end.
+        let mut power = 1u64;
+        while let Some(next) = power.checked_mul(10) {
+            cases.extend([
+                power - 1,
+                power,
+                power + 1,
+                power.saturating_mul(9).saturating_add(9),
+            ]);
+            power = next;
+        }
+        cases.extend(0..1_000);
+        for n in cases {
             let mut out = String::from("x");
             push_decimal(&mut out, n);
             assert_eq!(out, format!("x{n}"));
