@@ -153,7 +153,8 @@ pub mod __private {
     pub use crate::Warden;
     pub use crate::auth::{Claims, Decision, Role};
     pub use crate::guard::{
-        ClaimsProbe, Extracted, Guard, LimitedGuard, NoClaims, Policy, ViaClaims, ViaNoClaims,
+        ClaimsProbe, Extracted, Guard, Later, LimitedGuard, NoClaims, Policy, ViaClaims,
+        ViaNoClaims,
     };
     pub use crate::limit::{KeySpec, LimitSpec, Rate, RateSpec, Skip};
     pub use crate::manifest::{
@@ -168,6 +169,7 @@ pub mod __private {
     };
     pub use ::axum::extract::FromRequestParts;
     pub use ::axum::response::{IntoResponse, Response};
+    pub use ::http::HeaderValue;
     pub use ::http::request::Parts;
     pub use ::inventory;
     pub use ::regex::Regex;

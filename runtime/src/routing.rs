@@ -104,7 +104,7 @@ impl<P: Policy> DecidedGuard for Guard<P> {
     const HANDLER: &'static str = P::HANDLER;
 }
 #[diagnostic::do_not_recommend]
-impl<P: Policy + DecidedPolicy> DecidedGuard for LimitedGuard<P> {
+impl<P: Policy + DecidedPolicy, const N: usize> DecidedGuard for LimitedGuard<P, N> {
     const HANDLER: &'static str = P::HANDLER;
 }
 

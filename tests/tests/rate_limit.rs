@@ -172,6 +172,14 @@ async fn body(State(hits): State<Hits>, Json(note): Json<Note>) -> String {
     note.text
 }
 
+/// A refused body is a failure like any other: the extractor's rejection
+/// goes through the response hook, which gives its slot back.
+#[rate_limit(2, "1m", skip_failed)]
+async fn body_skip_failed(State(hits): State<Hits>, Json(note): Json<Note>) -> String {
+    hits.hit();
+    note.text
+}
+
 fn builder() -> warden::WardenBuilder {
     Warden::builder().jwt(jwt()).limit_policy(
         "shared-policy",
@@ -194,6 +202,7 @@ fn router(warden: &Warden, hits: &Hits) -> Router {
         .route("/named-a", get(named_a))
         .route("/named-b", get(named_b))
         .route("/body", post(body))
+        .route("/body-skip-failed", post(body_skip_failed))
         .route("/first-failure/{id}", post(first_failure))
         .route("/whoami", get(whoami))
         .route("/guarded-skip-failed", get(guarded_skip_failed))
@@ -814,6 +823,72 @@ async fn refunds_that_wait_after_checks_made_at_once() {
     refused_tokens_are_given_back(app_with(&Backend::Memory, refunds_wait()).await).await;
     // A per-user refusal giving back the per-address count.
     address_count_given_back(app_with(&Backend::Memory, refunds_wait()).await).await;
+    // An extractor's rejection under skip_failed.
+    rejected_bodies_are_given_back(app_with(&Backend::Memory, refunds_wait()).await).await;
+}
+
+/// The `RateLimit-Policy` value the macro builds at compile time is its
+/// policy item, byte for byte; a named rate has none (its rate is known at
+/// start-up).
+#[test]
+fn the_compiled_policy_value_is_the_policy_item() {
+    use warden::__private::Policy;
+    for spec in [
+        __warden_policy_per_ip::LIMITS,
+        __warden_policy_stacked::LIMITS,
+    ]
+    .into_iter()
+    .flatten()
+    {
+        let value = spec.policy_header.expect("an inline rate")();
+        assert_eq!(value.as_bytes(), spec.policy_field.as_bytes());
+        assert!(!spec.policy_field.is_empty());
+    }
+    let [named] = __warden_policy_named_a::LIMITS else {
+        panic!("one limit")
+    };
+    assert!(named.policy_header.is_none());
+    assert_eq!(named.policy_field, "");
+}
+
+#[tokio::test]
+async fn rejected_bodies_are_given_back_under_skip_failed() {
+    rejected_bodies_are_given_back(app(&Backend::Memory).await).await;
+}
+
+async fn rejected_bodies_are_given_back((app, hits, _): (Client, Hits, Warden)) {
+    let json = |body: &str| {
+        http::Request::post("/body-skip-failed")
+            .header("content-type", "application/json")
+            .body(axum::body::Body::from(body.to_owned()))
+            .unwrap()
+    };
+    // More refused bodies than the limit: each is given back.
+    for _ in 0..4 {
+        let answer = app.send(json(r#"{"text": 7}"#)).await;
+        assert!(answer.status.is_client_error(), "{answer:?}");
+        assert_ne!(answer.status, StatusCode::TOO_MANY_REQUESTS, "{answer:?}");
+        assert_eq!(answer.header("ratelimit-policy"), r#""2-per-1m";q=2;w=60"#);
+        assert!(
+            answer.header("ratelimit").starts_with(r#""2-per-1m";r=2;"#),
+            "{answer:?}"
+        );
+    }
+    assert_eq!(hits.count(), 0);
+    // Successes count.
+    for remaining in [1, 0] {
+        let answer = app.send(json(r#"{"text": "hi"}"#)).await;
+        assert_eq!(answer.status, StatusCode::OK, "{answer:?}");
+        assert_eq!(answer.body, "hi");
+        assert!(
+            answer
+                .header("ratelimit")
+                .starts_with(&format!(r#""2-per-1m";r={remaining};"#)),
+            "{answer:?}"
+        );
+    }
+    assert_limited(&app.send(json(r#"{"text": "hi"}"#)).await);
+    assert_eq!(hits.count(), 2);
 }
 
 /// A store whose backend is down.

@@ -71,7 +71,7 @@ pub(crate) fn handler(mut func: HandlerFn, handler: &Handler) -> TokenStream {
             &policy,
             &vis,
             &name,
-            limited,
+            handler.limits.len(),
             handler.state.as_ref(),
         ))
     };
@@ -187,11 +187,13 @@ impl Guard {
         policy: &Ident,
         vis: &syn::Visibility,
         name: &Ident,
-        limited: bool,
+        limits: usize,
         state: Option<&syn::Type>,
     ) -> Self {
-        let runtime = if limited {
-            quote!(::warden::__private::LimitedGuard<#policy>)
+        let runtime = if limits > 0 {
+            // Room for exactly the handler's limits, inline.
+            let limits = proc_macro2::Literal::usize_unsuffixed(limits);
+            quote!(::warden::__private::LimitedGuard<#policy, #limits>)
         } else {
             quote!(::warden::__private::Guard<#policy>)
         };
@@ -377,7 +379,11 @@ fn with_response_hook(
             let #ident = match #ident.into_argument(&__warden_guard) {
                 ::core::result::Result::Ok(value) => value,
                 ::core::result::Result::Err(rejection) => {
-                    return __warden_guard.finish(*rejection).await;
+                    let later = match __warden_guard.finish(*rejection) {
+                        ::core::result::Result::Ok(response) => return response,
+                        ::core::result::Result::Err(later) => later,
+                    };
+                    return later.await;
                 }
             };
         }
@@ -391,7 +397,14 @@ fn with_response_hook(
             let __warden_response = ::warden::__private::IntoResponse::into_response(
                 __warden_handler(#(#arguments),*).await,
             );
-            __warden_guard.finish(__warden_response).await
+            // Only the rare refund that waits is awaited, and the
+            // `Result` is gone by then: the future keeps no room for a
+            // response.
+            let later = match __warden_guard.finish(__warden_response) {
+                ::core::result::Result::Ok(response) => return response,
+                ::core::result::Result::Err(later) => later,
+            };
+            later.await
         }
     }
 }
@@ -515,6 +528,23 @@ fn limit_spec(limit: &Limit, handler_name: &str, index: usize) -> TokenStream {
     if let LimitRate::Inline { count, window_ns } = limit.rate {
         push_policy_item(&mut policy_field, name, count, window_ns);
     }
+    // A constant, so that the value's bytes are checked as the program
+    // compiles; a function, because a constant `LimitSpec` cannot hold a
+    // header value (its bytes are shared through an atomic).
+    let policy_header = if policy_field.is_empty() {
+        quote!(::core::option::Option::None)
+    } else {
+        quote! {
+            ::core::option::Option::Some({
+                fn __warden_policy_header() -> ::warden::__private::HeaderValue {
+                    const VALUE: ::warden::__private::HeaderValue =
+                        ::warden::__private::HeaderValue::from_static(#policy_field);
+                    VALUE
+                }
+                __warden_policy_header
+            })
+        }
+    };
     let (id, rate) = match &limit.rate {
         LimitRate::Inline { count, window_ns } => (
             quote!(::core::concat!(::core::module_path!(), "::", #handler_name, "#", #index)),
@@ -559,6 +589,7 @@ fn limit_spec(limit: &Limit, handler_name: &str, index: usize) -> TokenStream {
             id: #id,
             name: #name,
             policy_field: #policy_field,
+            policy_header: #policy_header,
             rate: #rate,
             key: #key,
             skip: #skip,

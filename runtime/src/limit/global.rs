@@ -69,5 +69,5 @@ pub(crate) async fn count(
 
 /// Adds the global limit to the response's `RateLimit` fields.
 pub(crate) fn show(response: &mut Response, rate: Rate, outcome: &Outcome) {
-    add_headers(response, &[Shown::new(NAME, "", rate, outcome, 0)]);
+    add_headers(response, &[Shown::new(NAME, rate, outcome, 0)]);
 }

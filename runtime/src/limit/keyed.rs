@@ -129,7 +129,7 @@ impl Warden {
                 .into_response();
             add_headers(
                 &mut response,
-                &[Shown::new(limit.name, "", limit.rate, &outcome, 0)],
+                &[Shown::new(limit.name, limit.rate, &outcome, 0)],
             );
             return Err(response);
         }
@@ -164,7 +164,6 @@ impl LimitAttempt<'_> {
             &mut response,
             &[Shown::new(
                 self.limit.name,
-                "",
                 self.limit.rate,
                 &outcome,
                 u32::from(refunded),

@@ -9,7 +9,7 @@ use bytes::Bytes;
 use http::header::Entry;
 use http::{HeaderName, HeaderValue, StatusCode, header};
 
-use super::{Outcome, Rate};
+use super::{LimitSpec, Outcome, Rate};
 use crate::http::Problem;
 use crate::shared::limit::{decimal, push_policy_item};
 
@@ -23,31 +23,78 @@ pub(crate) struct Shown<'a> {
     pub(crate) name: &'a str,
     /// The precomputed `RateLimit-Policy` item, when there is one.
     pub(crate) policy_field: &'static str,
+    /// That item as a header value, built at compile time.
+    pub(crate) policy_header: Option<fn() -> HeaderValue>,
     pub(crate) rate: Rate,
     pub(crate) remaining: u32,
     pub(crate) reset: Duration,
 }
 
 impl<'a> Shown<'a> {
-    pub(crate) fn new(
-        name: &'a str,
-        policy_field: &'static str,
-        rate: Rate,
-        outcome: &Outcome,
-        refunded: u32,
-    ) -> Self {
+    /// A limit with no precomputed policy item: the runtime writes it.
+    pub(crate) fn new(name: &'a str, rate: Rate, outcome: &Outcome, refunded: u32) -> Self {
+        let (remaining, reset) = Left::from(outcome).after_refund(rate, refunded);
         Self {
             name,
-            policy_field,
+            policy_field: "",
+            policy_header: None,
             rate,
-            remaining: outcome.remaining.saturating_add(refunded).min(rate.count()),
-            reset: if refunded > 0 {
-                outcome
-                    .reset
-                    .saturating_sub(rate.emission_interval() * refunded)
-            } else {
-                outcome.reset
-            },
+            remaining,
+            reset,
+        }
+    }
+
+    /// A limit of a handler, with the policy item its macro wrote.
+    pub(crate) fn of(spec: &'static LimitSpec, rate: Rate, left: Left, refunded: u32) -> Self {
+        let (remaining, reset) = left.after_refund(rate, refunded);
+        Self {
+            name: spec.name,
+            policy_field: spec.policy_field,
+            policy_header: spec.policy_header,
+            rate,
+            remaining,
+            reset,
+        }
+    }
+}
+
+/// What a limit has left after a request, as the `RateLimit` field shows
+/// it: what the guard keeps of an [`Outcome`] until the response, in half
+/// its room (the guard is moved with the handler's future).
+#[derive(Clone, Copy)]
+pub(crate) struct Left {
+    pub(crate) remaining: u32,
+    /// Until the whole burst is back, in nanoseconds.
+    pub(crate) reset_ns: u64,
+}
+
+impl Left {
+    /// Nothing: a limit not counted yet.
+    pub(crate) const NOTHING: Self = Self {
+        remaining: 0,
+        reset_ns: 0,
+    };
+
+    /// Requests left and the time until the whole burst is back, once
+    /// `refunded` requests are given back.
+    fn after_refund(self, rate: Rate, refunded: u32) -> (u32, Duration) {
+        let remaining = self.remaining.saturating_add(refunded).min(rate.count());
+        let reset = Duration::from_nanos(self.reset_ns);
+        let reset = if refunded > 0 {
+            reset.saturating_sub(rate.emission_interval() * refunded)
+        } else {
+            reset
+        };
+        (remaining, reset)
+    }
+}
+
+impl From<&Outcome> for Left {
+    fn from(outcome: &Outcome) -> Self {
+        Self {
+            remaining: outcome.remaining,
+            // A reset never exceeds a window (at most a year): it fits.
+            reset_ns: u64::try_from(outcome.reset.as_nanos()).unwrap_or(u64::MAX),
         }
     }
 }
@@ -61,13 +108,14 @@ pub(crate) fn ceil_secs(duration: Duration) -> u64 {
 pub(crate) fn add_headers(response: &mut Response, limits: &[Shown<'_>]) {
     let policy = match limits {
         [] => return,
-        // The common case, one inline limit: a static value, no allocation.
-        // Through `Bytes` rather than `from_static`, whose check of the bytes
-        // is a loop of one byte at a time when it runs at request time;
-        // `from_maybe_shared` checks them many at a time.
-        [one] if !one.policy_field.is_empty() => {
-            HeaderValue::from_maybe_shared(Bytes::from_static(one.policy_field.as_bytes()))
-        }
+        // The common case, one inline limit: a static value built and
+        // checked at compile time, no allocation.
+        [
+            Shown {
+                policy_header: Some(header),
+                ..
+            },
+        ] => Ok(header()),
         _ => {
             let mut policy = String::with_capacity(40 * limits.len());
             for (i, limit) in limits.iter().enumerate() {
@@ -209,6 +257,7 @@ mod tests {
                 Shown {
                     name: "5-per-15m",
                     policy_field: r#""5-per-15m";q=5;w=900"#,
+                    policy_header: None,
                     rate: five,
                     remaining: 3,
                     reset: Duration::from_millis(359_001),
@@ -216,6 +265,7 @@ mod tests {
                 Shown {
                     name: "daily",
                     policy_field: "",
+                    policy_header: None,
                     rate: daily,
                     remaining: 98,
                     reset: Duration::from_secs(1728),
@@ -230,6 +280,53 @@ mod tests {
             response.headers()["ratelimit"],
             r#""5-per-15m";r=3;t=360, "daily";r=98;t=1728"#
         );
+    }
+
+    #[test]
+    fn one_limit_shows_the_policy_value_built_at_compile_time() {
+        fn compiled() -> HeaderValue {
+            const VALUE: HeaderValue = HeaderValue::from_static(r#""5-per-15m";q=5;w=900"#);
+            VALUE
+        }
+        let five = Rate::new(5, Duration::from_secs(900)).unwrap();
+        let shown = |remaining| Shown {
+            name: "5-per-15m",
+            policy_field: r#""5-per-15m";q=5;w=900"#,
+            policy_header: Some(compiled),
+            rate: five,
+            remaining,
+            reset: Duration::from_secs(180),
+        };
+        let mut response = StatusCode::OK.into_response();
+        add_headers(&mut response, &[shown(4)]);
+        assert_eq!(
+            response.headers()["ratelimit-policy"],
+            r#""5-per-15m";q=5;w=900"#
+        );
+        assert_eq!(response.headers()["ratelimit"], r#""5-per-15m";r=4;t=180"#);
+        // Two limits: the items joined, from their text.
+        let mut response = StatusCode::OK.into_response();
+        add_headers(&mut response, &[shown(4), shown(3)]);
+        assert_eq!(
+            response.headers()["ratelimit-policy"],
+            r#""5-per-15m";q=5;w=900, "5-per-15m";q=5;w=900"#
+        );
+    }
+
+    #[test]
+    fn a_refund_shows_the_slot_and_its_time_given_back() {
+        let five = Rate::new(5, Duration::from_secs(900)).unwrap();
+        let left = Left::from(&Outcome {
+            admitted: true,
+            remaining: 3,
+            reset: Duration::from_secs(360),
+            retry_after: Duration::ZERO,
+        });
+        // One emission interval (180 s) back with the slot.
+        assert_eq!(left.after_refund(five, 1), (4, Duration::from_secs(180)));
+        assert_eq!(left.after_refund(five, 0), (3, Duration::from_secs(360)));
+        // Never more than the burst, never below zero.
+        assert_eq!(left.after_refund(five, 9), (5, Duration::ZERO));
     }
 
     #[test]

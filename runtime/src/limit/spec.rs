@@ -1,5 +1,6 @@
 use std::fmt;
 
+use http::HeaderValue;
 use http::request::Parts;
 
 use super::Rate;
@@ -17,6 +18,10 @@ pub struct LimitSpec {
     /// This limit's `RateLimit-Policy` item, written by the macro for an
     /// inline rate (`""` for a named one, whose rate is known at start-up).
     pub policy_field: &'static str,
+    /// `policy_field` as a header value, built while the program compiles
+    /// (`None` for a named rate): the `RateLimit-Policy` field of a handler
+    /// with this one limit costs a request no check of its bytes.
+    pub policy_header: Option<fn() -> HeaderValue>,
     /// The rate: written in the attribute, or named in the builder.
     pub rate: RateSpec,
     /// Who is counted.
