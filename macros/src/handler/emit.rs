@@ -379,11 +379,11 @@ fn with_response_hook(
             let #ident = match #ident.into_argument(&__warden_guard) {
                 ::core::result::Result::Ok(value) => value,
                 ::core::result::Result::Err(rejection) => {
-                    let later = match __warden_guard.finish(*rejection) {
-                        ::core::result::Result::Ok(response) => return response,
-                        ::core::result::Result::Err(later) => later,
+                    let __warden_later = match __warden_guard.finish(*rejection) {
+                        ::core::result::Result::Ok(__warden_done) => return __warden_done,
+                        ::core::result::Result::Err(__warden_later) => __warden_later,
                     };
-                    return later.await;
+                    return __warden_later.await;
                 }
             };
         }
@@ -400,11 +400,11 @@ fn with_response_hook(
             // Only the rare refund that waits is awaited, and the
             // `Result` is gone by then: the future keeps no room for a
             // response.
-            let later = match __warden_guard.finish(__warden_response) {
-                ::core::result::Result::Ok(response) => return response,
-                ::core::result::Result::Err(later) => later,
+            let __warden_later = match __warden_guard.finish(__warden_response) {
+                ::core::result::Result::Ok(__warden_done) => return __warden_done,
+                ::core::result::Result::Err(__warden_later) => __warden_later,
             };
-            later.await
+            __warden_later.await
         }
     }
 }
