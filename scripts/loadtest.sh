@@ -13,7 +13,9 @@
 # Environment: CONNECTIONS (32), COMPARE (handwired | redis), ONLY (the
 # rows to run, such as "plain protected protectedmin"; all when unset),
 # A_BIN (another build of the bench server as A, such as the one before a
-# change).
+# change), B_BIN (a build of the bench server as B instead of the
+# hand-wired twin, on the same routes as A: with A_BIN, two builds
+# compared run by run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -76,7 +78,7 @@ if [ "$COMPARE" = redis ]; then
     SPECS=("plain none" "protected protected" "limited none")
 else
     PORT=3101 taskset -c 0 "${A_BIN:-target/release/bench-server}" & pids+=($!)
-    PORT=3102 taskset -c 0 target/release/handwired-server & pids+=($!)
+    PORT=3102 taskset -c 0 "${B_BIN:-target/release/handwired-server}" & pids+=($!)
     # "tokenplain" is /bench/plain sent with the same Authorization header
     # as /bench/protected: what carrying the token costs with no guard.
     # "protectedmany" is the same pair with a new token on each request.
@@ -137,12 +139,16 @@ for round in $(seq 1 "$ROUNDS"); do
             continue
         fi
         run "$1" A 3101 "$2" "${3:-$1}"
-        run "$1" B 3102 "$2" "${4:-${3:-$1}}"
+        if [ -n "${B_BIN:-}" ]; then
+            run "$1" B 3102 "$2" "${3:-$1}"
+        else
+            run "$1" B 3102 "$2" "${4:-${3:-$1}}"
+        fi
     done
 done
 
 python3 - "$results" <<'PY'
-import statistics, sys
+import os, statistics, sys
 def micros(text):
     for unit, factor in (("us", 1), ("ms", 1000), ("s", 1_000_000)):
         if text.endswith(unit):
@@ -170,13 +176,19 @@ for route in ("plain", "tokenplain", "protected", "protectedmin", "protectedmany
     print(f"{route:<12} {ar:>8.0f}  {br:>8.0f}   {rps_ratio:>8.3f}   {ap:>8.0f}   {bp:>8.0f}   {p99_ratio:>7.3f}")
 print()
 print(f"steal (CPU time taken by other guests) per run: median {statistics.median(steals):.1f}%, max {max(steals):.1f}%")
-plain = runs.get(("plain", "A"))
-if plain is None:
-    sys.exit(0)
-print()
-for route, what in (("protected", "/bench/protected"), ("protectedmany", "/bench/protected, a new token each request"), ("tokenplain", "/bench/plain with the token header")):
-    if (route, "A") not in runs:
+# Each server's routes against its own /bench/plain (B's are the twin's
+# routes of the same rows, unless B_BIN makes B a bench server too).
+for server in ("A", "B"):
+    plain = runs.get(("plain", server))
+    if plain is None:
         continue
-    ratio = statistics.median(p[0] / q[0] for p, q in zip(runs[(route, "A")], plain))
-    print(f"A: {what} / /bench/plain throughput: {ratio:.3f}")
+    print()
+    for route, what in (("protected", "/bench/protected"), ("protectedmin", "/bench/protected-min (the stripped twin)"), ("protectedmany", "/bench/protected, a new token each request"), ("tokenplain", "/bench/plain with the token header")):
+        if (route, server) not in runs:
+            continue
+        # On a bench server, the protectedmin row is /bench/protected again.
+        if route == "protectedmin" and (server == "A" or os.environ.get("B_BIN")):
+            continue
+        ratio = statistics.median(p[0] / q[0] for p, q in zip(runs[(route, server)], plain))
+        print(f"{server}: {what} / /bench/plain throughput: {ratio:.3f}")
 PY
