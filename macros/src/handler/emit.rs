@@ -372,22 +372,32 @@ fn with_response_hook(
         syn::parse_quote!(__warden_guard: #guard)
     };
     outer_sig.inputs.insert(0, guard_param);
+    // The response hook, as the function's return: only the rare refund
+    // that waits is awaited, and the `Result` is gone by then, so the
+    // future keeps no room for a response.
+    let finish = |response: TokenStream| {
+        quote! {
+            let __warden_later = match __warden_guard.finish(#response) {
+                ::core::result::Result::Ok(__warden_done) => return __warden_done,
+                ::core::result::Result::Err(__warden_later) => __warden_later,
+            };
+            return __warden_later.await;
+        }
+    };
     // An extractor's rejection is a response like any other: it goes
     // through the hook too.
+    let finish_rejection = finish(quote!(*rejection));
     let unwrap = arguments.iter().map(|ident| {
         quote! {
             let #ident = match #ident.into_argument(&__warden_guard) {
                 ::core::result::Result::Ok(value) => value,
                 ::core::result::Result::Err(rejection) => {
-                    let __warden_later = match __warden_guard.finish(*rejection) {
-                        ::core::result::Result::Ok(__warden_done) => return __warden_done,
-                        ::core::result::Result::Err(__warden_later) => __warden_later,
-                    };
-                    return __warden_later.await;
+                    #finish_rejection
                 }
             };
         }
     });
+    let finish_response = finish(quote!(__warden_response));
     quote! {
         #(#attrs)*
         #vis #outer_sig {
@@ -397,14 +407,7 @@ fn with_response_hook(
             let __warden_response = ::warden::__private::IntoResponse::into_response(
                 __warden_handler(#(#arguments),*).await,
             );
-            // Only the rare refund that waits is awaited, and the
-            // `Result` is gone by then: the future keeps no room for a
-            // response.
-            let __warden_later = match __warden_guard.finish(__warden_response) {
-                ::core::result::Result::Ok(__warden_done) => return __warden_done,
-                ::core::result::Result::Err(__warden_later) => __warden_later,
-            };
-            __warden_later.await
+            #finish_response
         }
     }
 }
